@@ -1,0 +1,381 @@
+#include "config/loader.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+#include <tuple>
+
+#include "config/values.h"
+
+namespace lb::config {
+
+std::string ConfigError::toString() const {
+  std::ostringstream out;
+  out << file << ":" << mark.line << ":" << mark.column << ": ";
+  if (!path.empty()) out << path << ": ";
+  out << message;
+  return out.str();
+}
+
+namespace {
+
+Mark markOf(const YAML::Node& node) {
+  YAML::Mark m = node.Mark();
+  if (m.line < 0) return {};
+  return {m.line + 1, m.column + 1};
+}
+
+std::string quoted(const std::string& s) { return "\"" + s + "\""; }
+
+// Walks the YAML tree, filling the model and collecting every error it meets.
+class Reader {
+ public:
+  explicit Reader(std::string file) : file_(std::move(file)) {}
+
+  void error(const Mark& mark, const std::string& path, const std::string& message) {
+    errors_.push_back({file_, mark, path, message});
+  }
+  void error(const YAML::Node& node, const std::string& path, const std::string& message) {
+    error(markOf(node), path, message);
+  }
+
+  // Every key of a map must be known and appear once: a typo is never silently ignored.
+  bool expectMap(const YAML::Node& node, const std::string& path,
+                 std::initializer_list<const char*> allowed) {
+    if (!node.IsMap()) {
+      error(node, path, "expected a mapping");
+      return false;
+    }
+    std::set<std::string> seen;
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      const std::string key = it->first.Scalar();
+      const std::string key_path = path.empty() ? key : path + "." + key;
+      if (std::find_if(allowed.begin(), allowed.end(),
+                       [&](const char* a) { return key == a; }) == allowed.end()) {
+        std::string hint;
+        for (const char* a : allowed) hint += hint.empty() ? a : std::string(", ") + a;
+        error(it->first, key_path, "unknown field " + quoted(key) + " (expected one of: " + hint + ")");
+      } else if (!seen.insert(key).second) {
+        error(it->first, key_path, "duplicate field " + quoted(key));
+      }
+    }
+    return true;
+  }
+
+  bool scalar(const YAML::Node& node, const std::string& path, std::string* out) {
+    if (!node.IsScalar()) {
+      error(node, path, "expected a scalar value");
+      return false;
+    }
+    *out = node.Scalar();
+    return true;
+  }
+
+  void string(const YAML::Node& map, const char* key, const std::string& path, std::string* out,
+              bool required) {
+    YAML::Node node = map[key];
+    if (!node) {
+      if (required) error(map, join(path, key), "missing required field");
+      return;
+    }
+    std::string value;
+    if (!scalar(node, join(path, key), &value)) return;
+    if (required && value.empty()) {
+      error(node, join(path, key), "must not be empty");
+      return;
+    }
+    *out = value;
+  }
+
+  void duration(const YAML::Node& map, const char* key, const std::string& path, Duration* out,
+                bool allow_zero = false) {
+    YAML::Node node = map[key];
+    if (!node) return;
+    std::string text;
+    if (!scalar(node, join(path, key), &text)) return;
+    auto value = parseDuration(text);
+    if (!value) {
+      error(node, join(path, key),
+            "invalid duration " + quoted(text) + " (use a number with ms, s, m or h, e.g. 250ms)");
+    } else if (value->count() == 0 && !allow_zero) {
+      error(node, join(path, key), "must be greater than 0");
+    } else {
+      *out = *value;
+    }
+  }
+
+  template <typename T>
+  void number(const YAML::Node& map, const char* key, const std::string& path, T* out,
+              uint64_t min, uint64_t max, bool size_units = false) {
+    YAML::Node node = map[key];
+    if (!node) return;
+    std::string text;
+    if (!scalar(node, join(path, key), &text)) return;
+    std::optional<uint64_t> value;
+    if (size_units || text.find_first_not_of("0123456789") == std::string::npos)
+      value = parseSize(text);
+    if (!value) {
+      error(node, join(path, key),
+            "invalid number " + quoted(text) + (size_units ? " (e.g. 8192 or 8KiB)" : ""));
+    } else if (*value < min || *value > max) {
+      error(node, join(path, key),
+            "must be between " + std::to_string(min) + " and " + std::to_string(max));
+    } else {
+      *out = static_cast<T>(*value);
+    }
+  }
+
+  void boolean(const YAML::Node& map, const char* key, const std::string& path, bool* out) {
+    YAML::Node node = map[key];
+    if (!node) return;
+    std::string text;
+    if (!scalar(node, join(path, key), &text)) return;
+    if (text == "true") *out = true;
+    else if (text == "false") *out = false;
+    else error(node, join(path, key), "expected true or false, got " + quoted(text));
+  }
+
+  static std::string join(const std::string& path, const char* key) {
+    return path.empty() ? key : path + "." + key;
+  }
+  static std::string index(const std::string& path, size_t i) {
+    return path + "[" + std::to_string(i) + "]";
+  }
+
+  std::vector<ConfigError> take() { return std::move(errors_); }
+
+ private:
+  std::string file_;
+  std::vector<ConfigError> errors_;
+};
+
+void readHost(Reader& r, const YAML::Node& node, const std::string& path, HostConfig* host) {
+  host->mark = markOf(node);
+  if (!r.expectMap(node, path, {"id", "address", "weight"})) return;
+  r.string(node, "id", path, &host->id, true);
+  r.string(node, "address", path, &host->address, true);
+  r.number(node, "weight", path, &host->weight, 1, 10000);
+  if (!host->address.empty() && !parseHostPort(host->address, false))
+    r.error(node["address"], Reader::join(path, "address"),
+            "invalid address " + quoted(host->address) + " (expected IP:PORT or [IPv6]:PORT)");
+}
+
+void readCluster(Reader& r, const YAML::Node& node, const std::string& path, ClusterConfig* c) {
+  c->mark = markOf(node);
+  if (!r.expectMap(node, path,
+                   {"name", "balancer", "hash_on", "connect_timeout", "idle_timeout",
+                    "max_idle_per_host", "max_attempts", "hosts"}))
+    return;
+  r.string(node, "name", path, &c->name, true);
+  std::string balancer = "round_robin";
+  r.string(node, "balancer", path, &balancer, false);
+  if (balancer == "round_robin") c->balancer = BalancerKind::kRoundRobin;
+  else if (balancer == "least_request") c->balancer = BalancerKind::kLeastRequest;
+  else if (balancer == "random") c->balancer = BalancerKind::kRandom;
+  else if (balancer == "ring_hash") c->balancer = BalancerKind::kRingHash;
+  else
+    r.error(node["balancer"], Reader::join(path, "balancer"),
+            "unknown balancer " + quoted(balancer) +
+                " (expected round_robin, least_request, random or ring_hash)");
+  if (YAML::Node hash = node["hash_on"]) {
+    std::string hpath = Reader::join(path, "hash_on");
+    if (r.expectMap(hash, hpath, {"header", "cookie"})) {
+      r.string(hash, "header", hpath, &c->hash_on.header, false);
+      r.string(hash, "cookie", hpath, &c->hash_on.cookie, false);
+      if (c->hash_on.header.empty() == c->hash_on.cookie.empty())
+        r.error(hash, hpath, "set exactly one of header or cookie");
+    }
+  }
+  if (c->balancer == BalancerKind::kRingHash && c->hash_on.header.empty() &&
+      c->hash_on.cookie.empty())
+    r.error(node, Reader::join(path, "hash_on"), "ring_hash needs hash_on: { header: ... } or { cookie: ... }");
+  r.duration(node, "connect_timeout", path, &c->connect_timeout);
+  r.duration(node, "idle_timeout", path, &c->idle_timeout);
+  r.number(node, "max_idle_per_host", path, &c->max_idle_per_host, 0, 100000);
+  r.number(node, "max_attempts", path, &c->max_attempts, 1, 10);
+  YAML::Node hosts = node["hosts"];
+  std::string hpath = Reader::join(path, "hosts");
+  if (!hosts) {
+    r.error(node, hpath, "missing required field");
+  } else if (!hosts.IsSequence()) {
+    r.error(hosts, hpath, "expected a list of hosts");
+  } else {
+    std::set<std::string> ids;
+    for (size_t i = 0; i < hosts.size(); ++i) {
+      HostConfig host;
+      readHost(r, hosts[i], Reader::index(hpath, i), &host);
+      if (!host.id.empty() && !ids.insert(host.id).second)
+        r.error(hosts[i]["id"], Reader::index(hpath, i) + ".id",
+                "duplicate host id " + quoted(host.id) + " in cluster " + quoted(c->name));
+      c->hosts.push_back(std::move(host));
+    }
+  }
+}
+
+bool validHostPattern(const std::string& host) {
+  std::string_view name = host;
+  if (name.starts_with("*.")) name.remove_prefix(2);
+  if (name.empty()) return false;
+  for (char ch : name) {
+    bool ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' ||
+              ch == ':' || ch == '[' || ch == ']';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+void readRoute(Reader& r, const YAML::Node& node, const std::string& path, RouteConfig* route) {
+  route->mark = markOf(node);
+  if (!r.expectMap(node, path, {"match", "cluster", "timeout"})) return;
+  if (YAML::Node match = node["match"]) {
+    std::string mpath = Reader::join(path, "match");
+    if (r.expectMap(match, mpath, {"host", "path_prefix"})) {
+      r.string(match, "host", mpath, &route->match.host, false);
+      r.string(match, "path_prefix", mpath, &route->match.path_prefix, false);
+      if (!route->match.host.empty() && !validHostPattern(route->match.host))
+        r.error(match["host"], mpath + ".host",
+                "invalid host " + quoted(route->match.host) +
+                    " (lower-case name, or *.suffix for a wildcard)");
+      if (!route->match.path_prefix.starts_with("/"))
+        r.error(match["path_prefix"], mpath + ".path_prefix", "must start with /");
+    }
+  }
+  r.string(node, "cluster", path, &route->cluster, true);
+  if (node["cluster"]) route->cluster_mark = markOf(node["cluster"]);
+  r.duration(node, "timeout", path, &route->timeout);
+}
+
+void readListener(Reader& r, const YAML::Node& node, const std::string& path,
+                  ListenerConfig* l) {
+  l->mark = markOf(node);
+  if (!r.expectMap(node, path,
+                   {"name", "listen", "request_headers_timeout", "idle_timeout",
+                    "max_request_line", "max_header_bytes", "max_headers", "max_body_bytes",
+                    "routes"}))
+    return;
+  r.string(node, "name", path, &l->name, true);
+  r.string(node, "listen", path, &l->listen, true);
+  if (!l->listen.empty() && !parseHostPort(l->listen, true))
+    r.error(node["listen"], Reader::join(path, "listen"),
+            "invalid address " + quoted(l->listen) + " (expected IP:PORT or [IPv6]:PORT)");
+  r.duration(node, "request_headers_timeout", path, &l->request_headers_timeout);
+  r.duration(node, "idle_timeout", path, &l->idle_timeout);
+  r.number(node, "max_request_line", path, &l->max_request_line, 64, 1 << 20, true);
+  r.number(node, "max_header_bytes", path, &l->max_header_bytes, 256, 1 << 20, true);
+  r.number(node, "max_headers", path, &l->max_headers, 1, 10000);
+  r.number(node, "max_body_bytes", path, &l->max_body_bytes, 0, uint64_t{1} << 50, true);
+  YAML::Node routes = node["routes"];
+  std::string rpath = Reader::join(path, "routes");
+  if (!routes) {
+    r.error(node, rpath, "missing required field");
+  } else if (!routes.IsSequence() || routes.size() == 0) {
+    r.error(routes, rpath, "expected a non-empty list of routes");
+  } else {
+    for (size_t i = 0; i < routes.size(); ++i) {
+      RouteConfig route;
+      readRoute(r, routes[i], Reader::index(rpath, i), &route);
+      l->routes.push_back(std::move(route));
+    }
+  }
+}
+
+void readRoot(Reader& r, const YAML::Node& root, ProxyConfig* cfg) {
+  if (!r.expectMap(root, "",
+                   {"workers", "shutdown_timeout", "listeners", "clusters", "access_log"}))
+    return;
+  r.number(root, "workers", "", &cfg->workers, 0, 256);
+  r.duration(root, "shutdown_timeout", "", &cfg->shutdown_timeout, true);
+  if (YAML::Node log = root["access_log"]) {
+    if (r.expectMap(log, "access_log", {"enabled", "path"})) {
+      r.boolean(log, "enabled", "access_log", &cfg->access_log.enabled);
+      r.string(log, "path", "access_log", &cfg->access_log.path, false);
+      if (cfg->access_log.enabled && cfg->access_log.path.empty())
+        r.error(log, "access_log.path", "must not be empty when the access log is enabled");
+    }
+  }
+  YAML::Node clusters = root["clusters"];
+  if (!clusters) {
+    r.error(root, "clusters", "missing required field");
+  } else if (!clusters.IsSequence()) {
+    r.error(clusters, "clusters", "expected a list of clusters");
+  } else {
+    std::set<std::string> names;
+    for (size_t i = 0; i < clusters.size(); ++i) {
+      ClusterConfig c;
+      readCluster(r, clusters[i], Reader::index("clusters", i), &c);
+      if (!c.name.empty() && !names.insert(c.name).second)
+        r.error(clusters[i]["name"], Reader::index("clusters", i) + ".name",
+                "duplicate cluster name " + quoted(c.name));
+      cfg->clusters.push_back(std::move(c));
+    }
+  }
+  YAML::Node listeners = root["listeners"];
+  if (!listeners) {
+    r.error(root, "listeners", "missing required field");
+  } else if (!listeners.IsSequence() || listeners.size() == 0) {
+    r.error(listeners, "listeners", "expected a non-empty list of listeners");
+  } else {
+    std::set<std::string> names, addresses;
+    for (size_t i = 0; i < listeners.size(); ++i) {
+      ListenerConfig l;
+      std::string lpath = Reader::index("listeners", i);
+      readListener(r, listeners[i], lpath, &l);
+      if (!l.name.empty() && !names.insert(l.name).second)
+        r.error(listeners[i]["name"], lpath + ".name", "duplicate listener name " + quoted(l.name));
+      auto hp = parseHostPort(l.listen, true);
+      if (hp && hp->port != 0 && !addresses.insert(l.listen).second)
+        r.error(listeners[i]["listen"], lpath + ".listen",
+                "address " + quoted(l.listen) + " is used by another listener");
+      for (size_t j = 0; j < l.routes.size(); ++j) {
+        const RouteConfig& route = l.routes[j];
+        if (!route.cluster.empty() && !cfg->findCluster(route.cluster))
+          r.error(route.cluster_mark, lpath + ".routes[" + std::to_string(j) + "].cluster",
+                  "unknown cluster " + quoted(route.cluster));
+      }
+      cfg->listeners.push_back(std::move(l));
+    }
+  }
+}
+
+LoadResult loadFromNode(const std::function<YAML::Node()>& load, const std::string& source) {
+  LoadResult result;
+  result.config.source = source;
+  Reader reader(source);
+  try {
+    YAML::Node root = load();
+    if (!root || root.IsNull()) {
+      reader.error(Mark{1, 1}, "", "the file is empty");
+    } else {
+      readRoot(reader, root, &result.config);
+    }
+  } catch (const YAML::BadFile&) {
+    reader.error(Mark{}, "", "cannot read the file");
+  } catch (const YAML::ParserException& e) {
+    reader.error(Mark{e.mark.line + 1, e.mark.column + 1}, "", "YAML syntax error: " + e.msg);
+  } catch (const YAML::Exception& e) {
+    reader.error(Mark{e.mark.line + 1, e.mark.column + 1}, "", e.msg);
+  }
+  result.errors = reader.take();
+  std::stable_sort(result.errors.begin(), result.errors.end(),
+                   [](const ConfigError& a, const ConfigError& b) {
+                     return std::tie(a.mark.line, a.mark.column) <
+                            std::tie(b.mark.line, b.mark.column);
+                   });
+  return result;
+}
+
+}  // namespace
+
+LoadResult loadProxyConfigFile(const std::string& path) {
+  return loadFromNode([&] { return YAML::LoadFile(path); }, path);
+}
+
+LoadResult loadProxyConfigString(const std::string& yaml, const std::string& source_name) {
+  return loadFromNode([&] { return YAML::Load(yaml); }, source_name);
+}
+
+}  // namespace lb::config

@@ -1,0 +1,83 @@
+#include "config/values.h"
+
+#include <arpa/inet.h>
+
+#include <charconv>
+
+namespace lb::config {
+
+const char* balancerName(BalancerKind kind) {
+  switch (kind) {
+    case BalancerKind::kRoundRobin: return "round_robin";
+    case BalancerKind::kLeastRequest: return "least_request";
+    case BalancerKind::kRandom: return "random";
+    case BalancerKind::kRingHash: return "ring_hash";
+  }
+  return "?";
+}
+
+static std::optional<uint64_t> parseUnsigned(std::string_view digits) {
+  if (digits.empty()) return std::nullopt;
+  uint64_t value = 0;
+  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (ec != std::errc() || ptr != digits.data() + digits.size()) return std::nullopt;
+  return value;
+}
+
+std::optional<Duration> parseDuration(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
+  auto number = parseUnsigned(text.substr(0, i));
+  if (!number) return std::nullopt;
+  std::string_view unit = text.substr(i);
+  uint64_t ms_per_unit;
+  if (unit == "ms") ms_per_unit = 1;
+  else if (unit == "s") ms_per_unit = 1000;
+  else if (unit == "m") ms_per_unit = 60 * 1000;
+  else if (unit == "h") ms_per_unit = 3600 * 1000;
+  else return std::nullopt;
+  if (*number > (uint64_t{1} << 40) / ms_per_unit) return std::nullopt;
+  return Duration(static_cast<int64_t>(*number * ms_per_unit));
+}
+
+std::optional<uint64_t> parseSize(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
+  auto number = parseUnsigned(text.substr(0, i));
+  if (!number) return std::nullopt;
+  std::string_view unit = text.substr(i);
+  uint64_t scale;
+  if (unit.empty()) scale = 1;
+  else if (unit == "KiB") scale = uint64_t{1} << 10;
+  else if (unit == "MiB") scale = uint64_t{1} << 20;
+  else if (unit == "GiB") scale = uint64_t{1} << 30;
+  else return std::nullopt;
+  if (*number > (uint64_t{1} << 50) / scale) return std::nullopt;
+  return *number * scale;
+}
+
+std::optional<HostPort> parseHostPort(std::string_view text, bool allow_zero_port) {
+  HostPort out;
+  std::string_view port_text;
+  if (!text.empty() && text.front() == '[') {
+    size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
+      return std::nullopt;
+    out.host = std::string(text.substr(1, close - 1));
+    out.ipv6 = true;
+    port_text = text.substr(close + 2);
+  } else {
+    size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    out.host = std::string(text.substr(0, colon));
+    port_text = text.substr(colon + 1);
+  }
+  unsigned char buf[sizeof(struct in6_addr)];
+  if (inet_pton(out.ipv6 ? AF_INET6 : AF_INET, out.host.c_str(), buf) != 1) return std::nullopt;
+  auto port = parseUnsigned(port_text);
+  if (!port || *port > 65535 || (*port == 0 && !allow_zero_port)) return std::nullopt;
+  out.port = static_cast<uint16_t>(*port);
+  return out;
+}
+
+}  // namespace lb::config

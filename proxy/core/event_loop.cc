@@ -1,0 +1,92 @@
+#include "proxy/core/event_loop.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+
+namespace lb::core {
+
+EventLoop::EventLoop() {
+  base_ = event_base_new();
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (!base_ || wake_fd_ < 0) {
+    std::perror("event loop");
+    std::abort();
+  }
+  wake_event_ = event_new(base_, wake_fd_, EV_READ | EV_PERSIST, onWake, this);
+  event_add(wake_event_, nullptr);
+  deferred_event_ = event_new(base_, -1, 0, onDeferred, this);
+}
+
+EventLoop::~EventLoop() {
+  event_free(deferred_event_);
+  event_free(wake_event_);
+  close(wake_fd_);
+  event_base_free(base_);
+}
+
+void EventLoop::post(std::function<void()> fn) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    posted_.push_back(std::move(fn));
+  }
+  uint64_t one = 1;
+  ssize_t n = write(wake_fd_, &one, sizeof(one));
+  (void)n;  // EAGAIN means a wake-up is already pending
+}
+
+void EventLoop::runLater(std::function<void()> fn) {
+  deferred_.push_back(std::move(fn));
+  if (deferred_.size() == 1) event_active(deferred_event_, 0, 0);
+}
+
+void EventLoop::run() { event_base_loop(base_, EVLOOP_NO_EXIT_ON_EMPTY); }
+
+void EventLoop::stop() {
+  post([this] { event_base_loopbreak(base_); });
+}
+
+void EventLoop::onWake(evutil_socket_t fd, short, void* arg) {
+  auto* self = static_cast<EventLoop*>(arg);
+  uint64_t count;
+  ssize_t n = read(fd, &count, sizeof(count));
+  (void)n;
+  std::vector<std::function<void()>> work;
+  {
+    std::lock_guard<std::mutex> lock(self->mutex_);
+    work.swap(self->posted_);
+  }
+  for (auto& fn : work) fn();
+}
+
+void EventLoop::onDeferred(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<EventLoop*>(arg);
+  // Work deferred by deferred work runs in the next turn.
+  std::vector<std::function<void()>> work;
+  work.swap(self->deferred_);
+  for (auto& fn : work) fn();
+}
+
+Timer::Timer(EventLoop& loop, std::function<void()> fn)
+    : event_(evtimer_new(loop.base(), onFire, this)), fn_(std::move(fn)) {}
+
+Timer::~Timer() { event_free(event_); }
+
+void Timer::start(std::chrono::milliseconds after) {
+  timeval tv;
+  tv.tv_sec = static_cast<time_t>(after.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((after.count() % 1000) * 1000);
+  evtimer_add(event_, &tv);
+}
+
+void Timer::cancel() { evtimer_del(event_); }
+
+bool Timer::pending() const { return evtimer_pending(event_, nullptr); }
+
+void Timer::onFire(evutil_socket_t, short, void* arg) { static_cast<Timer*>(arg)->fn_(); }
+
+}  // namespace lb::core

@@ -1,0 +1,140 @@
+#include "proxy/http/http1_encoder.h"
+
+#include <charconv>
+
+#include "proxy/http/error.h"
+
+namespace lb::http {
+
+namespace {
+
+void appendHeader(std::string* out, std::string_view name, std::string_view value) {
+  out->append(name);
+  out->append(": ");
+  out->append(value);
+  out->append("\r\n");
+}
+
+void appendNumber(std::string* out, uint64_t n) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), n);
+  out->append(buf, end);
+}
+
+bool isFraming(std::string_view name) {
+  return equalsIgnoreCase(name, "content-length") || equalsIgnoreCase(name, "transfer-encoding");
+}
+
+}  // namespace
+
+void encodeUpstreamRequest(const RequestHead& req, const ForwardContext& ctx, std::string* out) {
+  out->append(req.method);
+  out->push_back(' ');
+  out->append(req.path);
+  out->append(" HTTP/1.1\r\n");
+  if (!req.authority.empty()) appendHeader(out, "Host", req.authority);
+  const std::string* prior_xff = nullptr;
+  for (const Header& h : req.headers) {
+    if (isHopByHop(h.name, req.connection_tokens) || isFraming(h.name) ||
+        equalsIgnoreCase(h.name, "host") || equalsIgnoreCase(h.name, "expect") ||
+        equalsIgnoreCase(h.name, "x-request-id") || equalsIgnoreCase(h.name, "x-forwarded-proto") ||
+        equalsIgnoreCase(h.name, "x-forwarded-host"))
+      continue;
+    if (equalsIgnoreCase(h.name, "x-forwarded-for")) {
+      prior_xff = &h.value;  // several fields combine; keep the last list and append to it
+      continue;
+    }
+    appendHeader(out, h.name, h.value);
+  }
+  out->append("X-Forwarded-For: ");
+  if (prior_xff && !prior_xff->empty()) {
+    out->append(*prior_xff);
+    out->append(", ");
+  }
+  out->append(ctx.client_ip);
+  out->append("\r\n");
+  appendHeader(out, "X-Forwarded-Proto", ctx.proto);
+  if (!req.authority.empty()) appendHeader(out, "X-Forwarded-Host", req.authority);
+  appendHeader(out, "X-Request-Id", ctx.request_id);
+  switch (req.framing) {
+    case BodyFraming::kContentLength:
+      out->append("Content-Length: ");
+      appendNumber(out, req.content_length);
+      out->append("\r\n");
+      break;
+    case BodyFraming::kChunked: out->append("Transfer-Encoding: chunked\r\n"); break;
+    case BodyFraming::kNone:
+    case BodyFraming::kUntilClose:
+      if (req.method == "POST" || req.method == "PUT" || req.method == "PATCH")
+        out->append("Content-Length: 0\r\n");
+      break;
+  }
+  out->append("\r\n");
+}
+
+void encodeClientResponse(const ResponseHead& resp, BodyFraming framing, bool request_was_head,
+                          std::string_view connection, std::string* out) {
+  out->append("HTTP/1.1 ");
+  appendNumber(out, static_cast<uint64_t>(resp.status));
+  out->push_back(' ');
+  out->append(resp.reason.empty() ? reasonPhrase(resp.status) : resp.reason);
+  out->append("\r\n");
+  for (const Header& h : resp.headers) {
+    if (isHopByHop(h.name, resp.connection_tokens) || isFraming(h.name)) continue;
+    appendHeader(out, h.name, h.value);
+  }
+  switch (framing) {
+    case BodyFraming::kContentLength:
+      out->append("Content-Length: ");
+      appendNumber(out, resp.content_length);
+      out->append("\r\n");
+      break;
+    case BodyFraming::kChunked: out->append("Transfer-Encoding: chunked\r\n"); break;
+    case BodyFraming::kUntilClose: break;
+    case BodyFraming::kNone:
+      if (resp.status < 200 || resp.status == 204) break;
+      if (request_was_head || resp.status == 304) {
+        // These describe the representation without sending it: keep the upstream's length.
+        if (const std::string* cl = resp.find("content-length")) appendHeader(out, "Content-Length", *cl);
+      } else {
+        out->append("Content-Length: 0\r\n");
+      }
+      break;
+  }
+  if (!connection.empty()) appendHeader(out, "Connection", connection);
+  out->append("\r\n");
+}
+
+void encodeErrorResponse(int status, std::string_view detail, std::string_view request_id,
+                         bool close, std::string* out) {
+  std::string body;
+  appendNumber(&body, static_cast<uint64_t>(status));
+  body.push_back(' ');
+  body.append(reasonPhrase(status));
+  if (!detail.empty()) {
+    body.append(": ");
+    body.append(detail);
+  }
+  body.append("\nrequest-id: ");
+  body.append(request_id);
+  body.push_back('\n');
+  out->append("HTTP/1.1 ");
+  appendNumber(out, static_cast<uint64_t>(status));
+  out->push_back(' ');
+  out->append(reasonPhrase(status));
+  out->append("\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ");
+  appendNumber(out, body.size());
+  out->append("\r\nX-Request-Id: ");
+  out->append(request_id);
+  out->append(close ? "\r\nConnection: close\r\n\r\n" : "\r\n\r\n");
+  out->append(body);
+}
+
+void appendChunkHeader(size_t size, std::string* out) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), size, 16);
+  out->append(buf, end);
+  out->append("\r\n");
+}
+
+}  // namespace lb::http

@@ -1,0 +1,377 @@
+#include "proxy/http/http1_parser.h"
+
+#include <algorithm>
+#include <charconv>
+
+namespace lb::http {
+
+namespace {
+
+Http1HeadParser* self(llhttp_t* p) { return static_cast<Http1HeadParser*>(p->data); }
+
+std::string_view trimOws(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+
+std::string toLower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = lower(c);
+  return out;
+}
+
+// Host = uri-host [ ":" port ]; reg-name characters, or an IP-literal in brackets.
+bool validAuthority(std::string_view host) {
+  if (host.empty()) return false;
+  for (unsigned char c : host) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '.' || c == '_' || c == '~' || c == ':' || c == '[' || c == ']' ||
+              c == '!' || c == '$' || c == '&' || c == '\'' || c == '(' || c == ')' || c == '*' ||
+              c == '+' || c == ',' || c == ';' || c == '=' || c == '%';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool validContentLength(std::string_view v, uint64_t* out) {
+  if (v.empty() || v.size() > 18) return false;
+  for (char c : v)
+    if (c < '0' || c > '9') return false;
+  std::from_chars(v.data(), v.data() + v.size(), *out);
+  return true;
+}
+
+void splitTokens(std::string_view value, std::vector<std::string>* out) {
+  while (!value.empty()) {
+    size_t comma = value.find(',');
+    std::string_view token = trimOws(value.substr(0, comma));
+    if (!token.empty()) out->push_back(toLower(token));
+    if (comma == std::string_view::npos) break;
+    value.remove_prefix(comma + 1);
+  }
+}
+
+bool hasToken(const std::vector<std::string>& tokens, std::string_view token) {
+  return std::find(tokens.begin(), tokens.end(), token) != tokens.end();
+}
+
+}  // namespace
+
+bool isTokenChar(unsigned char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
+    case '.': case '^': case '_': case '`': case '|': case '~':
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool equalsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (lower(a[i]) != lower(b[i])) return false;
+  return true;
+}
+
+static const std::string* findHeader(const std::vector<Header>& headers, std::string_view name) {
+  for (const auto& h : headers)
+    if (equalsIgnoreCase(h.name, name)) return &h.value;
+  return nullptr;
+}
+const std::string* RequestHead::find(std::string_view name) const {
+  return findHeader(headers, name);
+}
+const std::string* ResponseHead::find(std::string_view name) const {
+  return findHeader(headers, name);
+}
+
+bool isHopByHop(std::string_view name, const std::vector<std::string>& connection_tokens) {
+  static constexpr std::string_view kHopByHop[] = {
+      "connection", "keep-alive", "proxy-connection", "te", "transfer-encoding", "upgrade",
+      "trailer", "proxy-authenticate", "proxy-authorization"};
+  for (auto h : kHopByHop)
+    if (equalsIgnoreCase(name, h)) return true;
+  for (const auto& t : connection_tokens)
+    if (equalsIgnoreCase(name, t)) return true;
+  return false;
+}
+
+Http1HeadParser::Http1HeadParser(Kind kind, HeadLimits limits) : kind_(kind), limits_(limits) {
+  llhttp_settings_init(&settings_);
+  settings_.on_url = onUrl;
+  settings_.on_status = onStatus;
+  settings_.on_header_field = onHeaderField;
+  settings_.on_header_field_complete = onHeaderFieldComplete;
+  settings_.on_header_value = onHeaderValue;
+  settings_.on_header_value_complete = onHeaderValueComplete;
+  settings_.on_headers_complete = onHeadersComplete;
+  llhttp_init(&parser_, kind == Kind::kRequest ? HTTP_REQUEST : HTTP_RESPONSE, &settings_);
+  parser_.data = this;
+  reset();
+}
+
+void Http1HeadParser::reset(bool response_to_head) {
+  llhttp_reset(&parser_);
+  parser_.data = this;
+  response_to_head_ = response_to_head;
+  request_ = RequestHead{};
+  response_ = ResponseHead{};
+  headers_ = kind_ == Kind::kRequest ? &request_.headers : &response_.headers;
+  url_.clear();
+  name_.clear();
+  value_.clear();
+  error_ = Error{};
+  total_bytes_ = 0;
+  line_bytes_ = 0;
+  lines_ = 0;
+  prev_cr_ = false;
+  at_line_start_ = false;
+  first_line_ = true;
+}
+
+int Http1HeadParser::onUrl(llhttp_t* p, const char* at, size_t len) {
+  self(p)->url_.append(at, len);
+  return 0;
+}
+int Http1HeadParser::onStatus(llhttp_t* p, const char* at, size_t len) {
+  self(p)->response_.reason.append(at, len);
+  return 0;
+}
+int Http1HeadParser::onHeaderField(llhttp_t* p, const char* at, size_t len) {
+  self(p)->name_.append(at, len);
+  return 0;
+}
+int Http1HeadParser::onHeaderFieldComplete(llhttp_t* p) { return 0; }
+int Http1HeadParser::onHeaderValue(llhttp_t* p, const char* at, size_t len) {
+  self(p)->value_.append(at, len);
+  return 0;
+}
+int Http1HeadParser::onHeaderValueComplete(llhttp_t* p) {
+  Http1HeadParser* s = self(p);
+  if (s->headers_->size() >= s->limits_.max_headers) {
+    s->error_ = clientError(ErrorCode::kHeadersTooLarge, "too many header fields");
+    return -1;
+  }
+  s->headers_->push_back({std::move(s->name_), std::move(s->value_)});
+  s->name_.clear();
+  s->value_.clear();
+  return 0;
+}
+int Http1HeadParser::onHeadersComplete(llhttp_t* p) {
+  // Stop right after the head: the body is framed by BodyDecoder, not llhttp.
+  return HPE_PAUSED;
+}
+
+bool Http1HeadParser::scan(const char* data, size_t len) {
+  for (size_t i = 0; i < len; ++i) {
+    const unsigned char c = static_cast<unsigned char>(data[i]);
+    ++total_bytes_;
+    ++line_bytes_;
+    if (c == 0) {
+      error_ = clientError(ErrorCode::kBadRequest, "NUL byte in message head");
+      return false;
+    }
+    if (prev_cr_ && c != '\n') {
+      error_ = clientError(ErrorCode::kBadRequest, "bare CR in message head");
+      return false;
+    }
+    if (c == '\n' && !prev_cr_) {
+      error_ = clientError(ErrorCode::kBadRequest, "bare LF in message head");
+      return false;
+    }
+    if (at_line_start_ && (c == ' ' || c == '\t')) {
+      error_ = clientError(ErrorCode::kBadRequest, "obs-fold or whitespace before a field line");
+      return false;
+    }
+    at_line_start_ = false;
+    prev_cr_ = c == '\r';
+    if (c == '\n') {
+      if (first_line_ && line_bytes_ - 2 > limits_.max_request_line) {
+        error_ = clientError(ErrorCode::kUriTooLong, "request line too long");
+        return false;
+      }
+      first_line_ = false;
+      at_line_start_ = true;
+      line_bytes_ = 0;
+      ++lines_;
+    } else if (first_line_ && line_bytes_ > limits_.max_request_line + 2) {
+      error_ = clientError(ErrorCode::kUriTooLong, "request line too long");
+      return false;
+    }
+    if (total_bytes_ > limits_.max_header_bytes) {
+      error_ = clientError(ErrorCode::kHeadersTooLarge, "header section too large");
+      return false;
+    }
+  }
+  return true;
+}
+
+Http1HeadParser::Result Http1HeadParser::feed(const char* data, size_t len) {
+  Result result;
+  llhttp_errno_t err = llhttp_execute(&parser_, data, len);
+  size_t consumed = len;
+  if (err != HPE_OK) consumed = static_cast<size_t>(llhttp_get_error_pos(&parser_) - data);
+  result.consumed = consumed;
+  // The raw scan covers what llhttp consumed, so a violation inside the head is caught even
+  // where llhttp saw nothing wrong.
+  if (!scan(data, consumed)) {
+    result.status = Status::kError;
+    result.error = error_;
+    return result;
+  }
+  if (err == HPE_OK) return result;  // need more
+  if (err != HPE_PAUSED) {
+    result.status = Status::kError;
+    if (!error_) error_ = clientError(ErrorCode::kBadRequest, "malformed message head");
+    // The scanner sees a too-long line only once it ends; report limits first.
+    result.error = error_;
+    return result;
+  }
+  Error e = kind_ == Kind::kRequest ? finishRequest() : finishResponse();
+  if (e) {
+    result.status = Status::kError;
+    result.error = e;
+    return result;
+  }
+  result.status = Status::kDone;
+  return result;
+}
+
+Error Http1HeadParser::checkHeaders(std::vector<Header>& headers, int minor, bool is_request,
+                                    uint64_t* cl, bool* has_cl, bool* chunked,
+                                    std::vector<std::string>* connection_tokens) {
+  auto fail = [&](const char* why) {
+    return is_request ? clientError(ErrorCode::kBadRequest, why)
+                      : upstreamError(ErrorCode::kBadResponse, false, why);
+  };
+  int te_count = 0;
+  *has_cl = false;
+  *chunked = false;
+  for (Header& h : headers) {
+    if (h.name.empty()) return fail("empty header name");
+    for (unsigned char c : h.name)
+      if (!isTokenChar(c)) return fail("invalid character in header name");
+    std::string_view v = trimOws(h.value);
+    for (unsigned char c : v)
+      if ((c < 0x20 && c != '\t') || c == 0x7f) return fail("control character in header value");
+    if (v.size() != h.value.size()) h.value = std::string(v);
+    if (equalsIgnoreCase(h.name, "content-length")) {
+      if (*has_cl) return fail("duplicate Content-Length");
+      if (!validContentLength(h.value, cl)) return fail("invalid Content-Length");
+      *has_cl = true;
+    } else if (equalsIgnoreCase(h.name, "transfer-encoding")) {
+      if (++te_count > 1) return fail("duplicate Transfer-Encoding");
+      if (!equalsIgnoreCase(h.value, "chunked")) return fail("unsupported Transfer-Encoding");
+      *chunked = true;
+    } else if (equalsIgnoreCase(h.name, "connection")) {
+      splitTokens(h.value, connection_tokens);
+    }
+  }
+  if (*chunked && *has_cl) return fail("both Content-Length and Transfer-Encoding");
+  if (*chunked && minor == 0) return fail("Transfer-Encoding in an HTTP/1.0 message");
+  return {};
+}
+
+Error Http1HeadParser::finishRequest() {
+  RequestHead& r = request_;
+  if (parser_.http_major != 1 || parser_.http_minor > 1)
+    return clientError(ErrorCode::kBadRequest, "unsupported HTTP version");
+  r.version_minor = parser_.http_minor;
+  r.method = llhttp_method_name(static_cast<llhttp_method_t>(parser_.method));
+  if (parser_.method == HTTP_CONNECT)
+    return clientError(ErrorCode::kBadRequest, "CONNECT is not supported");
+  r.target = std::move(url_);
+  if (r.target.find('#') != std::string::npos)
+    return clientError(ErrorCode::kBadRequest, "fragment in request target");
+  for (unsigned char c : r.target)
+    if (c <= 0x20 || c >= 0x7f) return clientError(ErrorCode::kBadRequest, "invalid target byte");
+
+  uint64_t cl = 0;
+  bool has_cl, chunked;
+  if (Error e = checkHeaders(r.headers, r.version_minor, true, &cl, &has_cl, &chunked,
+                             &r.connection_tokens))
+    return e;
+
+  const std::string* host = nullptr;
+  for (const Header& h : r.headers) {
+    if (!equalsIgnoreCase(h.name, "host")) continue;
+    if (host) return clientError(ErrorCode::kBadRequest, "duplicate Host");
+    host = &h.value;
+  }
+  if (!host && r.version_minor == 1) return clientError(ErrorCode::kBadRequest, "missing Host");
+  if (host && !validAuthority(*host)) return clientError(ErrorCode::kBadRequest, "invalid Host");
+
+  if (r.target.front() == '/') {
+    r.path = r.target;
+    if (host) r.authority = *host;
+  } else if (r.target == "*" && r.method == "OPTIONS") {
+    r.path = r.target;
+    if (host) r.authority = *host;
+  } else {
+    // absolute-form: its authority wins over Host (RFC 9112 3.2.2).
+    std::string_view t = r.target;
+    size_t scheme_end = t.find("://");
+    if (scheme_end == std::string_view::npos)
+      return clientError(ErrorCode::kBadRequest, "invalid request target");
+    std::string scheme = toLower(t.substr(0, scheme_end));
+    if (scheme != "http" && scheme != "https")
+      return clientError(ErrorCode::kBadRequest, "unsupported scheme in request target");
+    std::string_view rest = t.substr(scheme_end + 3);
+    size_t path_start = rest.find_first_of("/?");
+    std::string_view authority = rest.substr(0, path_start);
+    if (!validAuthority(authority) || authority.find('@') != std::string_view::npos)
+      return clientError(ErrorCode::kBadRequest, "invalid authority in request target");
+    r.authority = std::string(authority);
+    r.path = path_start == std::string_view::npos ? "/" : std::string(rest.substr(path_start));
+    if (r.path.front() == '?') r.path.insert(0, "/");
+  }
+
+  if (chunked) {
+    r.framing = BodyFraming::kChunked;
+  } else if (has_cl && cl > 0) {
+    r.framing = BodyFraming::kContentLength;
+    r.content_length = cl;
+  }
+  r.keep_alive = r.version_minor == 1 ? !hasToken(r.connection_tokens, "close")
+                                      : hasToken(r.connection_tokens, "keep-alive");
+  if (const std::string* expect = r.find("expect"))
+    r.expect_continue = equalsIgnoreCase(*expect, "100-continue");
+  return {};
+}
+
+Error Http1HeadParser::finishResponse() {
+  ResponseHead& r = response_;
+  if (parser_.http_major != 1 || parser_.http_minor > 1)
+    return upstreamError(ErrorCode::kBadResponse, false, "unsupported HTTP version");
+  r.version_minor = parser_.http_minor;
+  r.status = parser_.status_code;
+  if (r.status < 100 || r.status > 599)
+    return upstreamError(ErrorCode::kBadResponse, false, "invalid status code");
+  uint64_t cl = 0;
+  bool has_cl, chunked;
+  if (Error e = checkHeaders(r.headers, r.version_minor, false, &cl, &has_cl, &chunked,
+                             &r.connection_tokens))
+    return e;
+  r.keep_alive = r.version_minor == 1 ? !hasToken(r.connection_tokens, "close")
+                                      : hasToken(r.connection_tokens, "keep-alive");
+  if (response_to_head_ || r.status < 200 || r.status == 204 || r.status == 304) {
+    r.framing = BodyFraming::kNone;
+    r.content_length = has_cl ? cl : 0;  // describes the representation, kept for HEAD
+  } else if (chunked) {
+    r.framing = BodyFraming::kChunked;
+  } else if (has_cl) {
+    r.framing = cl > 0 ? BodyFraming::kContentLength : BodyFraming::kNone;
+    r.content_length = cl;
+  } else {
+    r.framing = BodyFraming::kUntilClose;
+    r.keep_alive = false;
+  }
+  return {};
+}
+
+}  // namespace lb::http

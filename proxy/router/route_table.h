@@ -1,0 +1,37 @@
+// Immutable route table of one listener: host (exact, "*.suffix" wildcard or any) and path
+// prefix -> route entry. First match wins. Built on the main thread, read by every worker.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace lb::router {
+
+struct RouteEntry {
+  std::string host;         // "" any, "example.com" exact, ".example.com" for "*.example.com"
+  bool wildcard = false;
+  std::string path_prefix;
+  uint32_t cluster_index = 0;  // into the snapshot's cluster list
+  std::string cluster_name;
+  std::chrono::milliseconds timeout{15000};
+  uint32_t index = 0;  // position in the listener's route list, for logs and metrics
+};
+
+class RouteTable {
+ public:
+  void add(RouteEntry entry);
+  // `host` is the request authority (any case, port allowed); `path` is origin-form.
+  const RouteEntry* match(std::string_view host, std::string_view path) const;
+  size_t size() const { return routes_.size(); }
+
+  // Lower-cased host name without the port ("[::1]:80" -> "[::1]").
+  static std::string normalizeHost(std::string_view authority);
+
+ private:
+  std::vector<RouteEntry> routes_;
+};
+
+}  // namespace lb::router

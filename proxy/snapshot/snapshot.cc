@@ -1,0 +1,85 @@
+#include "proxy/snapshot/snapshot.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <cstring>
+
+#include "config/values.h"
+
+namespace lb::snapshot {
+
+std::shared_ptr<upstream::HostState> HostRegistry::get(const std::string& cluster,
+                                                       const config::HostConfig& h) {
+  auto& slot = hosts_[cluster + "/" + h.id];
+  if (!slot || slot->address != h.address) {
+    slot = std::make_shared<upstream::HostState>();
+    slot->id = h.id;
+    slot->address = h.address;
+  }
+  slot->weight.store(h.weight, std::memory_order_relaxed);
+  return slot;
+}
+
+static bool toSockaddr(const std::string& address, sockaddr_storage* out, socklen_t* len) {
+  auto hp = config::parseHostPort(address, false);
+  if (!hp) return false;
+  std::memset(out, 0, sizeof(*out));
+  if (hp->ipv6) {
+    auto* sa = reinterpret_cast<sockaddr_in6*>(out);
+    sa->sin6_family = AF_INET6;
+    sa->sin6_port = htons(hp->port);
+    if (inet_pton(AF_INET6, hp->host.c_str(), &sa->sin6_addr) != 1) return false;
+    *len = sizeof(sockaddr_in6);
+  } else {
+    auto* sa = reinterpret_cast<sockaddr_in*>(out);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons(hp->port);
+    if (inet_pton(AF_INET, hp->host.c_str(), &sa->sin_addr) != 1) return false;
+    *len = sizeof(sockaddr_in);
+  }
+  return true;
+}
+
+std::shared_ptr<const Snapshot> buildSnapshot(const config::ProxyConfig& cfg, uint64_t version,
+                                              HostRegistry& registry, std::string* error) {
+  auto snap = std::make_shared<Snapshot>();
+  snap->version = version;
+  for (const auto& c : cfg.clusters) {
+    ClusterSnapshot cs;
+    cs.config = c;
+    for (const auto& h : c.hosts) {
+      auto state = registry.get(c.name, h);
+      if (state->sockaddr_len == 0 &&
+          !toSockaddr(h.address, &state->sockaddr, &state->sockaddr_len)) {
+        *error = "cluster " + c.name + " host " + h.id + ": invalid address " + h.address;
+        return nullptr;
+      }
+      cs.hosts.push_back(std::move(state));
+    }
+    snap->clusters.push_back(std::move(cs));
+  }
+  for (const auto& l : cfg.listeners) {
+    ListenerSnapshot ls;
+    ls.name = l.name;
+    ls.address = l.listen;
+    ls.limits = {l.max_request_line, l.max_header_bytes, l.max_headers};
+    ls.request_headers_timeout = l.request_headers_timeout;
+    ls.idle_timeout = l.idle_timeout;
+    ls.max_body_bytes = l.max_body_bytes;
+    for (const auto& r : l.routes) {
+      router::RouteEntry e;
+      e.host = r.match.host;
+      e.path_prefix = r.match.path_prefix;
+      e.cluster_name = r.cluster;
+      e.timeout = r.timeout;
+      for (uint32_t i = 0; i < cfg.clusters.size(); ++i)
+        if (cfg.clusters[i].name == r.cluster) e.cluster_index = i;
+      ls.routes.add(std::move(e));
+    }
+    snap->listeners.push_back(std::move(ls));
+  }
+  return snap;
+}
+
+}  // namespace lb::snapshot

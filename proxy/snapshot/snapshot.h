@@ -1,0 +1,53 @@
+// The immutable view of the configuration that workers serve from. Built on the main thread
+// from a validated model; workers hold a shared_ptr<const Snapshot> and never change it.
+// Host runtime state (HostState) is shared across snapshots, found by cluster and host id.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config/model.h"
+#include "proxy/http/http1_parser.h"
+#include "proxy/router/route_table.h"
+#include "proxy/upstream/host.h"
+
+namespace lb::snapshot {
+
+struct ClusterSnapshot {
+  config::ClusterConfig config;  // hosts list included, for reference
+  std::vector<std::shared_ptr<upstream::HostState>> hosts;
+};
+
+struct ListenerSnapshot {
+  std::string name;
+  std::string address;
+  http::HeadLimits limits;
+  config::Duration request_headers_timeout;
+  config::Duration idle_timeout;
+  uint64_t max_body_bytes = 0;
+  router::RouteTable routes;
+};
+
+struct Snapshot {
+  uint64_t version = 0;
+  std::vector<ListenerSnapshot> listeners;
+  std::vector<ClusterSnapshot> clusters;
+};
+
+// Keeps HostState objects by "cluster/host-id" so a rebuilt snapshot reuses them.
+// Main thread only.
+class HostRegistry {
+ public:
+  std::shared_ptr<upstream::HostState> get(const std::string& cluster, const config::HostConfig& h);
+
+ private:
+  std::map<std::string, std::shared_ptr<upstream::HostState>> hosts_;
+};
+
+// Returns nullptr and sets *error when a host address cannot be resolved to a socket address.
+std::shared_ptr<const Snapshot> buildSnapshot(const config::ProxyConfig& cfg, uint64_t version,
+                                              HostRegistry& registry, std::string* error);
+
+}  // namespace lb::snapshot

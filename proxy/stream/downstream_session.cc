@@ -1,0 +1,756 @@
+#include "proxy/stream/downstream_session.h"
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <cstring>
+#include <ctime>
+
+#include "proxy/core/worker.h"
+#include "proxy/http/http1_encoder.h"
+#include "proxy/log/access_log.h"
+#include "proxy/router/route_table.h"
+#include "proxy/snapshot/snapshot.h"
+
+namespace lb::stream {
+
+using http::BodyFraming;
+using http::ErrorCode;
+
+namespace {
+
+// Every buffer that can grow has a high and a low mark: above the high mark its producer stops
+// reading, below the low mark it reads again.
+constexpr size_t kHighWater = 256 * 1024;
+constexpr size_t kLowWater = 64 * 1024;
+constexpr std::chrono::milliseconds kLingerTime{2000};
+
+bool firstChunk(evbuffer* buf, const char** data, size_t* len) {
+  evbuffer_iovec v;
+  if (evbuffer_peek(buf, -1, nullptr, &v, 1) < 1 || v.iov_len == 0) return false;
+  *data = static_cast<const char*>(v.iov_base);
+  *len = v.iov_len;
+  return true;
+}
+
+bool isIdempotent(const std::string& method) {
+  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE" ||
+         method == "PUT" || method == "DELETE";
+}
+
+bool validRequestId(const std::string& id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (unsigned char c : id) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.' || c == ':';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+void appendHex(std::string* out, uint64_t v) {
+  static const char* kHex = "0123456789abcdef";
+  for (int shift = 60; shift >= 0; shift -= 4) out->push_back(kHex[(v >> shift) & 15]);
+}
+
+std::string peerAddress(const sockaddr* sa) {
+  char buf[INET6_ADDRSTRLEN] = "";
+  if (sa->sa_family == AF_INET)
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, buf, sizeof(buf));
+  else if (sa->sa_family == AF_INET6)
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr, buf, sizeof(buf));
+  return buf;
+}
+
+// The value of cookie `name` in any Cookie field, or empty.
+std::string_view findCookie(const http::RequestHead& req, std::string_view name) {
+  for (const auto& h : req.headers) {
+    if (!http::equalsIgnoreCase(h.name, "cookie")) continue;
+    std::string_view rest = h.value;
+    while (!rest.empty()) {
+      size_t semi = rest.find(';');
+      std::string_view pair = rest.substr(0, semi);
+      while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+      size_t eq = pair.find('=');
+      if (eq != std::string_view::npos && pair.substr(0, eq) == name) return pair.substr(eq + 1);
+      if (semi == std::string_view::npos) break;
+      rest.remove_prefix(semi + 1);
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+DownstreamSession::DownstreamSession(core::Worker& worker, uint32_t listener_index, int fd,
+                                     const sockaddr* peer)
+    : worker_(worker),
+      listener_index_(listener_index),
+      snapshot_(worker.snapshotRef()),
+      listener_(&snapshot_->listeners[listener_index]),
+      down_(bufferevent_socket_new(worker.loop().base(), fd, BEV_OPT_CLOSE_ON_FREE)),
+      client_ip_(peerAddress(peer)),
+      parser_(http::Http1HeadParser::Kind::kRequest, listener_->limits),
+      down_timer_(worker.loop(), [this] { onDownTimeout(); }),
+      up_timer_(worker.loop(), [this] { onUpstreamTimeout(); }) {}
+
+DownstreamSession::~DownstreamSession() {
+  upstream_.reset();
+  if (down_) bufferevent_free(down_);
+}
+
+void DownstreamSession::start() {
+  int one = 1;
+  setsockopt(bufferevent_getfd(down_), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  bufferevent_setcb(down_, onReadCb, onWriteCb, onEventCb, this);
+  bufferevent_setwatermark(down_, EV_READ, 0, kHighWater);
+  bufferevent_enable(down_, EV_READ | EV_WRITE);
+  // A connection that sends nothing gets the head deadline, not the keep-alive idle time.
+  down_timer_.start(listener_->request_headers_timeout);
+  head_timer_running_ = true;
+  started_at_ = std::chrono::steady_clock::now();
+}
+
+void DownstreamSession::onReadCb(bufferevent*, void* arg) {
+  static_cast<DownstreamSession*>(arg)->onDownRead();
+}
+void DownstreamSession::onWriteCb(bufferevent*, void* arg) {
+  static_cast<DownstreamSession*>(arg)->onDownWrite();
+}
+void DownstreamSession::onEventCb(bufferevent*, short events, void* arg) {
+  static_cast<DownstreamSession*>(arg)->onDownEvent(events);
+}
+
+void DownstreamSession::onDownRead() {
+  switch (state_) {
+    case State::kReadingHead: processInput(); break;
+    case State::kProxying:
+      if (upstream_ && upstream_->connected && !request_body_done_) pumpRequestBody();
+      break;
+    case State::kLingering: {
+      evbuffer* in = bufferevent_get_input(down_);
+      evbuffer_drain(in, evbuffer_get_length(in));
+      break;
+    }
+    case State::kClosed: break;
+  }
+}
+
+void DownstreamSession::onDownWrite() {
+  evbuffer* out = bufferevent_get_output(down_);
+  if (state_ == State::kLingering) {
+    if (evbuffer_get_length(out) == 0) {
+      // Everything is sent: half-close and read (discarding) until the client closes, so
+      // unread request bytes do not turn our last response into a reset.
+      shutdown(bufferevent_getfd(down_), SHUT_WR);
+      bufferevent_enable(down_, EV_READ);
+    }
+    return;
+  }
+  if (upstream_read_paused_ && evbuffer_get_length(out) <= kLowWater) {
+    pauseUpstreamRead(false);
+    readResponse();
+  }
+}
+
+void DownstreamSession::onDownEvent(short events) {
+  if (state_ == State::kClosed) return;
+  if (state_ == State::kLingering || (state_ == State::kReadingHead && !parser_.started())) {
+    close();
+    return;
+  }
+  if (state_ == State::kProxying && (events & BEV_EVENT_EOF) && !(events & BEV_EVENT_ERROR) &&
+      request_body_done_) {
+    // The client half-closed after a complete request: answer, then close.
+    close_after_response_ = true;
+    return;
+  }
+  // The client went away mid-request (or reset): nobody is left to answer.
+  if (state_ == State::kProxying) {
+    if (!response_done_ && status_ == 0) status_ = 499;
+    releaseUpstream(false);
+    writeAccessLog();
+  }
+  close();
+}
+
+void DownstreamSession::processInput() {
+  evbuffer* in = bufferevent_get_input(down_);
+  while (state_ == State::kReadingHead) {
+    const char* data;
+    size_t len;
+    if (!firstChunk(in, &data, &len)) return;
+    if (!head_timer_running_) {
+      // First byte of a new request on a kept-alive connection: the head deadline starts.
+      down_timer_.start(listener_->request_headers_timeout);
+      head_timer_running_ = true;
+      started_at_ = std::chrono::steady_clock::now();
+    }
+    http::Http1HeadParser::Result r = parser_.feed(data, len);
+    evbuffer_drain(in, r.consumed);
+    bytes_in_ += r.consumed;
+    if (r.status == http::Http1HeadParser::Status::kError) {
+      state_ = State::kProxying;  // a request exists now, if only to be refused
+      failRequest(r.error);
+      return;
+    }
+    if (r.status == http::Http1HeadParser::Status::kDone) {
+      handleRequestHead();
+      return;
+    }
+  }
+}
+
+void DownstreamSession::handleRequestHead() {
+  down_timer_.cancel();
+  head_timer_running_ = false;
+  state_ = State::kProxying;
+  snapshot_ = worker_.snapshotRef();  // the request keeps this snapshot until it ends
+  listener_ = &snapshot_->listeners[listener_index_];
+  http::RequestHead& req = parser_.request();
+
+  const std::string* id = req.find("x-request-id");
+  if (id && validRequestId(*id)) {
+    request_id_ = *id;
+  } else {
+    request_id_.clear();
+    appendHex(&request_id_, worker_.random().next());
+    appendHex(&request_id_, worker_.random().next());
+  }
+  if (!req.keep_alive || shutting_down_) close_after_response_ = true;
+
+  request_body_.start(req.framing, req.content_length);
+  request_body_done_ = request_body_.done();
+  if (listener_->max_body_bytes && req.framing == BodyFraming::kContentLength &&
+      req.content_length > listener_->max_body_bytes) {
+    failRequest(http::clientError(ErrorCode::kBodyTooLarge, "request body too large"));
+    return;
+  }
+  route_ = listener_->routes.match(req.authority, req.path);
+  if (!route_) {
+    failRequest(http::clientError(ErrorCode::kNoRoute, "no route for this host and path"));
+    return;
+  }
+  cluster_ = &worker_.cluster(route_->cluster_index);
+  startAttempt();
+}
+
+void DownstreamSession::startAttempt() {
+  const http::RequestHead& req = parser_.request();
+  upstream::PickContext ctx;
+  ctx.tried = &tried_;
+  const config::HashOn& hash_on = cluster_->config->config.hash_on;
+  std::string_view key;
+  if (!hash_on.header.empty()) {
+    if (const std::string* v = req.find(hash_on.header)) key = *v;
+  } else if (!hash_on.cookie.empty()) {
+    key = findCookie(req, hash_on.cookie);
+  }
+  if (!key.empty()) {
+    ctx.has_hash = true;
+    ctx.hash = upstream::hashKey(key);
+  }
+  int index = cluster_->balancer->pick(ctx);
+  if (index == upstream::LoadBalancer::kNoHost) {
+    failRequest(last_error_ ? last_error_
+                            : http::upstreamError(ErrorCode::kNoHealthyHost, false,
+                                                  "no usable host in the cluster"));
+    return;
+  }
+  uint32_t host = static_cast<uint32_t>(index);
+  tried_.push_back(host);
+  ++attempts_;
+  upstream_host_ = cluster_->hosts[host].state->id;
+  if (auto pooled = cluster_->pools[host]->take()) {
+    upstream_ = std::move(pooled);
+    upstream_->setHandler(this);
+    ++cluster_->hosts[host].active_requests;
+    sendRequestHead();
+    return;
+  }
+  connectTo(host);
+}
+
+void DownstreamSession::connectTo(uint32_t host_index) {
+  const upstream::HostState& host = *cluster_->hosts[host_index].state;
+  bufferevent* bev = bufferevent_socket_new(worker_.loop().base(), -1, BEV_OPT_CLOSE_ON_FREE);
+  upstream_ = std::make_unique<upstream::UpstreamConnection>(worker_.loop(), bev, host_index);
+  upstream_->setHandler(this);
+  ++cluster_->hosts[host_index].active_requests;
+  upstream_started_at_ = std::chrono::steady_clock::now();
+  up_timer_.start(cluster_->config->config.connect_timeout);
+  if (bufferevent_socket_connect(bev, reinterpret_cast<const sockaddr*>(&host.sockaddr),
+                                 static_cast<int>(host.sockaddr_len)) < 0) {
+    onUpstreamEvent(BEV_EVENT_ERROR);
+    return;
+  }
+  bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+void DownstreamSession::onConnected() {
+  upstream_->connected = true;
+  up_timer_.cancel();
+  int one = 1;
+  setsockopt(bufferevent_getfd(upstream_->bev()), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  sendRequestHead();
+}
+
+void DownstreamSession::sendRequestHead() {
+  const http::RequestHead& req = parser_.request();
+  upstream_->connected = true;
+  upstream_->parser.reset(req.method == "HEAD");
+  scratch_.clear();
+  http::ForwardContext ctx;
+  ctx.client_ip = client_ip_;
+  ctx.request_id = request_id_;
+  http::encodeUpstreamRequest(req, ctx, &scratch_);
+  bufferevent* up = upstream_->bev();
+  bufferevent_setwatermark(up, EV_WRITE, kLowWater, 0);
+  bufferevent_setwatermark(up, EV_READ, 0, kHighWater);
+  bufferevent_write(up, scratch_.data(), scratch_.size());
+  bufferevent_enable(up, EV_READ | EV_WRITE);
+  upstream_started_at_ = std::chrono::steady_clock::now();
+  up_timer_.start(route_->timeout);
+  pumpRequestBody();
+}
+
+void DownstreamSession::pumpRequestBody() {
+  if (request_body_done_ || !upstream_) return;
+  const http::RequestHead& req = parser_.request();
+  if (req.expect_continue && !sent_continue_) {
+    // The backend is reached: invite the body (the Expect field is not forwarded).
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    bufferevent_write(down_, kContinue.data(), kContinue.size());
+    sent_continue_ = true;
+  }
+  evbuffer* in = bufferevent_get_input(down_);
+  evbuffer* out = bufferevent_get_output(upstream_->bev());
+  const bool chunked = req.framing == BodyFraming::kChunked;
+  while (!request_body_.done()) {
+    if (evbuffer_get_length(out) >= kHighWater) {
+      pauseDownstreamRead(true);  // resumed from onUpstreamWrite below the low mark
+      return;
+    }
+    const char* data;
+    size_t len;
+    if (!firstChunk(in, &data, &len)) {
+      pauseDownstreamRead(false);
+      return;
+    }
+    http::BodyDecoder::Step step = request_body_.decode(data, len);
+    if (step.error) {
+      failRequest(http::clientError(ErrorCode::kBadRequest, step.why));
+      return;
+    }
+    if (step.data_len) {
+      if (chunked) {
+        scratch_.clear();
+        http::appendChunkHeader(step.data_len, &scratch_);
+        evbuffer_add(out, scratch_.data(), scratch_.size());
+      }
+      evbuffer_add(out, data + step.data_offset, step.data_len);
+      if (chunked) evbuffer_add(out, http::kChunkEnd.data(), http::kChunkEnd.size());
+    }
+    if (step.consumed) request_body_started_ = true;
+    evbuffer_drain(in, step.consumed);
+    bytes_in_ += step.consumed;
+    if (listener_->max_body_bytes && request_body_.payloadBytes() > listener_->max_body_bytes) {
+      failRequest(http::clientError(ErrorCode::kBodyTooLarge, "request body too large"));
+      return;
+    }
+  }
+  if (chunked) evbuffer_add(out, http::kLastChunk.data(), http::kLastChunk.size());
+  request_body_done_ = true;
+  pauseDownstreamRead(false);
+}
+
+void DownstreamSession::onUpstreamWrite() {
+  if (!request_body_done_ && upstream_ && upstream_->connected) pumpRequestBody();
+}
+
+void DownstreamSession::onUpstreamRead() {
+  if (!upstream_) return;
+  if (!upstream_read_paused_ && response_started_) up_timer_.start(route_->timeout);  // stall timer
+  readResponse();
+}
+
+void DownstreamSession::readResponse() {
+  if (!upstream_ || upstream_read_paused_) return;
+  evbuffer* in = bufferevent_get_input(upstream_->bev());
+  while (!response_started_) {
+    const char* data;
+    size_t len;
+    if (!firstChunk(in, &data, &len)) return;
+    http::Http1HeadParser::Result r = upstream_->parser.feed(data, len);
+    evbuffer_drain(in, r.consumed);
+    if (r.status == http::Http1HeadParser::Status::kError) {
+      failRequest(http::upstreamError(ErrorCode::kBadResponse, false, r.error.detail));
+      return;
+    }
+    if (r.status == http::Http1HeadParser::Status::kDone && !handleResponseHead()) return;
+  }
+  evbuffer* out = bufferevent_get_output(down_);
+  while (!upstream_->body.done()) {
+    if (evbuffer_get_length(out) >= kHighWater) {
+      pauseUpstreamRead(true);  // resumed from onDownWrite below the low mark
+      return;
+    }
+    const char* data;
+    size_t len;
+    if (!firstChunk(in, &data, &len)) return;
+    http::BodyDecoder::Step step = upstream_->body.decode(data, len);
+    if (step.error) {
+      failRequest(http::upstreamError(ErrorCode::kBadResponse, false, step.why));
+      return;
+    }
+    if (step.data_len) {
+      if (client_chunked_) {
+        scratch_.clear();
+        http::appendChunkHeader(step.data_len, &scratch_);
+        evbuffer_add(out, scratch_.data(), scratch_.size());
+        bytes_out_ += scratch_.size() + http::kChunkEnd.size();
+      }
+      evbuffer_add(out, data + step.data_offset, step.data_len);
+      if (client_chunked_) evbuffer_add(out, http::kChunkEnd.data(), http::kChunkEnd.size());
+      bytes_out_ += step.data_len;
+    }
+    evbuffer_drain(in, step.consumed);
+  }
+  if (client_chunked_) {
+    evbuffer_add(out, http::kLastChunk.data(), http::kLastChunk.size());
+    bytes_out_ += http::kLastChunk.size();
+  }
+  response_done_ = true;
+  finishExchange();
+}
+
+bool DownstreamSession::handleResponseHead() {
+  const http::RequestHead& req = parser_.request();
+  http::ResponseHead& resp = upstream_->parser.response();
+  const bool is_head = req.method == "HEAD";
+  if (resp.status < 200) {
+    if (resp.status == 101) {
+      failRequest(http::upstreamError(ErrorCode::kBadResponse, false, "unexpected 101 response"));
+      return false;
+    }
+    upstream_->parser.reset(is_head);  // informational: the client got our own 100 already
+    return true;
+  }
+  up_timer_.start(route_->timeout);  // from now on: the body read stall limit
+  upstream_time_ = std::chrono::steady_clock::now() - upstream_started_at_;
+  status_ = resp.status;
+  const bool client11 = req.version_minor == 1;
+  client_chunked_ = false;
+  switch (resp.framing) {
+    case BodyFraming::kContentLength: client_framing_ = BodyFraming::kContentLength; break;
+    case BodyFraming::kChunked:
+    case BodyFraming::kUntilClose:
+      if (client11) {
+        client_framing_ = BodyFraming::kChunked;
+        client_chunked_ = true;
+      } else {
+        client_framing_ = BodyFraming::kUntilClose;
+        close_after_response_ = true;
+      }
+      break;
+    case BodyFraming::kNone: client_framing_ = BodyFraming::kNone; break;
+  }
+  // An early response to a request whose body is still arriving: the connection cannot be
+  // resynchronised with the client afterwards.
+  if (!request_body_done_ || shutting_down_) close_after_response_ = true;
+  std::string_view connection = close_after_response_ ? "close" : (client11 ? "" : "keep-alive");
+  scratch_.clear();
+  http::encodeClientResponse(resp, client_framing_, is_head, connection, &scratch_);
+  bufferevent_write(down_, scratch_.data(), scratch_.size());
+  bytes_out_ += scratch_.size();
+  response_started_ = true;
+  upstream_->body.start(resp.framing, resp.content_length);
+  return true;
+}
+
+void DownstreamSession::onUpstreamEvent(short events) {
+  if (!upstream_) return;
+  if (events & BEV_EVENT_CONNECTED) {
+    onConnected();
+    return;
+  }
+  if (!upstream_->connected) {
+    last_error_ = http::upstreamError(ErrorCode::kConnectFailed, true, "connect failed");
+    up_timer_.cancel();
+    releaseUpstream(false);
+    if (attempts_ < cluster_->config->config.max_attempts) startAttempt();
+    else failRequest(last_error_);
+    return;
+  }
+  if (!response_started_ && !upstream_->parser.started()) {
+    // Closed before any response byte. A pooled connection may have been closed by the
+    // backend just as we reused it: one retry on a fresh connection, if that is safe.
+    const http::RequestHead& req = parser_.request();
+    if (upstream_->reused && !stale_retry_done_ && !request_body_started_ &&
+        isIdempotent(req.method)) {
+      stale_retry_done_ = true;
+      uint32_t host = upstream_->hostIndex();
+      up_timer_.cancel();
+      releaseUpstream(false);
+      connectTo(host);
+      return;
+    }
+    failRequest(http::upstreamError(ErrorCode::kUpstreamReset, false,
+                                    "upstream closed the connection before responding"));
+    return;
+  }
+  if (!response_started_) {
+    failRequest(http::upstreamError(ErrorCode::kBadResponse, false,
+                                    "upstream closed the connection inside the response head"));
+    return;
+  }
+  // Body in progress: take what is buffered, then decide.
+  bool paused = upstream_read_paused_;
+  if (!paused) readResponse();
+  if (!upstream_ || response_done_) return;
+  if (upstream_->body.framing() == BodyFraming::kUntilClose && !paused) {
+    evbuffer* out = bufferevent_get_output(down_);
+    if (client_chunked_) {
+      evbuffer_add(out, http::kLastChunk.data(), http::kLastChunk.size());
+      bytes_out_ += http::kLastChunk.size();
+    }
+    response_done_ = true;
+    finishExchange();
+    return;
+  }
+  if (paused && upstream_->body.framing() == BodyFraming::kUntilClose) {
+    // The rest is still buffered; finish once the client has taken it.
+    bufferevent_disable(upstream_->bev(), EV_READ);
+    return;
+  }
+  failRequest(http::upstreamError(ErrorCode::kUpstreamReset, false,
+                                  "upstream closed the connection mid-body"));
+}
+
+void DownstreamSession::finishExchange() {
+  up_timer_.cancel();
+  bool reusable = upstream_ && upstream_->parser.response().keep_alive && request_body_done_ &&
+                  evbuffer_get_length(bufferevent_get_input(upstream_->bev())) == 0;
+  releaseUpstream(reusable);
+  writeAccessLog();
+  if (close_after_response_ || shutting_down_ || !request_body_done_) {
+    closeGracefully();
+    return;
+  }
+  startNextRequest();
+}
+
+void DownstreamSession::onUpstreamTimeout() {
+  if (!upstream_) return;
+  if (!upstream_->connected) {
+    last_error_ = http::upstreamError(ErrorCode::kConnectFailed, true, "connect timeout");
+    releaseUpstream(false);
+    if (attempts_ < cluster_->config->config.max_attempts) startAttempt();
+    else failRequest(last_error_);
+    return;
+  }
+  failRequest(http::upstreamError(
+      ErrorCode::kUpstreamTimeout, false,
+      response_started_ ? "upstream body stalled" : "upstream response timeout"));
+}
+
+void DownstreamSession::onDownTimeout() {
+  if (state_ == State::kReadingHead) {
+    if (parser_.started()) {
+      state_ = State::kProxying;
+      failRequest(http::clientError(ErrorCode::kRequestTimeout, "request head not received in time"));
+    } else {
+      close();  // idle keep-alive connection, or one that never sent a byte
+    }
+  } else if (state_ == State::kLingering) {
+    close();
+  }
+}
+
+void DownstreamSession::failRequest(http::Error error) {
+  if (state_ == State::kClosed || state_ == State::kLingering) return;
+  last_error_ = error;
+  up_timer_.cancel();
+  releaseUpstream(false);
+  if (response_started_) {
+    // Response bytes already reached the client: the only honest signal left is to cut.
+    writeAccessLog();
+    close();
+    return;
+  }
+  status_ = http::statusFor(error.code);
+  if (request_id_.empty()) {
+    appendHex(&request_id_, worker_.random().next());
+    appendHex(&request_id_, worker_.random().next());
+  }
+  const bool client_fault =
+      error.source == http::ErrorSource::kDownstream && error.code != ErrorCode::kNoRoute;
+  const bool close_conn =
+      client_fault || close_after_response_ || !request_body_done_ || shutting_down_;
+  scratch_.clear();
+  http::encodeErrorResponse(status_, error.detail, request_id_, close_conn, &scratch_);
+  bufferevent_write(down_, scratch_.data(), scratch_.size());
+  bytes_out_ += scratch_.size();
+  response_done_ = true;
+  writeAccessLog();
+  if (close_conn) closeGracefully();
+  else startNextRequest();
+}
+
+void DownstreamSession::releaseUpstream(bool reusable) {
+  if (!upstream_) return;
+  uint32_t host = upstream_->hostIndex();
+  if (cluster_->hosts[host].active_requests > 0) --cluster_->hosts[host].active_requests;
+  upstream_->setHandler(nullptr);
+  upstream_read_paused_ = false;
+  if (reusable && !worker_.draining()) {
+    cluster_->pools[host]->release(std::move(upstream_));
+  } else {
+    upstream_.reset();  // safe inside its callback: libevent defers the free
+  }
+}
+
+void DownstreamSession::startNextRequest() {
+  resetRequestState();
+  parser_.reset();
+  state_ = State::kReadingHead;
+  down_timer_.start(listener_->idle_timeout);
+  head_timer_running_ = false;
+  if (evbuffer_get_length(bufferevent_get_input(down_)) > 0) {
+    // A pipelined request is already buffered: serve it from a fresh stack frame.
+    worker_.loop().runLater([this] {
+      if (state_ == State::kReadingHead) processInput();
+    });
+  }
+}
+
+void DownstreamSession::resetRequestState() {
+  route_ = nullptr;
+  cluster_ = nullptr;
+  tried_.clear();
+  attempts_ = 0;
+  stale_retry_done_ = false;
+  request_body_done_ = false;
+  request_body_started_ = false;
+  sent_continue_ = false;
+  response_started_ = false;
+  response_done_ = false;
+  client_chunked_ = false;
+  last_error_ = {};
+  status_ = 0;
+  request_id_.clear();
+  bytes_in_ = 0;
+  bytes_out_ = 0;
+  upstream_time_ = {};
+  upstream_host_.clear();
+  pauseDownstreamRead(false);
+}
+
+void DownstreamSession::pauseDownstreamRead(bool pause) {
+  if (pause == downstream_read_paused_ || !down_) return;
+  downstream_read_paused_ = pause;
+  if (pause) bufferevent_disable(down_, EV_READ);
+  else bufferevent_enable(down_, EV_READ);
+}
+
+void DownstreamSession::pauseUpstreamRead(bool pause) {
+  if (pause == upstream_read_paused_ || !upstream_) return;
+  upstream_read_paused_ = pause;
+  if (pause) {
+    bufferevent_disable(upstream_->bev(), EV_READ);
+    bufferevent_setwatermark(down_, EV_WRITE, kLowWater, 0);
+    up_timer_.cancel();  // a slow client is not a stalled backend
+  } else {
+    bufferevent_enable(upstream_->bev(), EV_READ);
+    up_timer_.start(route_->timeout);
+  }
+}
+
+void DownstreamSession::beginShutdown() {
+  shutting_down_ = true;
+  if (state_ == State::kReadingHead && !parser_.started()) close();
+  else close_after_response_ = true;
+}
+
+void DownstreamSession::forceClose() {
+  releaseUpstream(false);
+  close();
+}
+
+void DownstreamSession::closeGracefully() {
+  if (state_ == State::kClosed) return;
+  state_ = State::kLingering;
+  up_timer_.cancel();
+  down_timer_.start(kLingerTime);
+  bufferevent_setwatermark(down_, EV_WRITE, 0, 0);
+  bufferevent_enable(down_, EV_READ | EV_WRITE);
+  downstream_read_paused_ = false;
+  if (evbuffer_get_length(bufferevent_get_output(down_)) == 0) onDownWrite();
+}
+
+void DownstreamSession::close() {
+  if (state_ == State::kClosed) return;
+  state_ = State::kClosed;
+  down_timer_.cancel();
+  up_timer_.cancel();
+  releaseUpstream(false);
+  bufferevent_free(down_);  // safe inside its own callback: libevent defers the free
+  down_ = nullptr;
+  worker_.sessionClosed(this);
+}
+
+void DownstreamSession::writeAccessLog() {
+  if (!worker_.accessLogEnabled()) return;
+  const http::RequestHead& req = parser_.request();
+  auto now = std::chrono::steady_clock::now();
+  auto wall = std::chrono::system_clock::now();
+  std::time_t secs = std::chrono::system_clock::to_time_t(wall);
+  int millis = static_cast<int>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(wall.time_since_epoch()).count() %
+      1000);
+  std::tm tm;
+  gmtime_r(&secs, &tm);
+  char time_buf[64];
+  std::snprintf(time_buf, sizeof(time_buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                millis);
+  std::string_view trace_id;
+  if (const std::string* tp = req.find("traceparent"); tp && tp->size() >= 35)
+    trace_id = std::string_view(*tp).substr(3, 32);
+  auto ms = [](std::chrono::steady_clock::duration d) {
+    return std::chrono::duration<double, std::milli>(d).count();
+  };
+  std::string line;
+  line.reserve(384);
+  line.append("{\"time\":\"").append(time_buf);
+  line.append("\",\"request_id\":\"").append(request_id_);
+  line.append("\",\"trace_id\":\"");
+  log::appendJsonEscaped(&line, trace_id);
+  line.append("\",\"client\":\"").append(client_ip_);
+  line.append("\",\"listener\":\"").append(listener_->name);
+  line.append("\",\"method\":\"");
+  log::appendJsonEscaped(&line, req.method);
+  line.append("\",\"host\":\"");
+  log::appendJsonEscaped(&line, req.authority);
+  line.append("\",\"path\":\"");
+  log::appendJsonEscaped(&line, req.path);
+  line.append("\",\"status\":").append(std::to_string(status_));
+  line.append(",\"bytes_in\":").append(std::to_string(bytes_in_));
+  line.append(",\"bytes_out\":").append(std::to_string(bytes_out_));
+  line.append(",\"cluster\":\"").append(route_ ? route_->cluster_name : "");
+  line.append("\",\"upstream\":\"").append(upstream_host_);
+  char num[64];
+  std::snprintf(num, sizeof(num), "\",\"upstream_time_ms\":%.3f", ms(upstream_time_));
+  line.append(num);
+  std::snprintf(num, sizeof(num), ",\"total_time_ms\":%.3f", ms(now - started_at_));
+  line.append(num);
+  line.append(",\"retries\":").append(std::to_string(attempts_ > 0 ? attempts_ - 1 : 0));
+  line.append(",\"error\":\"").append(last_error_ ? http::labelFor(last_error_.code) : "");
+  line.append("\"}\n");
+  worker_.appendAccessLog(line);
+}
+
+}  // namespace lb::stream

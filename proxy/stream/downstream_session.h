@@ -1,0 +1,131 @@
+// One client connection and the request in flight on it. Requests on a keep-alive connection
+// are served one after another, so pipelined responses leave in order; bytes of the next
+// request wait in the input buffer (bounded by its read watermark).
+//
+// Owner: the worker thread that accepted the connection. Created by Worker::onAccept, deleted
+// by the worker at the end of the loop turn after close.
+#pragma once
+
+#include <event2/bufferevent.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "proxy/core/event_loop.h"
+#include "proxy/http/body_decoder.h"
+#include "proxy/http/error.h"
+#include "proxy/http/http1_parser.h"
+#include "proxy/upstream/connection_pool.h"
+
+namespace lb::core {
+class Worker;
+struct WorkerCluster;
+}  // namespace lb::core
+
+namespace lb::router {
+struct RouteEntry;
+}
+
+namespace lb::snapshot {
+struct Snapshot;
+struct ListenerSnapshot;
+}  // namespace lb::snapshot
+
+namespace lb::stream {
+
+class DownstreamSession final : public upstream::UpstreamHandler {
+ public:
+  DownstreamSession(core::Worker& worker, uint32_t listener_index, int fd, const sockaddr* peer);
+  ~DownstreamSession();
+
+  void start();
+  // Graceful shutdown: idle connections close now; a request in flight finishes and its
+  // response carries Connection: close.
+  void beginShutdown();
+  // Shutdown deadline or worker exit: close now, whatever is in flight.
+  void forceClose();
+
+ private:
+  enum class State { kReadingHead, kProxying, kLingering, kClosed };
+
+  static void onReadCb(bufferevent*, void* arg);
+  static void onWriteCb(bufferevent*, void* arg);
+  static void onEventCb(bufferevent*, short events, void* arg);
+
+  void onDownRead();
+  void onDownWrite();
+  void onDownEvent(short events);
+  void onUpstreamRead() override;
+  void onUpstreamWrite() override;
+  void onUpstreamEvent(short events) override;
+
+  void processInput();
+  void handleRequestHead();
+  void startAttempt();
+  void connectTo(uint32_t host_index);
+  void onConnected();
+  void sendRequestHead();
+  void pumpRequestBody();
+  void readResponse();
+  bool handleResponseHead();
+  void finishExchange();
+  void onUpstreamTimeout();
+  void onDownTimeout();
+
+  // Before any response byte went out: answer with an error. After: drop the connection.
+  void failRequest(http::Error error);
+  void releaseUpstream(bool reusable);
+  void startNextRequest();
+  void closeGracefully();  // flush what is queued, then close (lingering)
+  void close();
+  void writeAccessLog();
+  void resetRequestState();
+  void pauseDownstreamRead(bool pause);
+  void pauseUpstreamRead(bool pause);
+
+  core::Worker& worker_;
+  uint32_t listener_index_;
+  std::shared_ptr<const snapshot::Snapshot> snapshot_;  // pinned per request
+  const snapshot::ListenerSnapshot* listener_;
+  bufferevent* down_;
+  std::string client_ip_;
+  State state_ = State::kReadingHead;
+  http::Http1HeadParser parser_;
+  http::BodyDecoder request_body_;
+  core::Timer down_timer_;  // request head deadline, keep-alive idle, lingering close
+  core::Timer up_timer_;    // connect timeout, response timeout, body read stall
+  bool head_timer_running_ = false;
+  bool shutting_down_ = false;
+
+  // The request in flight.
+  const router::RouteEntry* route_ = nullptr;
+  core::WorkerCluster* cluster_ = nullptr;
+  std::unique_ptr<upstream::UpstreamConnection> upstream_;
+  std::vector<uint32_t> tried_;
+  uint32_t attempts_ = 0;
+  bool stale_retry_done_ = false;
+  bool request_body_done_ = false;
+  bool request_body_started_ = false;  // request body bytes left the input buffer
+  bool sent_continue_ = false;
+  bool response_started_ = false;      // response head written to the client
+  bool response_done_ = false;
+  bool close_after_response_ = false;
+  bool upstream_read_paused_ = false;
+  bool downstream_read_paused_ = false;
+  bool client_chunked_ = false;        // response body re-chunked for the client
+  http::BodyFraming client_framing_ = http::BodyFraming::kNone;
+  http::Error last_error_;
+  int status_ = 0;
+  std::string request_id_;
+  uint64_t bytes_in_ = 0;
+  uint64_t bytes_out_ = 0;
+  std::chrono::steady_clock::time_point started_at_;
+  std::chrono::steady_clock::time_point upstream_started_at_;
+  std::chrono::steady_clock::duration upstream_time_{};
+  std::string upstream_host_;
+  std::string scratch_;  // reused for encoding heads
+};
+
+}  // namespace lb::stream

@@ -1,0 +1,74 @@
+#include "proxy/upstream/connection_pool.h"
+
+#include <algorithm>
+
+namespace lb::upstream {
+
+UpstreamConnection::UpstreamConnection(core::EventLoop& loop, bufferevent* bev,
+                                       uint32_t host_index)
+    : parser(http::Http1HeadParser::Kind::kResponse, http::HeadLimits{65536, 65536, 200}),
+      bev_(bev),
+      host_index_(host_index),
+      idle_timer_(loop, [this] {
+        if (idle_in_) idle_in_->drop(this);
+      }) {
+  bufferevent_setcb(bev_, onRead, onWrite, onEvent, this);
+}
+
+UpstreamConnection::~UpstreamConnection() { bufferevent_free(bev_); }
+
+void UpstreamConnection::onRead(bufferevent*, void* arg) {
+  auto* self = static_cast<UpstreamConnection*>(arg);
+  if (self->handler_) self->handler_->onUpstreamRead();
+  else if (self->idle_in_) self->idle_in_->drop(self);  // unsolicited bytes: not reusable
+}
+
+void UpstreamConnection::onWrite(bufferevent*, void* arg) {
+  auto* self = static_cast<UpstreamConnection*>(arg);
+  if (self->handler_) self->handler_->onUpstreamWrite();
+}
+
+void UpstreamConnection::onEvent(bufferevent*, short events, void* arg) {
+  auto* self = static_cast<UpstreamConnection*>(arg);
+  if (self->handler_) self->handler_->onUpstreamEvent(events);
+  else if (self->idle_in_) self->idle_in_->drop(self);
+}
+
+ConnectionPool::~ConnectionPool() { closeAll(); }
+
+std::unique_ptr<UpstreamConnection> ConnectionPool::take() {
+  if (idle_.empty()) return nullptr;
+  std::unique_ptr<UpstreamConnection> conn = std::move(idle_.back());
+  idle_.pop_back();
+  conn->idle_in_ = nullptr;
+  conn->idle_timer_.cancel();
+  conn->reused = true;
+  return conn;
+}
+
+void ConnectionPool::release(std::unique_ptr<UpstreamConnection> conn) {
+  if (idle_.size() >= max_idle_) return;  // closes it
+  conn->setHandler(nullptr);
+  conn->idle_in_ = this;
+  // Watch for the peer closing it; any read while idle drops it.
+  bufferevent_setwatermark(conn->bev(), EV_READ, 0, 0);
+  bufferevent_setwatermark(conn->bev(), EV_WRITE, 0, 0);
+  bufferevent_enable(conn->bev(), EV_READ);
+  conn->idle_timer_.start(idle_timeout_);
+  idle_.push_back(std::move(conn));
+}
+
+void ConnectionPool::drop(UpstreamConnection* conn) {
+  auto it = std::find_if(idle_.begin(), idle_.end(),
+                         [&](const auto& c) { return c.get() == conn; });
+  if (it == idle_.end()) return;
+  // Deleting inside its own callback: move it out now, free it at the end of the loop turn.
+  std::shared_ptr<UpstreamConnection> doomed(std::move(*it));
+  idle_.erase(it);
+  doomed->idle_in_ = nullptr;
+  loop_.runLater([doomed] {});
+}
+
+void ConnectionPool::closeAll() { idle_.clear(); }
+
+}  // namespace lb::upstream

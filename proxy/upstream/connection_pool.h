@@ -1,0 +1,84 @@
+// Upstream connections and the per-worker, per-host pool of idle keep-alive connections.
+// Owner: one worker thread. A connection is either lent to one request (handler set) or idle
+// in its pool (handler null); an idle connection that reads anything or times out is closed.
+#pragma once
+
+#include <event2/bufferevent.h>
+
+#include <memory>
+#include <vector>
+
+#include "proxy/core/event_loop.h"
+#include "proxy/http/body_decoder.h"
+#include "proxy/http/http1_parser.h"
+
+namespace lb::upstream {
+
+class UpstreamConnection;
+
+// Implemented by the request that borrows a connection. Called on the owner thread.
+class UpstreamHandler {
+ public:
+  virtual void onUpstreamRead() = 0;
+  virtual void onUpstreamWrite() = 0;             // output drained below the low watermark
+  virtual void onUpstreamEvent(short events) = 0;  // BEV_EVENT_CONNECTED / EOF / ERROR
+
+ protected:
+  ~UpstreamHandler() = default;
+};
+
+class ConnectionPool;
+
+class UpstreamConnection {
+ public:
+  UpstreamConnection(core::EventLoop& loop, bufferevent* bev, uint32_t host_index);
+  ~UpstreamConnection();  // closes the socket
+  UpstreamConnection(const UpstreamConnection&) = delete;
+  UpstreamConnection& operator=(const UpstreamConnection&) = delete;
+
+  bufferevent* bev() const { return bev_; }
+  uint32_t hostIndex() const { return host_index_; }
+  void setHandler(UpstreamHandler* handler) { handler_ = handler; }
+
+  bool reused = false;     // came from the pool (may have been closed by the peer meanwhile)
+  bool connected = false;
+  http::Http1HeadParser parser;
+  http::BodyDecoder body;
+
+ private:
+  friend class ConnectionPool;
+  static void onRead(bufferevent*, void* arg);
+  static void onWrite(bufferevent*, void* arg);
+  static void onEvent(bufferevent*, short events, void* arg);
+
+  bufferevent* bev_;
+  uint32_t host_index_;
+  UpstreamHandler* handler_ = nullptr;
+  ConnectionPool* idle_in_ = nullptr;  // set while idle in a pool
+  core::Timer idle_timer_;
+};
+
+class ConnectionPool {
+ public:
+  ConnectionPool(core::EventLoop& loop, uint32_t max_idle, std::chrono::milliseconds idle_timeout)
+      : loop_(loop), max_idle_(max_idle), idle_timeout_(idle_timeout) {}
+  ~ConnectionPool();
+
+  // The most recently used idle connection, or null.
+  std::unique_ptr<UpstreamConnection> take();
+  // Keeps a healthy connection for reuse, or closes it when the pool is full.
+  void release(std::unique_ptr<UpstreamConnection> conn);
+  size_t idleCount() const { return idle_.size(); }
+  void closeAll();
+
+ private:
+  friend class UpstreamConnection;
+  void drop(UpstreamConnection* conn);  // peer closed it, it sent junk, or it timed out
+
+  core::EventLoop& loop_;
+  uint32_t max_idle_;
+  std::chrono::milliseconds idle_timeout_;
+  std::vector<std::unique_ptr<UpstreamConnection>> idle_;
+};
+
+}  // namespace lb::upstream
