@@ -204,13 +204,17 @@ void readCluster(Reader& r, const YAML::Node& node, const std::string& path, Clu
   } else if (!hosts.IsSequence()) {
     r.error(hosts, hpath, "expected a list of hosts");
   } else {
-    std::set<std::string> ids;
+    std::set<std::string> ids, addresses;
     for (size_t i = 0; i < hosts.size(); ++i) {
       HostConfig host;
       readHost(r, hosts[i], Reader::index(hpath, i), &host);
       if (!host.id.empty() && !ids.insert(host.id).second)
         r.error(hosts[i]["id"], Reader::index(hpath, i) + ".id",
                 "duplicate host id " + quoted(host.id) + " in cluster " + quoted(c->name));
+      if (!host.address.empty() && !addresses.insert(host.address).second)
+        r.error(hosts[i]["address"], Reader::index(hpath, i) + ".address",
+                "address " + quoted(host.address) + " is listed twice in cluster " +
+                    quoted(c->name));
       c->hosts.push_back(std::move(host));
     }
   }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "proxy/http/http1_parser.h"
+
 namespace lb::http {
 
 namespace {
@@ -74,9 +76,11 @@ BodyDecoder::Step BodyDecoder::decode(const char* data, size_t len) {
           remaining_ = remaining_ * 16 + static_cast<uint64_t>(v);
         } else if (size_digits_ == 0) {
           return fail("invalid chunk size");
-        } else if (c == ';' || c == ' ' || c == '\t') {
+        } else if (c == ';') {
           state_ = State::kChunkExt;
           ext_quoted_ = false;
+        } else if (c == ' ' || c == '\t') {
+          state_ = State::kChunkBws;  // BWS is allowed only before a chunk extension
         } else if (c == '\r') {
           state_ = State::kChunkSizeLf;
         } else {
@@ -85,6 +89,16 @@ BodyDecoder::Step BodyDecoder::decode(const char* data, size_t len) {
         ++i;
         break;
       }
+      case State::kChunkBws:
+        if (c == ';') {
+          state_ = State::kChunkExt;
+          ext_quoted_ = false;
+        } else if (c != ' ' && c != '\t') {
+          return fail("whitespace after chunk size without an extension");
+        }
+        if (++trailer_bytes_ > kMaxTrailerBytes) return fail("chunk extension too long");
+        ++i;
+        break;
       case State::kChunkExt:
         // Extensions are dropped; their bytes must still be clean.
         if (c == '\r' && !ext_quoted_) {
@@ -120,13 +134,20 @@ BodyDecoder::Step BodyDecoder::decode(const char* data, size_t len) {
           return fail("invalid trailer field");
         } else {
           state_ = State::kTrailerLine;
+          trailer_in_name_ = true;
           continue;  // validate this byte as part of the line
         }
         ++i;
         break;
       case State::kTrailerLine:
         // Trailer fields are not forwarded; they only have to be well-formed.
-        if (c == '\r') {
+        if (trailer_in_name_) {
+          if (c == ':') {
+            trailer_in_name_ = false;
+          } else if (!isTokenChar(static_cast<unsigned char>(c))) {
+            return fail("invalid trailer field name");
+          }
+        } else if (c == '\r') {
           state_ = State::kTrailerLineLf;
         } else if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f) {
           return fail("control character in trailer");

@@ -39,7 +39,7 @@ class BodyDecoder {
  private:
   enum class State {
     kDone, kLength, kUntilClose,
-    kChunkSize, kChunkExt, kChunkSizeLf, kChunkData, kChunkDataCr, kChunkDataLf,
+    kChunkSize, kChunkBws, kChunkExt, kChunkSizeLf, kChunkData, kChunkDataCr, kChunkDataLf,
     kTrailerLineStart, kTrailerLine, kTrailerLineLf, kFinalLf,
   };
 
@@ -50,6 +50,7 @@ class BodyDecoder {
   uint32_t size_digits_ = 0;
   uint32_t trailer_bytes_ = 0;
   bool ext_quoted_ = false;
+  bool trailer_in_name_ = false;
 };
 
 }  // namespace lb::http

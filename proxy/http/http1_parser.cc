@@ -212,6 +212,14 @@ bool Http1HeadParser::scan(const char* data, size_t len) {
 }
 
 Http1HeadParser::Result Http1HeadParser::feed(const char* data, size_t len) {
+  Result result = feedHead(data, len);
+  // Whatever is wrong with a response head, it is the upstream's fault: 502, never 400.
+  if (result.status == Status::kError && kind_ == Kind::kResponse)
+    result.error = upstreamError(ErrorCode::kBadResponse, false, result.error.detail);
+  return result;
+}
+
+Http1HeadParser::Result Http1HeadParser::feedHead(const char* data, size_t len) {
   Result result;
   llhttp_errno_t err = llhttp_execute(&parser_, data, len);
   size_t consumed = len;

@@ -61,6 +61,7 @@ class Http1HeadParser {
   static int onHeaderValueComplete(llhttp_t* p);
   static int onHeadersComplete(llhttp_t* p);
 
+  Result feedHead(const char* data, size_t len);
   // Raw checks on the bytes llhttp consumed; returns false and sets error_ on a violation.
   bool scan(const char* data, size_t len);
   Error finishRequest();

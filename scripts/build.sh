@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Configures (once) and builds one build tree. Incremental on later runs.
+#   scripts/build.sh [release|sanitize]
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+KIND=${1:-release}
+case "$KIND" in
+  release) DIR="$ROOT/build" ; EXTRA=() ;;
+  sanitize) DIR="$ROOT/build-asan" ; EXTRA=(-DLB_SANITIZE=ON) ;;
+  *) echo "usage: $0 [release|sanitize]" >&2; exit 2 ;;
+esac
+if [[ ! -f "$DIR/build.ninja" ]]; then
+  rm -rf "$DIR"
+  cmake -S "$ROOT" -B "$DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLB_WERROR=ON "${EXTRA[@]}" >/dev/null
+fi
+cmake --build "$DIR" -j "${LB_JOBS:-2}"

@@ -1,0 +1,196 @@
+// Each validation rule of the config loader, with the exact place and field it reports.
+#include "config/loader.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <string>
+
+#include "config/values.h"
+
+namespace lb::config {
+namespace {
+
+const char* kValid = R"(workers: 2
+shutdown_timeout: 5s
+listeners:
+  - name: public
+    listen: 127.0.0.1:8080
+    request_headers_timeout: 250ms
+    max_header_bytes: 16KiB
+    routes:
+      - match: { host: "*.example.com", path_prefix: /api }
+        cluster: app
+        timeout: 3s
+      - cluster: app
+clusters:
+  - name: app
+    balancer: ring_hash
+    hash_on: { cookie: session }
+    hosts:
+      - { id: app-1, address: 127.0.0.1:9001, weight: 3 }
+      - { id: app-2, address: "[::1]:9002" }
+access_log: { enabled: false }
+)";
+
+std::vector<std::string> errorsOf(const std::string& yaml) {
+  std::vector<std::string> out;
+  for (const auto& e : loadProxyConfigString(yaml, "t.yaml").errors) out.push_back(e.toString());
+  return out;
+}
+
+// Replaces one line of the valid config and expects exactly one error, at that place.
+void expectSingleError(const std::string& from, const std::string& to, const std::string& expected) {
+  std::string yaml = kValid;
+  size_t at = yaml.find(from);
+  ASSERT_NE(at, std::string::npos) << from;
+  yaml.replace(at, from.size(), to);
+  auto errors = errorsOf(yaml);
+  ASSERT_EQ(errors.size(), 1u) << testing::PrintToString(errors);
+  EXPECT_EQ(errors[0], expected);
+}
+
+TEST(ConfigLoader, ValidConfigFillsTheModel) {
+  LoadResult r = loadProxyConfigString(kValid, "t.yaml");
+  ASSERT_TRUE(r.ok()) << r.errors[0].toString();
+  const ProxyConfig& c = r.config;
+  EXPECT_EQ(c.workers, 2u);
+  EXPECT_EQ(c.shutdown_timeout, Duration(5000));
+  ASSERT_EQ(c.listeners.size(), 1u);
+  EXPECT_EQ(c.listeners[0].request_headers_timeout, Duration(250));
+  EXPECT_EQ(c.listeners[0].max_header_bytes, 16384u);
+  EXPECT_EQ(c.listeners[0].max_request_line, 8192u) << "default";
+  ASSERT_EQ(c.listeners[0].routes.size(), 2u);
+  EXPECT_EQ(c.listeners[0].routes[0].match.host, "*.example.com");
+  EXPECT_EQ(c.listeners[0].routes[0].timeout, Duration(3000));
+  EXPECT_EQ(c.listeners[0].routes[1].match.path_prefix, "/") << "default prefix";
+  EXPECT_EQ(c.clusters[0].balancer, BalancerKind::kRingHash);
+  EXPECT_EQ(c.clusters[0].hash_on.cookie, "session");
+  EXPECT_EQ(c.clusters[0].hosts[0].weight, 3u);
+  EXPECT_EQ(c.clusters[0].hosts[1].weight, 1u) << "default";
+  EXPECT_EQ(c.clusters[0].connect_timeout, Duration(1000)) << "default";
+  EXPECT_FALSE(c.access_log.enabled);
+}
+
+TEST(ConfigLoader, UnknownKeyIsAnError) {
+  expectSingleError("    max_header_bytes: 16KiB", "    max_header_byte: 16KiB",
+                    "t.yaml:7:5: listeners[0].max_header_byte: unknown field \"max_header_byte\" "
+                    "(expected one of: name, listen, request_headers_timeout, idle_timeout, "
+                    "max_request_line, max_header_bytes, max_headers, max_body_bytes, routes)");
+}
+
+TEST(ConfigLoader, UnknownClusterNamesRouteAndPlace) {
+  expectSingleError("      - cluster: app\n", "      - cluster: api\n",
+                    "t.yaml:12:18: listeners[0].routes[1].cluster: unknown cluster \"api\"");
+}
+
+TEST(ConfigLoader, Durations) {
+  expectSingleError("timeout: 3s", "timeout: 3",
+                    "t.yaml:11:18: listeners[0].routes[0].timeout: invalid duration \"3\" (use a "
+                    "number with ms, s, m or h, e.g. 250ms)");
+  expectSingleError("timeout: 3s", "timeout: 0ms",
+                    "t.yaml:11:18: listeners[0].routes[0].timeout: must be greater than 0");
+  EXPECT_EQ(parseDuration("250ms"), Duration(250));
+  EXPECT_EQ(parseDuration("2s"), Duration(2000));
+  EXPECT_EQ(parseDuration("5m"), Duration(300000));
+  EXPECT_EQ(parseDuration("1h"), Duration(3600000));
+  EXPECT_FALSE(parseDuration("1.5s"));
+  EXPECT_FALSE(parseDuration("-1s"));
+  EXPECT_FALSE(parseDuration("s"));
+}
+
+TEST(ConfigLoader, NumbersAndSizes) {
+  expectSingleError("workers: 2", "workers: two", "t.yaml:1:10: workers: invalid number \"two\"");
+  expectSingleError("workers: 2", "workers: 1000", "t.yaml:1:10: workers: must be between 0 and 256");
+  expectSingleError("max_header_bytes: 16KiB", "max_header_bytes: 16KB",
+                    "t.yaml:7:23: listeners[0].max_header_bytes: invalid number \"16KB\" (e.g. 8192 or 8KiB)");
+  EXPECT_EQ(parseSize("1MiB"), 1048576u);
+  EXPECT_EQ(parseSize("2GiB"), 2147483648u);
+}
+
+TEST(ConfigLoader, Addresses) {
+  expectSingleError("listen: 127.0.0.1:8080", "listen: localhost:8080",
+                    "t.yaml:5:13: listeners[0].listen: invalid address \"localhost:8080\" "
+                    "(expected IP:PORT or [IPv6]:PORT)");
+  expectSingleError("address: 127.0.0.1:9001", "address: 127.0.0.1:0",
+                    "t.yaml:18:31: clusters[0].hosts[0].address: invalid address \"127.0.0.1:0\" "
+                    "(expected IP:PORT or [IPv6]:PORT)");
+  expectSingleError("address: \"[::1]:9002\"", "address: 127.0.0.1:9001",
+                    "t.yaml:19:31: clusters[0].hosts[1].address: address \"127.0.0.1:9001\" is "
+                    "listed twice in cluster \"app\"");
+  auto v6 = parseHostPort("[::1]:80", false);
+  ASSERT_TRUE(v6);
+  EXPECT_TRUE(v6->ipv6);
+  EXPECT_EQ(v6->port, 80);
+  EXPECT_FALSE(parseHostPort("1.2.3.4", false));
+  EXPECT_FALSE(parseHostPort("1.2.3.4:65536", false));
+}
+
+TEST(ConfigLoader, EnumsAndRequiredCompanions) {
+  expectSingleError("balancer: ring_hash", "balancer: roundrobin",
+                    "t.yaml:15:15: clusters[0].balancer: unknown balancer \"roundrobin\" (expected "
+                    "round_robin, least_request, random or ring_hash)");
+  expectSingleError("    hash_on: { cookie: session }\n", "",
+                    "t.yaml:14:5: clusters[0].hash_on: ring_hash needs hash_on: { header: ... } or "
+                    "{ cookie: ... }");
+  expectSingleError("enabled: false", "enabled: nope",
+                    "t.yaml:20:24: access_log.enabled: expected true or false, got \"nope\"");
+}
+
+TEST(ConfigLoader, DuplicatesAndPatterns) {
+  expectSingleError("id: app-2", "id: app-1",
+                    "t.yaml:19:15: clusters[0].hosts[1].id: duplicate host id \"app-1\" in cluster \"app\"");
+  expectSingleError("host: \"*.example.com\"", "host: \"Shop.Example.com\"",
+                    "t.yaml:9:24: listeners[0].routes[0].match.host: invalid host \"Shop.Example.com\" "
+                    "(lower-case name, or *.suffix for a wildcard)");
+  expectSingleError("path_prefix: /api", "path_prefix: api",
+                    "t.yaml:9:54: listeners[0].routes[0].match.path_prefix: must start with /");
+  expectSingleError("shutdown_timeout: 5s\n", "shutdown_timeout: 5s\nworkers: 3\n",
+                    "t.yaml:3:1: workers: duplicate field \"workers\"");
+}
+
+TEST(ConfigLoader, MissingRequiredFields) {
+  expectSingleError("  - name: public\n    listen: 127.0.0.1:8080\n", "  - name: public\n",
+                    "t.yaml:4:5: listeners[0].listen: missing required field");
+  auto errors = errorsOf("workers: 1\n");
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[0], "t.yaml:1:1: clusters: missing required field");
+  EXPECT_EQ(errors[1], "t.yaml:1:1: listeners: missing required field");
+}
+
+TEST(ConfigLoader, ReportsAllErrorsInFileOrder) {
+  std::string yaml = kValid;
+  yaml.replace(yaml.find("workers: 2"), 10, "workers: x");
+  yaml.replace(yaml.find("      - cluster: app\n"), 21, "      - cluster: nope\n");
+  yaml.replace(yaml.find("balancer: ring_hash"), 19, "balancer: magic");
+  auto errors = errorsOf(yaml);
+  ASSERT_EQ(errors.size(), 3u) << testing::PrintToString(errors);
+  EXPECT_NE(errors[0].find("t.yaml:1:10: workers"), std::string::npos);
+  EXPECT_NE(errors[1].find("t.yaml:12:18: listeners[0].routes[1].cluster"), std::string::npos);
+  EXPECT_NE(errors[2].find("t.yaml:15:15: clusters[0].balancer"), std::string::npos);
+}
+
+TEST(ConfigLoader, SyntaxErrorsAndUnreadableFiles) {
+  auto syntax = errorsOf("listeners: [\n  - a\n");
+  ASSERT_EQ(syntax.size(), 1u);
+  EXPECT_NE(syntax[0].find("YAML syntax error"), std::string::npos) << syntax[0];
+  EXPECT_EQ(syntax[0].rfind("t.yaml:", 0), 0u);
+
+  auto missing = loadProxyConfigFile("/nonexistent/lb.yaml");
+  ASSERT_EQ(missing.errors.size(), 1u);
+  EXPECT_EQ(missing.errors[0].toString(), "/nonexistent/lb.yaml:0:0: cannot read the file");
+
+  auto empty = errorsOf("");
+  ASSERT_EQ(empty.size(), 1u);
+  EXPECT_EQ(empty[0], "t.yaml:1:1: the file is empty");
+}
+
+TEST(ConfigLoader, ShippedExamplesAreValid) {
+  for (const char* name : {"demo.yaml", "full.yaml"}) {
+    auto r = loadProxyConfigFile(std::string(LB_SOURCE_DIR) + "/config/examples/" + name);
+    EXPECT_TRUE(r.ok()) << name << ": " << (r.ok() ? "" : r.errors[0].toString());
+  }
+}
+
+}  // namespace
+}  // namespace lb::config

@@ -1,0 +1,98 @@
+// What the proxy writes is rebuilt from parsed fields; the parser reads it back the same.
+#include "proxy/http/http1_encoder.h"
+
+#include <gtest/gtest.h>
+
+#include "proxy/http/http1_parser.h"
+
+namespace lb::http {
+namespace {
+
+RequestHead parseRequest(const std::string& wire) {
+  Http1HeadParser p(Http1HeadParser::Kind::kRequest, {});
+  p.reset();
+  auto r = p.feed(wire.data(), wire.size());
+  EXPECT_EQ(r.status, Http1HeadParser::Status::kDone) << wire << r.error.detail;
+  return p.request();
+}
+
+TEST(Http1Encoder, UpstreamRequestDropsHopByHopAndRedeclaresFraming) {
+  RequestHead req = parseRequest(
+      "POST http://shop.example.com/cart?x=1 HTTP/1.1\r\n"
+      "Host: shop.example.com\r\n"
+      "Connection: keep-alive, X-Hop\r\n"
+      "X-Hop: secret\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\nUpgrade: websocket\r\n"
+      "Proxy-Connection: keep-alive\r\n"
+      "Transfer-Encoding: chunked\r\n"
+      "X-Forwarded-For: 10.0.0.1\r\n"
+      "X-Request-Id: spoofed\r\n"
+      "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n"
+      "Expect: 100-continue\r\n"
+      "\r\n");
+  std::string out;
+  encodeUpstreamRequest(req, {"192.0.2.7", "rid-1", "http"}, &out);
+
+  EXPECT_EQ(out.rfind("POST /cart?x=1 HTTP/1.1\r\nHost: shop.example.com\r\n", 0), 0u) << out;
+  for (const char* gone : {"X-Hop", "Keep-Alive", "TE:", "Upgrade", "Proxy-Connection",
+                           "Connection:", "spoofed", "Expect"})
+    EXPECT_EQ(out.find(gone), std::string::npos) << gone << " in\n" << out;
+  EXPECT_NE(out.find("X-Forwarded-For: 10.0.0.1, 192.0.2.7\r\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("X-Forwarded-Proto: http\r\n"), std::string::npos);
+  EXPECT_NE(out.find("X-Forwarded-Host: shop.example.com\r\n"), std::string::npos);
+  EXPECT_NE(out.find("X-Request-Id: rid-1\r\n"), std::string::npos);
+  EXPECT_NE(out.find("traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n"),
+            std::string::npos);
+  EXPECT_NE(out.find("Transfer-Encoding: chunked\r\n"), std::string::npos);
+
+  // What we send must itself parse cleanly.
+  RequestHead back = parseRequest(out);
+  EXPECT_EQ(back.framing, BodyFraming::kChunked);
+  EXPECT_EQ(back.authority, "shop.example.com");
+}
+
+TEST(Http1Encoder, ClientResponseFraming) {
+  ResponseHead resp;
+  resp.status = 200;
+  resp.reason = "OK";
+  resp.headers = {{"Content-Length", "5"}, {"X-Instance", "app-1"}, {"Keep-Alive", "timeout=5"}};
+  resp.content_length = 5;
+
+  std::string chunked;
+  encodeClientResponse(resp, BodyFraming::kChunked, false, "", &chunked);
+  EXPECT_EQ(chunked, "HTTP/1.1 200 OK\r\nX-Instance: app-1\r\nTransfer-Encoding: chunked\r\n\r\n");
+
+  std::string cl;
+  encodeClientResponse(resp, BodyFraming::kContentLength, false, "close", &cl);
+  EXPECT_EQ(cl, "HTTP/1.1 200 OK\r\nX-Instance: app-1\r\nContent-Length: 5\r\nConnection: close\r\n\r\n");
+
+  std::string head;
+  encodeClientResponse(resp, BodyFraming::kNone, true, "", &head);
+  EXPECT_EQ(head, "HTTP/1.1 200 OK\r\nX-Instance: app-1\r\nContent-Length: 5\r\n\r\n");
+
+  ResponseHead no_content;
+  no_content.status = 204;
+  std::string nc;
+  encodeClientResponse(no_content, BodyFraming::kNone, false, "", &nc);
+  EXPECT_EQ(nc, "HTTP/1.1 204 No Content\r\n\r\n");
+}
+
+TEST(Http1Encoder, ErrorResponseCarriesStatusRequestIdAndLength) {
+  std::string out;
+  encodeErrorResponse(504, "upstream timeout", "rid-9", true, &out);
+  size_t body_at = out.find("\r\n\r\n") + 4;
+  std::string body = out.substr(body_at);
+  EXPECT_EQ(out.rfind("HTTP/1.1 504 Gateway Timeout\r\n", 0), 0u);
+  EXPECT_NE(out.find("Content-Length: " + std::to_string(body.size()) + "\r\n"), std::string::npos);
+  EXPECT_NE(out.find("Connection: close\r\n"), std::string::npos);
+  EXPECT_NE(body.find("rid-9"), std::string::npos);
+  EXPECT_NE(body.find("upstream timeout"), std::string::npos);
+}
+
+TEST(Http1Encoder, ChunkHeaderIsHex) {
+  std::string out;
+  appendChunkHeader(255, &out);
+  EXPECT_EQ(out, "ff\r\n");
+}
+
+}  // namespace
+}  // namespace lb::http
