@@ -22,6 +22,7 @@ struct MainState {
   std::vector<std::unique_ptr<core::Worker>>* workers;
   log::AccessLogWriter* access_log;
   bool stopping = false;
+  std::thread joiner;  // joins the workers during a drain; joined by runServer
 };
 
 void onSignal(evutil_socket_t sig, short, void* arg) {
@@ -37,10 +38,10 @@ void onSignal(evutil_socket_t sig, short, void* arg) {
                sig == SIGTERM ? "SIGTERM" : "SIGINT");
   for (auto& w : *state->workers) w->beginShutdown();
   // Join off the loop thread so signals keep being handled meanwhile.
-  std::thread([state] {
+  state->joiner = std::thread([state] {
     for (auto& w : *state->workers) w->join();
     state->loop->stop();
-  }).detach();
+  });
 }
 
 }  // namespace
@@ -94,7 +95,7 @@ int runServer(const config::ProxyConfig& config, const ServerOptions& options) {
                                                      config.shutdown_timeout));
   for (auto& w : workers) w->start();
 
-  MainState state{&main_loop, &workers, access_log.get()};
+  MainState state{&main_loop, &workers, access_log.get(), false, {}};
   event* sigterm = evsignal_new(main_loop.base(), SIGTERM, onSignal, &state);
   event* sigint = evsignal_new(main_loop.base(), SIGINT, onSignal, &state);
   event* sigusr1 = evsignal_new(main_loop.base(), SIGUSR1, onSignal, &state);
@@ -105,6 +106,7 @@ int runServer(const config::ProxyConfig& config, const ServerOptions& options) {
   std::fflush(stdout);
 
   main_loop.run();
+  if (state.joiner.joinable()) state.joiner.join();
 
   event_free(sigterm);
   event_free(sigint);

@@ -25,6 +25,16 @@ bool isFraming(std::string_view name) {
   return equalsIgnoreCase(name, "content-length") || equalsIgnoreCase(name, "transfer-encoding");
 }
 
+// Our own chunked framing, after whatever codings the sender applied to the content.
+void appendTransferEncoding(std::string* out, const std::string& codings) {
+  out->append("Transfer-Encoding: ");
+  if (!codings.empty()) {
+    out->append(codings);
+    out->append(", ");
+  }
+  out->append("chunked\r\n");
+}
+
 }  // namespace
 
 void encodeUpstreamRequest(const RequestHead& req, const ForwardContext& ctx, std::string* out) {
@@ -62,7 +72,7 @@ void encodeUpstreamRequest(const RequestHead& req, const ForwardContext& ctx, st
       appendNumber(out, req.content_length);
       out->append("\r\n");
       break;
-    case BodyFraming::kChunked: out->append("Transfer-Encoding: chunked\r\n"); break;
+    case BodyFraming::kChunked: appendTransferEncoding(out, req.transfer_codings); break;
     case BodyFraming::kNone:
     case BodyFraming::kUntilClose:
       if (req.method == "POST" || req.method == "PUT" || req.method == "PATCH")
@@ -73,7 +83,8 @@ void encodeUpstreamRequest(const RequestHead& req, const ForwardContext& ctx, st
 }
 
 void encodeClientResponse(const ResponseHead& resp, BodyFraming framing, bool request_was_head,
-                          std::string_view connection, std::string* out) {
+                          std::string_view connection, std::string_view request_id,
+                          std::string* out) {
   out->append("HTTP/1.1 ");
   appendNumber(out, static_cast<uint64_t>(resp.status));
   out->push_back(' ');
@@ -89,7 +100,7 @@ void encodeClientResponse(const ResponseHead& resp, BodyFraming framing, bool re
       appendNumber(out, resp.content_length);
       out->append("\r\n");
       break;
-    case BodyFraming::kChunked: out->append("Transfer-Encoding: chunked\r\n"); break;
+    case BodyFraming::kChunked: appendTransferEncoding(out, resp.transfer_codings); break;
     case BodyFraming::kUntilClose: break;
     case BodyFraming::kNone:
       if (resp.status < 200 || resp.status == 204) break;
@@ -101,6 +112,8 @@ void encodeClientResponse(const ResponseHead& resp, BodyFraming framing, bool re
       }
       break;
   }
+  if (!request_id.empty() && !resp.find("x-request-id"))
+    appendHeader(out, "X-Request-Id", request_id);
   if (!connection.empty()) appendHeader(out, "Connection", connection);
   out->append("\r\n");
 }

@@ -54,6 +54,35 @@ void splitTokens(std::string_view value, std::vector<std::string>* out) {
   }
 }
 
+// transfer-coding list elements: "gzip", "chunked;param" (parameters are dropped). Empty list
+// elements are allowed (RFC 9110 5.6.1); a coding name must be a token.
+bool parseCodings(std::string_view value, std::vector<std::string>* out) {
+  while (true) {
+    size_t comma = value.find(',');
+    std::string_view element = value.substr(0, comma);
+    std::string_view name = trimOws(element.substr(0, element.find(';')));
+    if (!name.empty()) {
+      for (unsigned char c : name)
+        if (!isTokenChar(c)) return false;
+      out->push_back(toLower(name));
+    } else if (!trimOws(element).empty()) {
+      return false;  // parameters without a coding
+    }
+    if (comma == std::string_view::npos) return true;
+    value.remove_prefix(comma + 1);
+  }
+}
+
+// "Transfer_Encoding", "Content--Length": not framing fields to us, but servers that fold '_'
+// into '-' (CGI, some frameworks) would read them as one. Such a name is refused outright.
+bool looksLikeFramingField(std::string_view name) {
+  std::string squeezed;
+  for (char c : name)
+    if (c != '-' && c != '_') squeezed.push_back(lower(c));
+  if (squeezed != "contentlength" && squeezed != "transferencoding") return false;
+  return !equalsIgnoreCase(name, "content-length") && !equalsIgnoreCase(name, "transfer-encoding");
+}
+
 bool hasToken(const std::vector<std::string>& tokens, std::string_view token) {
   return std::find(tokens.begin(), tokens.end(), token) != tokens.end();
 }
@@ -252,18 +281,21 @@ Http1HeadParser::Result Http1HeadParser::feedHead(const char* data, size_t len) 
 
 Error Http1HeadParser::checkHeaders(std::vector<Header>& headers, int minor, bool is_request,
                                     uint64_t* cl, bool* has_cl, bool* chunked,
+                                    std::string* transfer_codings,
                                     std::vector<std::string>* connection_tokens) {
   auto fail = [&](const char* why) {
     return is_request ? clientError(ErrorCode::kBadRequest, why)
                       : upstreamError(ErrorCode::kBadResponse, false, why);
   };
-  int te_count = 0;
+  std::vector<std::string> codings;  // every Transfer-Encoding field, in order
+  bool has_te = false;
   *has_cl = false;
   *chunked = false;
   for (Header& h : headers) {
     if (h.name.empty()) return fail("empty header name");
     for (unsigned char c : h.name)
       if (!isTokenChar(c)) return fail("invalid character in header name");
+    if (looksLikeFramingField(h.name)) return fail("header name mimics a framing field");
     std::string_view v = trimOws(h.value);
     for (unsigned char c : v)
       if ((c < 0x20 && c != '\t') || c == 0x7f) return fail("control character in header value");
@@ -273,15 +305,30 @@ Error Http1HeadParser::checkHeaders(std::vector<Header>& headers, int minor, boo
       if (!validContentLength(h.value, cl)) return fail("invalid Content-Length");
       *has_cl = true;
     } else if (equalsIgnoreCase(h.name, "transfer-encoding")) {
-      if (++te_count > 1) return fail("duplicate Transfer-Encoding");
-      if (!equalsIgnoreCase(h.value, "chunked")) return fail("unsupported Transfer-Encoding");
-      *chunked = true;
+      has_te = true;
+      if (!parseCodings(h.value, &codings)) return fail("invalid Transfer-Encoding");
     } else if (equalsIgnoreCase(h.name, "connection")) {
       splitTokens(h.value, connection_tokens);
     }
   }
-  if (*chunked && *has_cl) return fail("both Content-Length and Transfer-Encoding");
-  if (*chunked && minor == 0) return fail("Transfer-Encoding in an HTTP/1.0 message");
+  if (has_te) {
+    // chunked exactly once, and last (RFC 9112 6.1): anything else leaves the body length
+    // to guesswork, which is how requests get smuggled.
+    if (codings.empty() || codings.back() != "chunked")
+      return fail("Transfer-Encoding does not end in chunked");
+    if (std::count(codings.begin(), codings.end(), "chunked") != 1)
+      return fail("chunked applied more than once");
+    codings.pop_back();
+    transfer_codings->clear();
+    for (const std::string& c : codings) {
+      if (c == "identity") continue;  // a no-op coding (removed in RFC 7230); nothing to declare
+      if (!transfer_codings->empty()) transfer_codings->append(", ");
+      transfer_codings->append(c);
+    }
+    *chunked = true;
+  }
+  if (has_te && *has_cl) return fail("both Content-Length and Transfer-Encoding");
+  if (has_te && minor == 0) return fail("Transfer-Encoding in an HTTP/1.0 message");
   return {};
 }
 
@@ -294,15 +341,18 @@ Error Http1HeadParser::finishRequest() {
   if (parser_.method == HTTP_CONNECT)
     return clientError(ErrorCode::kBadRequest, "CONNECT is not supported");
   r.target = std::move(url_);
-  if (r.target.find('#') != std::string::npos)
-    return clientError(ErrorCode::kBadRequest, "fragment in request target");
+  // A fragment is never part of a request target (RFC 9112 3.2): drop it, so that routing and
+  // the backend see the same path and no '#' is ever forwarded.
+  if (size_t hash = r.target.find('#'); hash != std::string::npos) r.target.resize(hash);
+  if (r.target.empty()) return clientError(ErrorCode::kBadRequest, "empty request target");
+  // Controls, space and DEL are refused; bytes >= 0x80 (raw UTF-8 paths) pass through as sent.
   for (unsigned char c : r.target)
-    if (c <= 0x20 || c >= 0x7f) return clientError(ErrorCode::kBadRequest, "invalid target byte");
+    if (c <= 0x20 || c == 0x7f) return clientError(ErrorCode::kBadRequest, "invalid target byte");
 
   uint64_t cl = 0;
   bool has_cl, chunked;
   if (Error e = checkHeaders(r.headers, r.version_minor, true, &cl, &has_cl, &chunked,
-                             &r.connection_tokens))
+                             &r.transfer_codings, &r.connection_tokens))
     return e;
 
   const std::string* host = nullptr;
@@ -363,7 +413,7 @@ Error Http1HeadParser::finishResponse() {
   uint64_t cl = 0;
   bool has_cl, chunked;
   if (Error e = checkHeaders(r.headers, r.version_minor, false, &cl, &has_cl, &chunked,
-                             &r.connection_tokens))
+                             &r.transfer_codings, &r.connection_tokens))
     return e;
   r.keep_alive = r.version_minor == 1 ? !hasToken(r.connection_tokens, "close")
                                       : hasToken(r.connection_tokens, "keep-alive");

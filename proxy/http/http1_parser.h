@@ -67,7 +67,8 @@ class Http1HeadParser {
   Error finishRequest();
   Error finishResponse();
   Error checkHeaders(std::vector<Header>& headers, int minor, bool is_request, uint64_t* cl,
-                     bool* has_cl, bool* chunked, std::vector<std::string>* connection_tokens);
+                     bool* has_cl, bool* chunked, std::string* transfer_codings,
+                     std::vector<std::string>* connection_tokens);
 
   Kind kind_;
   HeadLimits limits_;

@@ -27,6 +27,9 @@ struct RequestHead {
   std::vector<Header> headers;
   BodyFraming framing = BodyFraming::kNone;
   uint64_t content_length = 0;
+  // Transfer codings applied before the final "chunked" ("gzip, deflate"), lower-cased and
+  // without parameters. The proxy re-chunks the body and declares these ahead of its chunked.
+  std::string transfer_codings;
   bool keep_alive = true;        // after Connection tokens and version defaults
   bool expect_continue = false;  // Expect: 100-continue
   std::vector<std::string> connection_tokens;  // lower-cased, for hop-by-hop removal
@@ -41,6 +44,7 @@ struct ResponseHead {
   std::vector<Header> headers;
   BodyFraming framing = BodyFraming::kNone;
   uint64_t content_length = 0;
+  std::string transfer_codings;  // as in RequestHead
   bool keep_alive = true;
   std::vector<std::string> connection_tokens;
 

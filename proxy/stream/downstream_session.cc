@@ -221,6 +221,10 @@ void DownstreamSession::handleRequestHead() {
     appendHex(&request_id_, worker_.random().next());
   }
   if (!req.keep_alive || shutting_down_) close_after_response_ = true;
+  if (req.framing != BodyFraming::kNone && (req.method == "GET" || req.method == "HEAD")) {
+    isolate_ = true;
+    close_after_response_ = true;
+  }
 
   request_body_.start(req.framing, req.content_length);
   request_body_done_ = request_body_.done();
@@ -451,6 +455,11 @@ bool DownstreamSession::handleResponseHead() {
       if (client11) {
         client_framing_ = BodyFraming::kChunked;
         client_chunked_ = true;
+      } else if (!resp.transfer_codings.empty()) {
+        // An HTTP/1.0 client cannot be told the body is, say, gzip transfer-coded.
+        failRequest(http::upstreamError(ErrorCode::kBadResponse, false,
+                                        "transfer-coded response for an HTTP/1.0 client"));
+        return false;
       } else {
         client_framing_ = BodyFraming::kUntilClose;
         close_after_response_ = true;
@@ -463,7 +472,7 @@ bool DownstreamSession::handleResponseHead() {
   if (!request_body_done_ || shutting_down_) close_after_response_ = true;
   std::string_view connection = close_after_response_ ? "close" : (client11 ? "" : "keep-alive");
   scratch_.clear();
-  http::encodeClientResponse(resp, client_framing_, is_head, connection, &scratch_);
+  http::encodeClientResponse(resp, client_framing_, is_head, connection, request_id_, &scratch_);
   bufferevent_write(down_, scratch_.data(), scratch_.size());
   bytes_out_ += scratch_.size();
   response_started_ = true;
@@ -532,7 +541,8 @@ void DownstreamSession::onUpstreamEvent(short events) {
 
 void DownstreamSession::finishExchange() {
   up_timer_.cancel();
-  bool reusable = upstream_ && upstream_->parser.response().keep_alive && request_body_done_ &&
+  bool reusable = upstream_ && !isolate_ && upstream_->parser.response().keep_alive &&
+                  request_body_done_ &&
                   evbuffer_get_length(bufferevent_get_input(upstream_->bev())) == 0;
   releaseUpstream(reusable);
   writeAccessLog();
@@ -639,6 +649,7 @@ void DownstreamSession::resetRequestState() {
   response_started_ = false;
   response_done_ = false;
   client_chunked_ = false;
+  isolate_ = false;
   last_error_ = {};
   status_ = 0;
   request_id_.clear();

@@ -112,6 +112,9 @@ class DownstreamSession final : public upstream::UpstreamHandler {
   bool response_started_ = false;      // response head written to the client
   bool response_done_ = false;
   bool close_after_response_ = false;
+  // A request whose framing some servers read differently (a body on GET or HEAD): it is
+  // forwarded with clean framing, then neither connection carries another request.
+  bool isolate_ = false;
   bool upstream_read_paused_ = false;
   bool downstream_read_paused_ = false;
   bool client_chunked_ = false;        // response body re-chunked for the client

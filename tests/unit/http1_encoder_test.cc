@@ -58,21 +58,23 @@ TEST(Http1Encoder, ClientResponseFraming) {
   resp.content_length = 5;
 
   std::string chunked;
-  encodeClientResponse(resp, BodyFraming::kChunked, false, "", &chunked);
+  encodeClientResponse(resp, BodyFraming::kChunked, false, "", "", &chunked);
   EXPECT_EQ(chunked, "HTTP/1.1 200 OK\r\nX-Instance: app-1\r\nTransfer-Encoding: chunked\r\n\r\n");
 
   std::string cl;
-  encodeClientResponse(resp, BodyFraming::kContentLength, false, "close", &cl);
-  EXPECT_EQ(cl, "HTTP/1.1 200 OK\r\nX-Instance: app-1\r\nContent-Length: 5\r\nConnection: close\r\n\r\n");
+  encodeClientResponse(resp, BodyFraming::kContentLength, false, "close", "rid-7", &cl);
+  EXPECT_EQ(cl,
+            "HTTP/1.1 200 OK\r\nX-Instance: app-1\r\nContent-Length: 5\r\nX-Request-Id: rid-7\r\n"
+            "Connection: close\r\n\r\n");
 
   std::string head;
-  encodeClientResponse(resp, BodyFraming::kNone, true, "", &head);
+  encodeClientResponse(resp, BodyFraming::kNone, true, "", "", &head);
   EXPECT_EQ(head, "HTTP/1.1 200 OK\r\nX-Instance: app-1\r\nContent-Length: 5\r\n\r\n");
 
   ResponseHead no_content;
   no_content.status = 204;
   std::string nc;
-  encodeClientResponse(no_content, BodyFraming::kNone, false, "", &nc);
+  encodeClientResponse(no_content, BodyFraming::kNone, false, "", "", &nc);
   EXPECT_EQ(nc, "HTTP/1.1 204 No Content\r\n\r\n");
 }
 

@@ -156,7 +156,18 @@ TEST(Http1Parser, RejectsEmptyHeaderName) { expectRejected("GET / HTTP/1.1\r\nHo
 TEST(Http1Parser, RejectsWhitespaceBeforeColon) {
   expectRejected("GET / HTTP/1.1\r\nHost: a\r\nContent-Length : 1\r\n\r\n");
 }
-TEST(Http1Parser, RejectsFragmentInTarget) { expectRejected("GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n"); }
+TEST(Http1Parser, DropsFragmentFromTarget) {
+  // llhttp passes '#' through; we never forward it, and route on what we forward.
+  Parsed p = request("GET /a?q=1#frag HTTP/1.1\r\nHost: a\r\n\r\n");
+  ASSERT_EQ(p.status, Http1HeadParser::Status::kDone);
+  EXPECT_EQ(p.request.path, "/a?q=1");
+  expectRejected("GET #only HTTP/1.1\r\nHost: a\r\n\r\n");
+}
+TEST(Http1Parser, RawUtf8PathPassesControlsDoNot) {
+  Parsed p = request("GET /\xd1\x81\xd1\x82 HTTP/1.1\r\nHost: a\r\n\r\n");
+  ASSERT_EQ(p.status, Http1HeadParser::Status::kDone);
+  EXPECT_EQ(p.request.path, "/\xd1\x81\xd1\x82");
+}
 TEST(Http1Parser, RejectsHttp09AndHttp2RequestLines) {
   expectRejected("GET /\r\n\r\n");
   expectRejected("GET / HTTP/0.9\r\nHost: a\r\n\r\n");
@@ -176,9 +187,18 @@ TEST(Http1Parser, RejectsDuplicateOrInvalidContentLength) {
   expectRejected("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x3\r\n\r\n");
   expectRejected("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n");
 }
-TEST(Http1Parser, RejectsTransferCodingsOtherThanChunked) {
-  expectRejected("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n");
+TEST(Http1Parser, TransferCodingsMustEndInOneChunked) {
+  Parsed gz = request("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: GZIP , identity\r\n"
+                      "Transfer-Encoding: deflate;q=1, chunked;ext\r\n\r\n");
+  ASSERT_EQ(gz.status, Http1HeadParser::Status::kDone);
+  EXPECT_EQ(gz.request.framing, BodyFraming::kChunked);
+  EXPECT_EQ(gz.request.transfer_codings, "gzip, deflate");
+
+  expectRejected("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n");
   expectRejected("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity\r\n\r\n");
+  expectRejected("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n");
+  expectRejected("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \"chunked\"\r\n\r\n");
+  expectRejected("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ;x, chunked\r\n\r\n");
   expectRejected("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n");
   expectRejected(
       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n");
@@ -188,6 +208,13 @@ TEST(Http1Parser, RejectsMissingDuplicateOrInvalidHost) {
   expectRejected("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n");
   expectRejected("GET / HTTP/1.1\r\nHost: a b\r\n\r\n");
   expectRejected("GET / HTTP/1.1\r\nHost: a/b\r\n\r\n");
+}
+TEST(Http1Parser, RejectsNamesThatMimicFramingFields) {
+  expectRejected("POST / HTTP/1.1\r\nHost: a\r\nTransfer_Encoding: chunked\r\n\r\n");
+  expectRejected("POST / HTTP/1.1\r\nHost: a\r\nContent__Length: 5\r\n\r\n");
+  expectRejected("POST / HTTP/1.1\r\nHost: a\r\nTransfer---Encoding: chunked\r\n\r\n");
+  Parsed fine = request("GET / HTTP/1.1\r\nHost: a\r\nX_Custom_Length: 5\r\n\r\n");
+  EXPECT_EQ(fine.status, Http1HeadParser::Status::kDone);
 }
 TEST(Http1Parser, RejectsInvalidMethodAndTarget) {
   expectRejected("G(T / HTTP/1.1\r\nHost: a\r\n\r\n");

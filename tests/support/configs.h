@@ -1,0 +1,37 @@
+// YAML configs for integration tests: one listener on 127.0.0.1:0, one cluster "app".
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace lb::test {
+
+struct TestConfig {
+  std::vector<std::string> hosts;  // addresses; ids are h1, h2, ...
+  std::string balancer = "round_robin";
+  std::string cluster_extra;   // more fields of cluster "app", indented 4 spaces
+  std::string listener_extra;  // more fields of listener "public", indented 4 spaces
+  std::string route_timeout = "5s";
+  std::string routes;          // replaces the default catch-all route when set
+  std::string clusters_extra;  // more clusters, each starting "  - name: ..."
+  int workers = 2;
+  std::string shutdown_timeout = "5s";
+
+  std::string yaml() const {
+    std::string y = "workers: " + std::to_string(workers) + "\nshutdown_timeout: " +
+                    shutdown_timeout + "\nlisteners:\n  - name: public\n    listen: 127.0.0.1:0\n" +
+                    listener_extra + "    routes:\n";
+    y += routes.empty() ? "      - match: { path_prefix: / }\n        cluster: app\n        timeout: " +
+                              route_timeout + "\n"
+                        : routes;
+    y += "clusters:\n  - name: app\n    balancer: " + balancer + "\n" + cluster_extra +
+         "    hosts:\n";
+    for (size_t i = 0; i < hosts.size(); ++i)
+      y += "      - { id: h" + std::to_string(i + 1) + ", address: \"" + hosts[i] + "\" }\n";
+    y += clusters_extra;
+    y += "access_log: { path: /dev/stdout }\n";
+    return y;
+  }
+};
+
+}  // namespace lb::test

@@ -1,0 +1,85 @@
+#include "tests/support/proxy_process.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+namespace lb::test {
+
+TempDir::TempDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string tmpl = std::string(base && *base ? base : "/tmp") + "/lbtest.XXXXXX";
+  char* made = ::mkdtemp(tmpl.data());
+  path_ = made ? made : "";
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+}
+
+std::string TempDir::write(const std::string& name, const std::string& content) const {
+  std::string file = path_ + "/" + name;
+  std::ofstream(file) << content;
+  return file;
+}
+
+std::string lbproxyBinary() { return LB_PROXY_BIN; }
+std::string demoInstanceBinary() { return LB_DEMO_INSTANCE_BIN; }
+
+ProxyProcess::ProxyProcess(const std::string& yaml, std::vector<std::string> extra_args) {
+  config_path_ = dir_.write("lbproxy.yaml", yaml);
+  std::vector<std::string> argv{lbproxyBinary(), "-c", config_path_};
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  if (!child_.start(argv)) return;
+  if (!child_.waitForLine("lbproxy: ready", std::chrono::seconds(20))) return;
+  // "lbproxy: listener NAME on HOST:PORT"
+  for (const std::string& line : child_.lines()) {
+    const std::string prefix = "lbproxy: listener ";
+    if (line.rfind(prefix, 0) != 0) continue;
+    size_t on = line.find(" on ", prefix.size());
+    std::string name = line.substr(prefix.size(), on - prefix.size());
+    ports_[name] = static_cast<uint16_t>(std::stoi(line.substr(line.rfind(':') + 1)));
+  }
+  ok_ = !ports_.empty();
+}
+
+uint16_t ProxyProcess::port(const std::string& listener) const {
+  auto it = ports_.find(listener);
+  return it == ports_.end() ? 0 : it->second;
+}
+
+std::vector<std::string> ProxyProcess::accessLog() {
+  std::vector<std::string> out;
+  for (auto& line : child_.lines())
+    if (!line.empty() && line.front() == '{') out.push_back(line);
+  return out;
+}
+
+std::vector<std::string> ProxyProcess::waitAccessLog(size_t n) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (;;) {
+    auto lines = accessLog();
+    if (lines.size() >= n || std::chrono::steady_clock::now() > deadline) return lines;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+std::string jsonField(const std::string& line, const std::string& key) {
+  std::string needle = "\"" + key + "\":";
+  size_t at = line.find(needle);
+  if (at == std::string::npos) return "";
+  at += needle.size();
+  if (line[at] == '"') {
+    size_t end = line.find('"', at + 1);
+    return line.substr(at + 1, end - at - 1);
+  }
+  size_t end = line.find_first_of(",}", at);
+  return line.substr(at, end - at);
+}
+
+}  // namespace lb::test
