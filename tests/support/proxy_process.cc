@@ -1,5 +1,7 @@
 #include "tests/support/proxy_process.h"
 
+#include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -46,6 +48,18 @@ ProxyProcess::ProxyProcess(const std::string& yaml, std::vector<std::string> ext
     ports_[name] = static_cast<uint16_t>(std::stoi(line.substr(line.rfind(':') + 1)));
   }
   ok_ = !ports_.empty();
+}
+
+ProxyProcess::~ProxyProcess() {
+  if (!ok_) return;
+  std::optional<int> code = child_.waitExit(std::chrono::milliseconds(0));
+  if (!code) {
+    child_.signal(SIGTERM);
+    code = child_.waitExit(std::chrono::seconds(30));
+  }
+  if (code != 0)
+    ADD_FAILURE() << "lbproxy exited with " << (code ? std::to_string(*code) : "nothing (hung)")
+                  << "; its output:\n" << child_.output();
 }
 
 uint16_t ProxyProcess::port(const std::string& listener) const {

@@ -27,6 +27,9 @@ class ProxyProcess {
  public:
   // Starts lbproxy on `yaml` and waits until it is ready. Check ok() (or use ASSERT_TRUE).
   explicit ProxyProcess(const std::string& yaml, std::vector<std::string> extra_args = {});
+  // Stops lbproxy with SIGTERM and fails the test unless it exits 0: a sanitizer report or
+  // a leak found at exit fails the test that caused it.
+  ~ProxyProcess();
   bool ok() const { return ok_; }
   uint16_t port(const std::string& listener = "public") const;
   ChildProcess& process() { return child_; }
