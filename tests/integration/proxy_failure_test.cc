@@ -3,6 +3,12 @@
 // requests, and nothing is retried once response bytes reached the client.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <thread>
 
@@ -44,6 +50,72 @@ TEST(ProxyFailure, ConnectRefusedGoesToAnotherHost) {
   int retried = 0;
   for (const auto& line : log) retried += jsonField(line, "retries") == "1";
   EXPECT_EQ(retried, 3) << "round robin sent every other request to the dead host first";
+}
+
+// A loopback port whose accept queue is full: the kernel drops further SYNs, so a connect to
+// it hangs until the caller's timeout, like an unreachable host.
+class BlackholePort {
+ public:
+  BlackholePort() {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    ::listen(listen_fd_, 0);
+    socklen_t len = sizeof(addr);
+    ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    for (int i = 0; i < 4; ++i) {  // fill the accept queue; nobody ever accepts
+      int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+      fillers_.push_back(fd);
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  ~BlackholePort() {
+    for (int fd : fillers_) ::close(fd);
+    ::close(listen_fd_);
+  }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  int listen_fd_ = -1;
+  uint16_t port_ = 0;
+  std::vector<int> fillers_;
+};
+
+TEST(ProxyFailure, ConnectTimeoutGoesToAnotherHost) {
+  BlackholePort hole;
+  TestBackend live(ok("live"));
+  TestConfig cfg;
+  cfg.hosts = {hole.address(), live.address()};
+  cfg.workers = 1;
+  cfg.cluster_extra = "    connect_timeout: 200ms\n";
+  ProxyProcess proxy(cfg.yaml());
+  ASSERT_TRUE(proxy.ok()) << proxy.process().output();
+  for (int i = 0; i < 2; ++i) {
+    auto resp = httpGet(proxy.port(), "/t" + std::to_string(i));
+    ASSERT_TRUE(resp) << i;
+    EXPECT_EQ(resp->status, 200) << i;
+  }
+  auto log = proxy.waitAccessLog(2);
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(jsonField(log[0], "retries"), "1") << "the first pick was the black hole: " << log[0];
+  EXPECT_EQ(jsonField(log[0], "upstream"), "h2");
+}
+
+TEST(ProxyFailure, ConnectTimeoutOnEveryHostGives502) {
+  BlackholePort hole;
+  TestConfig cfg;
+  cfg.hosts = {hole.address()};
+  cfg.cluster_extra = "    connect_timeout: 200ms\n    max_attempts: 1\n";
+  ProxyProcess proxy(cfg.yaml());
+  ASSERT_TRUE(proxy.ok()) << proxy.process().output();
+  auto resp = httpGet(proxy.port(), "/");
+  ASSERT_TRUE(resp);
+  EXPECT_EQ(resp->status, 502);
+  EXPECT_NE(resp->body.find("connect"), std::string::npos) << resp->body;
 }
 
 TEST(ProxyFailure, AllHostsRefusingGives502) {

@@ -3,6 +3,7 @@
 // and the client-fault answers (400/408/413/414/431) that never reach a backend.
 #include <gtest/gtest.h>
 
+#include <set>
 #include <thread>
 
 #include "tests/support/configs.h"
@@ -93,6 +94,28 @@ TEST(ProxyHttp, KeepAliveOnBothSides) {
   EXPECT_EQ(backend.connections(), 1);
   auto reqs = backend.requests();
   EXPECT_EQ(reqs.back().index_on_connection, 20);
+}
+
+TEST(ProxyHttp, IdleUpstreamConnectionsAreClosedAfterTheirIdleTimeout) {
+  TestBackend backend(echo("b1"));
+  TestConfig cfg;
+  cfg.hosts = {backend.address()};
+  cfg.workers = 1;
+  cfg.cluster_extra = "    idle_timeout: 200ms\n";
+  ProxyProcess proxy(cfg.yaml());
+  ASSERT_TRUE(proxy.ok()) << proxy.process().output();
+  ASSERT_TRUE(httpGet(proxy.port(), "/"));
+  EXPECT_EQ(backend.openConnections(), 1u) << "pooled after the response";
+  bool closed = false;
+  for (int i = 0; i < 300 && !closed; ++i) {
+    closed = backend.openConnections() == 0;
+    if (!closed) std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_TRUE(closed) << "the proxy closes its idle upstream connection before the backend does";
+  auto again = httpGet(proxy.port(), "/");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 200);
+  EXPECT_EQ(backend.connections(), 2);
 }
 
 TEST(ProxyHttp, PipelinedResponsesStayInOrder) {
@@ -280,6 +303,29 @@ TEST(ProxyHttp, RoutesByHostAndPathFirstMatchWins) {
             "api");
   EXPECT_EQ(*api.requests().back().header("Host"), "shop.example.com");
   EXPECT_EQ(api.requests().back().target, "/api/y");
+}
+
+TEST(ProxyHttp, RingHashKeepsACookieOnOneBackend) {
+  TestBackend b1(echo("b1")), b2(echo("b2")), b3(echo("b3"));
+  TestConfig cfg;
+  cfg.hosts = {b1.address(), b2.address(), b3.address()};
+  cfg.balancer = "ring_hash";
+  cfg.cluster_extra = "    hash_on: { cookie: session }\n";
+  ProxyProcess proxy(cfg.yaml());
+  ASSERT_TRUE(proxy.ok()) << proxy.process().output();
+  std::set<std::string> used;
+  for (int user = 0; user < 12; ++user) {
+    std::string cookie = "Cookie: theme=dark; session=user-" + std::to_string(user) + "\r\n";
+    std::set<std::string> seen;
+    for (int i = 0; i < 4; ++i) {  // new connections, so both workers take part
+      auto resp = httpGet(proxy.port(), "/cart", "a", cookie);
+      ASSERT_TRUE(resp);
+      seen.insert(*resp->header("X-Backend"));
+    }
+    EXPECT_EQ(seen.size(), 1u) << "user " << user << " moved between backends";
+    used.insert(seen.begin(), seen.end());
+  }
+  EXPECT_GE(used.size(), 2u) << "12 sessions should not all land on one of three backends";
 }
 
 TEST(ProxyHttp, MalformedRequestsGet400AndCloseAndNeverReachTheBackend) {
