@@ -54,11 +54,12 @@ class Reader {
     for (auto it = node.begin(); it != node.end(); ++it) {
       const std::string key = it->first.Scalar();
       const std::string key_path = path.empty() ? key : path + "." + key;
-      if (std::find_if(allowed.begin(), allowed.end(),
-                       [&](const char* a) { return key == a; }) == allowed.end()) {
+      if (std::find_if(allowed.begin(), allowed.end(), [&](const char* a) { return key == a; }) ==
+          allowed.end()) {
         std::string hint;
         for (const char* a : allowed) hint += hint.empty() ? a : std::string(", ") + a;
-        error(it->first, key_path, "unknown field " + quoted(key) + " (expected one of: " + hint + ")");
+        error(it->first, key_path,
+              "unknown field " + quoted(key) + " (expected one of: " + hint + ")");
       } else if (!seen.insert(key).second) {
         error(it->first, key_path, "duplicate field " + quoted(key));
       }
@@ -109,8 +110,8 @@ class Reader {
   }
 
   template <typename T>
-  void number(const YAML::Node& map, const char* key, const std::string& path, T* out,
-              uint64_t min, uint64_t max, bool size_units = false) {
+  void number(const YAML::Node& map, const char* key, const std::string& path, T* out, uint64_t min,
+              uint64_t max, bool size_units = false) {
     YAML::Node node = map[key];
     if (!node) return;
     std::string text;
@@ -134,9 +135,12 @@ class Reader {
     if (!node) return;
     std::string text;
     if (!scalar(node, join(path, key), &text)) return;
-    if (text == "true") *out = true;
-    else if (text == "false") *out = false;
-    else error(node, join(path, key), "expected true or false, got " + quoted(text));
+    if (text == "true")
+      *out = true;
+    else if (text == "false")
+      *out = false;
+    else
+      error(node, join(path, key), "expected true or false, got " + quoted(text));
   }
 
   static std::string join(const std::string& path, const char* key) {
@@ -173,10 +177,14 @@ void readCluster(Reader& r, const YAML::Node& node, const std::string& path, Clu
   r.string(node, "name", path, &c->name, true);
   std::string balancer = "round_robin";
   r.string(node, "balancer", path, &balancer, false);
-  if (balancer == "round_robin") c->balancer = BalancerKind::kRoundRobin;
-  else if (balancer == "least_request") c->balancer = BalancerKind::kLeastRequest;
-  else if (balancer == "random") c->balancer = BalancerKind::kRandom;
-  else if (balancer == "ring_hash") c->balancer = BalancerKind::kRingHash;
+  if (balancer == "round_robin")
+    c->balancer = BalancerKind::kRoundRobin;
+  else if (balancer == "least_request")
+    c->balancer = BalancerKind::kLeastRequest;
+  else if (balancer == "random")
+    c->balancer = BalancerKind::kRandom;
+  else if (balancer == "ring_hash")
+    c->balancer = BalancerKind::kRingHash;
   else
     r.error(node["balancer"], Reader::join(path, "balancer"),
             "unknown balancer " + quoted(balancer) +
@@ -192,7 +200,8 @@ void readCluster(Reader& r, const YAML::Node& node, const std::string& path, Clu
   }
   if (c->balancer == BalancerKind::kRingHash && c->hash_on.header.empty() &&
       c->hash_on.cookie.empty())
-    r.error(node, Reader::join(path, "hash_on"), "ring_hash needs hash_on: { header: ... } or { cookie: ... }");
+    r.error(node, Reader::join(path, "hash_on"),
+            "ring_hash needs hash_on: { header: ... } or { cookie: ... }");
   r.duration(node, "connect_timeout", path, &c->connect_timeout);
   r.duration(node, "idle_timeout", path, &c->idle_timeout);
   r.number(node, "max_idle_per_host", path, &c->max_idle_per_host, 0, 100000);
@@ -212,9 +221,9 @@ void readCluster(Reader& r, const YAML::Node& node, const std::string& path, Clu
         r.error(hosts[i]["id"], Reader::index(hpath, i) + ".id",
                 "duplicate host id " + quoted(host.id) + " in cluster " + quoted(c->name));
       if (!host.address.empty() && !addresses.insert(host.address).second)
-        r.error(hosts[i]["address"], Reader::index(hpath, i) + ".address",
-                "address " + quoted(host.address) + " is listed twice in cluster " +
-                    quoted(c->name));
+        r.error(
+            hosts[i]["address"], Reader::index(hpath, i) + ".address",
+            "address " + quoted(host.address) + " is listed twice in cluster " + quoted(c->name));
       c->hosts.push_back(std::move(host));
     }
   }
@@ -253,13 +262,11 @@ void readRoute(Reader& r, const YAML::Node& node, const std::string& path, Route
   r.duration(node, "timeout", path, &route->timeout);
 }
 
-void readListener(Reader& r, const YAML::Node& node, const std::string& path,
-                  ListenerConfig* l) {
+void readListener(Reader& r, const YAML::Node& node, const std::string& path, ListenerConfig* l) {
   l->mark = markOf(node);
   if (!r.expectMap(node, path,
-                   {"name", "listen", "request_headers_timeout", "idle_timeout",
-                    "max_request_line", "max_header_bytes", "max_headers", "max_body_bytes",
-                    "routes"}))
+                   {"name", "listen", "request_headers_timeout", "idle_timeout", "max_request_line",
+                    "max_header_bytes", "max_headers", "max_body_bytes", "routes"}))
     return;
   r.string(node, "name", path, &l->name, true);
   r.string(node, "listen", path, &l->listen, true);
@@ -364,11 +371,10 @@ LoadResult loadFromNode(const std::function<YAML::Node()>& load, const std::stri
     reader.error(Mark{e.mark.line + 1, e.mark.column + 1}, "", e.msg);
   }
   result.errors = reader.take();
-  std::stable_sort(result.errors.begin(), result.errors.end(),
-                   [](const ConfigError& a, const ConfigError& b) {
-                     return std::tie(a.mark.line, a.mark.column) <
-                            std::tie(b.mark.line, b.mark.column);
-                   });
+  std::stable_sort(
+      result.errors.begin(), result.errors.end(), [](const ConfigError& a, const ConfigError& b) {
+        return std::tie(a.mark.line, a.mark.column) < std::tie(b.mark.line, b.mark.column);
+      });
   return result;
 }
 

@@ -60,7 +60,7 @@ struct RouteConfig {
 
 struct ListenerConfig {
   std::string name;
-  std::string listen;  // "ip:port"
+  std::string listen;                       // "ip:port"
   Duration request_headers_timeout{10000};  // whole request head, not per byte
   Duration idle_timeout{60000};             // client keep-alive between requests
   uint32_t max_request_line = 8192;
@@ -77,7 +77,7 @@ struct AccessLogConfig {
 };
 
 struct ProxyConfig {
-  std::string source;  // file name it was loaded from
+  std::string source;    // file name it was loaded from
   uint32_t workers = 0;  // 0 = one per core
   Duration shutdown_timeout{30000};
   std::vector<ListenerConfig> listeners;

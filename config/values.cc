@@ -8,10 +8,14 @@ namespace lb::config {
 
 const char* balancerName(BalancerKind kind) {
   switch (kind) {
-    case BalancerKind::kRoundRobin: return "round_robin";
-    case BalancerKind::kLeastRequest: return "least_request";
-    case BalancerKind::kRandom: return "random";
-    case BalancerKind::kRingHash: return "ring_hash";
+    case BalancerKind::kRoundRobin:
+      return "round_robin";
+    case BalancerKind::kLeastRequest:
+      return "least_request";
+    case BalancerKind::kRandom:
+      return "random";
+    case BalancerKind::kRingHash:
+      return "ring_hash";
   }
   return "?";
 }
@@ -31,11 +35,16 @@ std::optional<Duration> parseDuration(std::string_view text) {
   if (!number) return std::nullopt;
   std::string_view unit = text.substr(i);
   uint64_t ms_per_unit;
-  if (unit == "ms") ms_per_unit = 1;
-  else if (unit == "s") ms_per_unit = 1000;
-  else if (unit == "m") ms_per_unit = 60 * 1000;
-  else if (unit == "h") ms_per_unit = 3600 * 1000;
-  else return std::nullopt;
+  if (unit == "ms")
+    ms_per_unit = 1;
+  else if (unit == "s")
+    ms_per_unit = 1000;
+  else if (unit == "m")
+    ms_per_unit = 60 * 1000;
+  else if (unit == "h")
+    ms_per_unit = 3600 * 1000;
+  else
+    return std::nullopt;
   if (*number > (uint64_t{1} << 40) / ms_per_unit) return std::nullopt;
   return Duration(static_cast<int64_t>(*number * ms_per_unit));
 }
@@ -47,11 +56,16 @@ std::optional<uint64_t> parseSize(std::string_view text) {
   if (!number) return std::nullopt;
   std::string_view unit = text.substr(i);
   uint64_t scale;
-  if (unit.empty()) scale = 1;
-  else if (unit == "KiB") scale = uint64_t{1} << 10;
-  else if (unit == "MiB") scale = uint64_t{1} << 20;
-  else if (unit == "GiB") scale = uint64_t{1} << 30;
-  else return std::nullopt;
+  if (unit.empty())
+    scale = 1;
+  else if (unit == "KiB")
+    scale = uint64_t{1} << 10;
+  else if (unit == "MiB")
+    scale = uint64_t{1} << 20;
+  else if (unit == "GiB")
+    scale = uint64_t{1} << 30;
+  else
+    return std::nullopt;
   if (*number > (uint64_t{1} << 50) / scale) return std::nullopt;
   return *number * scale;
 }

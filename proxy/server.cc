@@ -48,8 +48,9 @@ void onSignal(evutil_socket_t sig, short, void* arg) {
 
 int runServer(const config::ProxyConfig& config, const ServerOptions& options) {
   std::signal(SIGPIPE, SIG_IGN);
-  uint32_t n_workers = options.workers_override >= 0 ? static_cast<uint32_t>(options.workers_override)
-                                                     : config.workers;
+  uint32_t n_workers = options.workers_override >= 0
+                           ? static_cast<uint32_t>(options.workers_override)
+                           : config.workers;
   if (n_workers == 0) n_workers = std::max(1u, std::thread::hardware_concurrency());
 
   snapshot::HostRegistry registry;

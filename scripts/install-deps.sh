@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config ca-certificates curl
   libevent-dev libssl-dev libnghttp2-dev libyaml-cpp-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev node-llhttp
-  nlohmann-json3-dev libcli11-dev
+  nlohmann-json3-dev libcli11-dev clang-format
 )
 
 missing=()

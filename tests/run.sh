@@ -16,6 +16,9 @@ run_suite() {
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
+echo "== clang-format check"
+(cd "$ROOT" && git ls-files '*.cc' '*.h' | xargs clang-format --dry-run --Werror)
+
 run_suite release "$ROOT/build"
 run_suite sanitize "$ROOT/build-asan"
 echo "== all tests passed (release and sanitize builds)"

@@ -104,12 +104,23 @@ void handle(evhttp_request* req, void*) {
   const char* query = evhttp_uri_get_query(uri);
   std::string method;
   switch (evhttp_request_get_command(req)) {
-    case EVHTTP_REQ_GET: method = "GET"; break;
-    case EVHTTP_REQ_POST: method = "POST"; break;
-    case EVHTTP_REQ_PUT: method = "PUT"; break;
-    case EVHTTP_REQ_DELETE: method = "DELETE"; break;
-    case EVHTTP_REQ_HEAD: method = "HEAD"; break;
-    default: method = "OTHER";
+    case EVHTTP_REQ_GET:
+      method = "GET";
+      break;
+    case EVHTTP_REQ_POST:
+      method = "POST";
+      break;
+    case EVHTTP_REQ_PUT:
+      method = "PUT";
+      break;
+    case EVHTTP_REQ_DELETE:
+      method = "DELETE";
+      break;
+    case EVHTTP_REQ_HEAD:
+      method = "HEAD";
+      break;
+    default:
+      method = "OTHER";
   }
   if (path == "/actuator/health") {
     sendNow(req, g_app->healthy ? 200 : 503,
@@ -121,7 +132,8 @@ void handle(evhttp_request* req, void*) {
     g_app->healthy = path.ends_with("/up");
     std::fprintf(stderr, "%s: health %s\n", g_app->opt.instance.c_str(),
                  g_app->healthy ? "UP" : "DOWN");
-    return sendNow(req, 200, json(std::string("\"status\":\"") + (g_app->healthy ? "UP" : "DOWN") + "\""));
+    return sendNow(req, 200,
+                   json(std::string("\"status\":\"") + (g_app->healthy ? "UP" : "DOWN") + "\""));
   }
   const double mean = meanLatencyMs(method, path);
   if (g_app->opt.fail_rate > 0 && path.rfind("/api/", 0) == 0) {
@@ -140,7 +152,8 @@ void handle(evhttp_request* req, void*) {
     std::string id = path.substr(std::strlen("/api/products/"));
     if (id.empty() || id.find_first_not_of("0123456789") != std::string::npos)
       return reply(req, 404, json("\"error\":\"no such product\""), mean);
-    return reply(req, 200, json("\"product\":{\"id\":" + id + ",\"name\":\"product " + id + "\"}"), mean);
+    return reply(req, 200, json("\"product\":{\"id\":" + id + ",\"name\":\"product " + id + "\"}"),
+                 mean);
   }
   if (path == "/api/search" && method == "GET") {
     std::string q;
@@ -155,7 +168,8 @@ void handle(evhttp_request* req, void*) {
       if (std::isalnum(static_cast<unsigned char>(c)) || c == ' ') safe.push_back(c);
     return reply(req, 200, json("\"query\":\"" + safe + "\",\"hits\":2"), mean);
   }
-  if ((path == "/api/cart" || path == "/api/orders" || path == "/api/payments") && method == "POST") {
+  if ((path == "/api/cart" || path == "/api/orders" || path == "/api/payments") &&
+      method == "POST") {
     size_t body_len = evbuffer_get_length(evhttp_request_get_input_buffer(req));
     return reply(req, path == "/api/cart" ? 200 : 201,
                  json("\"accepted\":true,\"received_bytes\":" + std::to_string(body_len)), mean);
@@ -183,7 +197,8 @@ int main(int argc, char** argv) {
   cli.add_option("--version", app.opt.version, "application version, sent as X-App-Version");
   cli.add_option("--fail-rate", app.opt.fail_rate, "fraction of /api requests answered 500")
       ->check(CLI::Range(0.0, 1.0));
-  cli.add_option("--latency-scale", app.opt.latency_scale, "multiplier of SLO-shaped latencies (0 = none)")
+  cli.add_option("--latency-scale", app.opt.latency_scale,
+                 "multiplier of SLO-shaped latencies (0 = none)")
       ->check(CLI::NonNegativeNumber);
   cli.add_option("--startup-delay", app.opt.startup_delay, "seconds before the port opens")
       ->check(CLI::NonNegativeNumber);
@@ -192,7 +207,8 @@ int main(int argc, char** argv) {
 
   if (app.opt.startup_delay > 0) {
     timespec ts{static_cast<time_t>(app.opt.startup_delay),
-                static_cast<long>((app.opt.startup_delay - static_cast<long>(app.opt.startup_delay)) * 1e9)};
+                static_cast<long>(
+                    (app.opt.startup_delay - static_cast<long>(app.opt.startup_delay)) * 1e9)};
     nanosleep(&ts, nullptr);
   }
   app.base = event_base_new();

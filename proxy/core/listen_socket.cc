@@ -53,9 +53,9 @@ int openListenSocket(const std::string& address, uint16_t port_override, uint16_
   sockaddr_storage bound{};
   socklen_t blen = sizeof(bound);
   getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &blen);
-  *bound_port = ntohs(bound.ss_family == AF_INET6
-                          ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
-                          : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  *bound_port =
+      ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                        : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
   return fd;
 }
 

@@ -52,8 +52,8 @@ Worker::~Worker() {
 void Worker::start() {
   for (uint32_t i = 0; i < listen_fds_.size(); ++i) {
     auto ctx = std::make_unique<ListenerCtx>(ListenerCtx{this, i, nullptr});
-    ctx->listener = evconnlistener_new(loop_.base(), onAccept, ctx.get(),
-                                       LEV_OPT_CLOSE_ON_FREE, -1, listen_fds_[i]);
+    ctx->listener = evconnlistener_new(loop_.base(), onAccept, ctx.get(), LEV_OPT_CLOSE_ON_FREE, -1,
+                                       listen_fds_[i]);
     listen_fds_[i] = -1;  // the evconnlistener owns it now
     listeners_.push_back(std::move(ctx));
   }
@@ -111,8 +111,10 @@ void Worker::maybeExit() {
 
 void Worker::appendAccessLog(const std::string& line) {
   log_buffer_.append(line);
-  if (log_buffer_.size() >= kAccessLogFlushBytes) flushAccessLog();
-  else if (!log_flush_timer_.pending()) log_flush_timer_.start(kAccessLogFlushEvery);
+  if (log_buffer_.size() >= kAccessLogFlushBytes)
+    flushAccessLog();
+  else if (!log_flush_timer_.pending())
+    log_flush_timer_.start(kAccessLogFlushEvery);
 }
 
 void Worker::flushAccessLog() {

@@ -25,13 +25,19 @@ void BodyDecoder::start(BodyFraming framing, uint64_t content_length) {
   trailer_bytes_ = 0;
   remaining_ = 0;
   switch (framing) {
-    case BodyFraming::kNone: state_ = State::kDone; break;
+    case BodyFraming::kNone:
+      state_ = State::kDone;
+      break;
     case BodyFraming::kContentLength:
       remaining_ = content_length;
       state_ = content_length ? State::kLength : State::kDone;
       break;
-    case BodyFraming::kChunked: state_ = State::kChunkSize; break;
-    case BodyFraming::kUntilClose: state_ = State::kUntilClose; break;
+    case BodyFraming::kChunked:
+      state_ = State::kChunkSize;
+      break;
+    case BodyFraming::kUntilClose:
+      state_ = State::kUntilClose;
+      break;
   }
 }
 
@@ -58,8 +64,7 @@ BodyDecoder::Step BodyDecoder::decode(const char* data, size_t len) {
         step.consumed = i + n;
         remaining_ -= n;
         payload_bytes_ += n;
-        if (remaining_ == 0)
-          state_ = state_ == State::kLength ? State::kDone : State::kChunkDataCr;
+        if (remaining_ == 0) state_ = state_ == State::kLength ? State::kDone : State::kChunkDataCr;
         step.done = state_ == State::kDone;
         return step;
       }

@@ -17,7 +17,7 @@ class BodyDecoder {
     size_t consumed = 0;     // input bytes used by this step
     size_t data_offset = 0;  // payload bytes are input[data_offset, data_offset + data_len)
     size_t data_len = 0;
-    bool done = false;       // the body (with any trailers) is complete
+    bool done = false;  // the body (with any trailers) is complete
     bool error = false;
     const char* why = "";
   };
@@ -38,9 +38,20 @@ class BodyDecoder {
 
  private:
   enum class State {
-    kDone, kLength, kUntilClose,
-    kChunkSize, kChunkBws, kChunkExt, kChunkSizeLf, kChunkData, kChunkDataCr, kChunkDataLf,
-    kTrailerLineStart, kTrailerLine, kTrailerLineLf, kFinalLf,
+    kDone,
+    kLength,
+    kUntilClose,
+    kChunkSize,
+    kChunkBws,
+    kChunkExt,
+    kChunkSizeLf,
+    kChunkData,
+    kChunkDataCr,
+    kChunkDataLf,
+    kTrailerLineStart,
+    kTrailerLine,
+    kTrailerLineLf,
+    kFinalLf,
   };
 
   BodyFraming framing_ = BodyFraming::kNone;

@@ -29,7 +29,7 @@ enum class ErrorSource : uint8_t { kDownstream, kUpstream, kInternal };
 struct Error {
   ErrorCode code = ErrorCode::kNone;
   ErrorSource source = ErrorSource::kInternal;
-  bool retryable = false;  // true only when the request cannot have reached the backend
+  bool retryable = false;   // true only when the request cannot have reached the backend
   const char* detail = "";  // static string: why, for logs and the error body
 
   explicit operator bool() const { return code != ErrorCode::kNone; }

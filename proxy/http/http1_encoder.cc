@@ -72,7 +72,9 @@ void encodeUpstreamRequest(const RequestHead& req, const ForwardContext& ctx, st
       appendNumber(out, req.content_length);
       out->append("\r\n");
       break;
-    case BodyFraming::kChunked: appendTransferEncoding(out, req.transfer_codings); break;
+    case BodyFraming::kChunked:
+      appendTransferEncoding(out, req.transfer_codings);
+      break;
     case BodyFraming::kNone:
     case BodyFraming::kUntilClose:
       if (req.method == "POST" || req.method == "PUT" || req.method == "PATCH")
@@ -100,13 +102,17 @@ void encodeClientResponse(const ResponseHead& resp, BodyFraming framing, bool re
       appendNumber(out, resp.content_length);
       out->append("\r\n");
       break;
-    case BodyFraming::kChunked: appendTransferEncoding(out, resp.transfer_codings); break;
-    case BodyFraming::kUntilClose: break;
+    case BodyFraming::kChunked:
+      appendTransferEncoding(out, resp.transfer_codings);
+      break;
+    case BodyFraming::kUntilClose:
+      break;
     case BodyFraming::kNone:
       if (resp.status < 200 || resp.status == 204) break;
       if (request_was_head || resp.status == 304) {
         // These describe the representation without sending it: keep the upstream's length.
-        if (const std::string* cl = resp.find("content-length")) appendHeader(out, "Content-Length", *cl);
+        if (const std::string* cl = resp.find("content-length"))
+          appendHeader(out, "Content-Length", *cl);
       } else {
         out->append("Content-Length: 0\r\n");
       }

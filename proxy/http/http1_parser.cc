@@ -92,8 +92,21 @@ bool hasToken(const std::vector<std::string>& tokens, std::string_view token) {
 bool isTokenChar(unsigned char c) {
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
   switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
-    case '.': case '^': case '_': case '`': case '|': case '~':
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~':
       return true;
     default:
       return false;
@@ -121,8 +134,9 @@ const std::string* ResponseHead::find(std::string_view name) const {
 
 bool isHopByHop(std::string_view name, const std::vector<std::string>& connection_tokens) {
   static constexpr std::string_view kHopByHop[] = {
-      "connection", "keep-alive", "proxy-connection", "te", "transfer-encoding", "upgrade",
-      "trailer", "proxy-authenticate", "proxy-authorization"};
+      "connection", "keep-alive",         "proxy-connection",
+      "te",         "transfer-encoding",  "upgrade",
+      "trailer",    "proxy-authenticate", "proxy-authorization"};
   for (auto h : kHopByHop)
     if (equalsIgnoreCase(name, h)) return true;
   for (const auto& t : connection_tokens)

@@ -20,9 +20,9 @@ enum class BodyFraming : uint8_t { kNone, kContentLength, kChunked, kUntilClose 
 
 struct RequestHead {
   std::string method;
-  std::string target;     // as received (origin-form or absolute-form)
-  std::string path;       // path + query, origin-form (absolute-form reduced)
-  std::string authority;  // Host, or the authority of an absolute-form target (RFC 9112 3.2.2)
+  std::string target;         // as received (origin-form or absolute-form)
+  std::string path;           // path + query, origin-form (absolute-form reduced)
+  std::string authority;      // Host, or the authority of an absolute-form target (RFC 9112 3.2.2)
   uint8_t version_minor = 1;  // HTTP/1.x
   std::vector<Header> headers;
   BodyFraming framing = BodyFraming::kNone;
@@ -30,8 +30,8 @@ struct RequestHead {
   // Transfer codings applied before the final "chunked" ("gzip, deflate"), lower-cased and
   // without parameters. The proxy re-chunks the body and declares these ahead of its chunked.
   std::string transfer_codings;
-  bool keep_alive = true;        // after Connection tokens and version defaults
-  bool expect_continue = false;  // Expect: 100-continue
+  bool keep_alive = true;                      // after Connection tokens and version defaults
+  bool expect_continue = false;                // Expect: 100-continue
   std::vector<std::string> connection_tokens;  // lower-cased, for hop-by-hop removal
 
   const std::string* find(std::string_view name) const;

@@ -11,7 +11,7 @@
 namespace lb::router {
 
 struct RouteEntry {
-  std::string host;         // "" any, "example.com" exact, ".example.com" for "*.example.com"
+  std::string host;  // "" any, "example.com" exact, ".example.com" for "*.example.com"
   bool wildcard = false;
   std::string path_prefix;
   uint32_t cluster_index = 0;  // into the snapshot's cluster list

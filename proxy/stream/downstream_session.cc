@@ -126,7 +126,9 @@ void DownstreamSession::onEventCb(bufferevent*, short events, void* arg) {
 
 void DownstreamSession::onDownRead() {
   switch (state_) {
-    case State::kReadingHead: processInput(); break;
+    case State::kReadingHead:
+      processInput();
+      break;
     case State::kProxying:
       if (upstream_ && upstream_->connected && !request_body_done_) pumpRequestBody();
       break;
@@ -135,7 +137,8 @@ void DownstreamSession::onDownRead() {
       evbuffer_drain(in, evbuffer_get_length(in));
       break;
     }
-    case State::kClosed: break;
+    case State::kClosed:
+      break;
   }
 }
 
@@ -449,7 +452,9 @@ bool DownstreamSession::handleResponseHead() {
   const bool client11 = req.version_minor == 1;
   client_chunked_ = false;
   switch (resp.framing) {
-    case BodyFraming::kContentLength: client_framing_ = BodyFraming::kContentLength; break;
+    case BodyFraming::kContentLength:
+      client_framing_ = BodyFraming::kContentLength;
+      break;
     case BodyFraming::kChunked:
     case BodyFraming::kUntilClose:
       if (client11) {
@@ -465,7 +470,9 @@ bool DownstreamSession::handleResponseHead() {
         close_after_response_ = true;
       }
       break;
-    case BodyFraming::kNone: client_framing_ = BodyFraming::kNone; break;
+    case BodyFraming::kNone:
+      client_framing_ = BodyFraming::kNone;
+      break;
   }
   // An early response to a request whose body is still arriving: the connection cannot be
   // resynchronised with the client afterwards.
@@ -490,8 +497,10 @@ void DownstreamSession::onUpstreamEvent(short events) {
     last_error_ = http::upstreamError(ErrorCode::kConnectFailed, true, "connect failed");
     up_timer_.cancel();
     releaseUpstream(false);
-    if (attempts_ < cluster_->config->config.max_attempts) startAttempt();
-    else failRequest(last_error_);
+    if (attempts_ < cluster_->config->config.max_attempts)
+      startAttempt();
+    else
+      failRequest(last_error_);
     return;
   }
   if (!response_started_ && !upstream_->parser.started()) {
@@ -558,8 +567,10 @@ void DownstreamSession::onUpstreamTimeout() {
   if (!upstream_->connected) {
     last_error_ = http::upstreamError(ErrorCode::kConnectFailed, true, "connect timeout");
     releaseUpstream(false);
-    if (attempts_ < cluster_->config->config.max_attempts) startAttempt();
-    else failRequest(last_error_);
+    if (attempts_ < cluster_->config->config.max_attempts)
+      startAttempt();
+    else
+      failRequest(last_error_);
     return;
   }
   failRequest(http::upstreamError(
@@ -571,7 +582,8 @@ void DownstreamSession::onDownTimeout() {
   if (state_ == State::kReadingHead) {
     if (parser_.started()) {
       state_ = State::kProxying;
-      failRequest(http::clientError(ErrorCode::kRequestTimeout, "request head not received in time"));
+      failRequest(
+          http::clientError(ErrorCode::kRequestTimeout, "request head not received in time"));
     } else {
       close();  // idle keep-alive connection, or one that never sent a byte
     }
@@ -606,8 +618,10 @@ void DownstreamSession::failRequest(http::Error error) {
   bytes_out_ += scratch_.size();
   response_done_ = true;
   writeAccessLog();
-  if (close_conn) closeGracefully();
-  else startNextRequest();
+  if (close_conn)
+    closeGracefully();
+  else
+    startNextRequest();
 }
 
 void DownstreamSession::releaseUpstream(bool reusable) {
@@ -663,8 +677,10 @@ void DownstreamSession::resetRequestState() {
 void DownstreamSession::pauseDownstreamRead(bool pause) {
   if (pause == downstream_read_paused_ || !down_) return;
   downstream_read_paused_ = pause;
-  if (pause) bufferevent_disable(down_, EV_READ);
-  else bufferevent_enable(down_, EV_READ);
+  if (pause)
+    bufferevent_disable(down_, EV_READ);
+  else
+    bufferevent_enable(down_, EV_READ);
 }
 
 void DownstreamSession::pauseUpstreamRead(bool pause) {
@@ -682,8 +698,10 @@ void DownstreamSession::pauseUpstreamRead(bool pause) {
 
 void DownstreamSession::beginShutdown() {
   shutting_down_ = true;
-  if (state_ == State::kReadingHead && !parser_.started()) close();
-  else close_after_response_ = true;
+  if (state_ == State::kReadingHead && !parser_.started())
+    close();
+  else
+    close_after_response_ = true;
 }
 
 void DownstreamSession::forceClose() {

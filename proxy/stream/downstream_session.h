@@ -109,7 +109,7 @@ class DownstreamSession final : public upstream::UpstreamHandler {
   bool request_body_done_ = false;
   bool request_body_started_ = false;  // request body bytes left the input buffer
   bool sent_continue_ = false;
-  bool response_started_ = false;      // response head written to the client
+  bool response_started_ = false;  // response head written to the client
   bool response_done_ = false;
   bool close_after_response_ = false;
   // A request whose framing some servers read differently (a body on GET or HEAD): it is
@@ -117,7 +117,7 @@ class DownstreamSession final : public upstream::UpstreamHandler {
   bool isolate_ = false;
   bool upstream_read_paused_ = false;
   bool downstream_read_paused_ = false;
-  bool client_chunked_ = false;        // response body re-chunked for the client
+  bool client_chunked_ = false;  // response body re-chunked for the client
   http::BodyFraming client_framing_ = http::BodyFraming::kNone;
   http::Error last_error_;
   int status_ = 0;

@@ -4,8 +4,7 @@
 
 namespace lb::upstream {
 
-UpstreamConnection::UpstreamConnection(core::EventLoop& loop, bufferevent* bev,
-                                       uint32_t host_index)
+UpstreamConnection::UpstreamConnection(core::EventLoop& loop, bufferevent* bev, uint32_t host_index)
     : parser(http::Http1HeadParser::Kind::kResponse, http::HeadLimits{65536, 65536, 200}),
       bev_(bev),
       host_index_(host_index),
@@ -19,8 +18,10 @@ UpstreamConnection::~UpstreamConnection() { bufferevent_free(bev_); }
 
 void UpstreamConnection::onRead(bufferevent*, void* arg) {
   auto* self = static_cast<UpstreamConnection*>(arg);
-  if (self->handler_) self->handler_->onUpstreamRead();
-  else if (self->idle_in_) self->idle_in_->drop(self);  // unsolicited bytes: not reusable
+  if (self->handler_)
+    self->handler_->onUpstreamRead();
+  else if (self->idle_in_)
+    self->idle_in_->drop(self);  // unsolicited bytes: not reusable
 }
 
 void UpstreamConnection::onWrite(bufferevent*, void* arg) {
@@ -30,8 +31,10 @@ void UpstreamConnection::onWrite(bufferevent*, void* arg) {
 
 void UpstreamConnection::onEvent(bufferevent*, short events, void* arg) {
   auto* self = static_cast<UpstreamConnection*>(arg);
-  if (self->handler_) self->handler_->onUpstreamEvent(events);
-  else if (self->idle_in_) self->idle_in_->drop(self);
+  if (self->handler_)
+    self->handler_->onUpstreamEvent(events);
+  else if (self->idle_in_)
+    self->idle_in_->drop(self);
 }
 
 ConnectionPool::~ConnectionPool() { closeAll(); }
@@ -59,8 +62,8 @@ void ConnectionPool::release(std::unique_ptr<UpstreamConnection> conn) {
 }
 
 void ConnectionPool::drop(UpstreamConnection* conn) {
-  auto it = std::find_if(idle_.begin(), idle_.end(),
-                         [&](const auto& c) { return c.get() == conn; });
+  auto it =
+      std::find_if(idle_.begin(), idle_.end(), [&](const auto& c) { return c.get() == conn; });
   if (it == idle_.end()) return;
   // Deleting inside its own callback: move it out now, free it at the end of the loop turn.
   std::shared_ptr<UpstreamConnection> doomed(std::move(*it));

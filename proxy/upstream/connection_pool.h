@@ -20,7 +20,7 @@ class UpstreamConnection;
 class UpstreamHandler {
  public:
   virtual void onUpstreamRead() = 0;
-  virtual void onUpstreamWrite() = 0;             // output drained below the low watermark
+  virtual void onUpstreamWrite() = 0;              // output drained below the low watermark
   virtual void onUpstreamEvent(short events) = 0;  // BEV_EVENT_CONNECTED / EOF / ERROR
 
  protected:
@@ -40,7 +40,7 @@ class UpstreamConnection {
   uint32_t hostIndex() const { return host_index_; }
   void setHandler(UpstreamHandler* handler) { handler_ = handler; }
 
-  bool reused = false;     // came from the pool (may have been closed by the peer meanwhile)
+  bool reused = false;  // came from the pool (may have been closed by the peer meanwhile)
   bool connected = false;
   http::Http1HeadParser parser;
   http::BodyDecoder body;

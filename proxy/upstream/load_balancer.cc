@@ -23,10 +23,14 @@ uint64_t hashKey(std::string_view key) {
 std::unique_ptr<LoadBalancer> makeLoadBalancer(config::BalancerKind kind,
                                                std::vector<LbHost>& hosts, Random& random) {
   switch (kind) {
-    case config::BalancerKind::kRoundRobin: return makeRoundRobin(hosts);
-    case config::BalancerKind::kLeastRequest: return makeLeastRequest(hosts, random);
-    case config::BalancerKind::kRandom: return makeRandom(hosts, random);
-    case config::BalancerKind::kRingHash: return makeRingHash(hosts, random);
+    case config::BalancerKind::kRoundRobin:
+      return makeRoundRobin(hosts);
+    case config::BalancerKind::kLeastRequest:
+      return makeLeastRequest(hosts, random);
+    case config::BalancerKind::kRandom:
+      return makeRandom(hosts, random);
+    case config::BalancerKind::kRingHash:
+      return makeRingHash(hosts, random);
   }
   return makeRoundRobin(hosts);
 }

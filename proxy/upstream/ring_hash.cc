@@ -42,8 +42,8 @@ class RingHash final : public LoadBalancer {
     uint64_t total_weight = 0;
     for (const LbHost& h : hosts_) total_weight += weightOf(h);
     if (total_weight == 0) return;
-    uint64_t per_weight = std::max<uint64_t>(
-        1, std::min<uint64_t>(kPointsPerWeight, kMaxRingPoints / total_weight));
+    uint64_t per_weight =
+        std::max<uint64_t>(1, std::min<uint64_t>(kPointsPerWeight, kMaxRingPoints / total_weight));
     for (uint32_t i = 0; i < hosts_.size(); ++i) {
       uint64_t points = per_weight * weightOf(hosts_[i]);
       for (uint64_t p = 0; p < points; ++p)

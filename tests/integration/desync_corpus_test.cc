@@ -52,7 +52,8 @@ std::string corpusDir() {
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
          });
 }
 
@@ -156,10 +157,14 @@ TEST(DesyncCorpus, EveryCaseGetsTheOutcomeItsTierAllows) {
       ok = rejected;
       std::printf("[ corpus  ] deliberate: \"%s\" (%s) rejected: %s\n", c.name.c_str(),
                   c.tier.c_str(), kDeliberateRejections.at(c.name).c_str());
-    } else if (c.tier == "Severe") ok = rejected;
-    else if (c.tier == "Ambiguous") ok = rejected || forwarded;
-    else if (c.tier == "Acceptable") ok = rejected || forwarded;
-    else if (c.tier == "Compliant") ok = forwarded;
+    } else if (c.tier == "Severe")
+      ok = rejected;
+    else if (c.tier == "Ambiguous")
+      ok = rejected || forwarded;
+    else if (c.tier == "Acceptable")
+      ok = rejected || forwarded;
+    else if (c.tier == "Compliant")
+      ok = forwarded;
     if (c.tier == "Severe" && reached) ++severe_forwarded;
     if (c.tier == "Ambiguous" && forwarded)
       std::printf("[ corpus  ] Ambiguous forwarded: %s: %s\n", c.file.c_str(), c.name.c_str());
@@ -172,7 +177,8 @@ TEST(DesyncCorpus, EveryCaseGetsTheOutcomeItsTierAllows) {
   }
   // Forwarded requests carry exactly one framing declaration, rebuilt by the proxy.
   for (const BackendRequest& r : backend.requests()) {
-    EXPECT_LE(r.headerCount("Content-Length") + r.headerCount("Transfer-Encoding"), 1u) << r.raw_head;
+    EXPECT_LE(r.headerCount("Content-Length") + r.headerCount("Transfer-Encoding"), 1u)
+        << r.raw_head;
     EXPECT_EQ(r.headerCount("Host"), 1u) << r.raw_head;
   }
   for (const auto& [tier, n] : by_tier)

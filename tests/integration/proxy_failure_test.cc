@@ -1,10 +1,9 @@
 // Upstream failures on loopback: refused connects go to another host, timeouts give 504,
 // bad or dying upstreams give 502, a stale pooled connection is retried once for idempotent
 // requests, and nothing is retried once response bytes reached the client.
-#include <gtest/gtest.h>
-
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -120,7 +119,8 @@ TEST(ProxyFailure, ConnectTimeoutOnEveryHostGives502) {
 
 TEST(ProxyFailure, AllHostsRefusingGives502) {
   TestConfig cfg;
-  cfg.hosts = {"127.0.0.1:" + std::to_string(refusedPort()), "127.0.0.1:" + std::to_string(refusedPort())};
+  cfg.hosts = {"127.0.0.1:" + std::to_string(refusedPort()),
+               "127.0.0.1:" + std::to_string(refusedPort())};
   ProxyProcess proxy(cfg.yaml());
   ASSERT_TRUE(proxy.ok()) << proxy.process().output();
   auto resp = httpGet(proxy.port(), "/");

@@ -130,11 +130,11 @@ TEST(ProxyHttp, PipelinedResponsesStayInOrder) {
   ASSERT_TRUE(proxy.ok()) << proxy.process().output();
 
   TestClient c(proxy.port());
-  ASSERT_TRUE(c.send(
-      "GET /slow HTTP/1.1\r\nHost: a\r\n\r\n"
-      "POST /b HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nxyz"
-      "GET /c HTTP/1.1\r\nHost: a\r\n\r\n"
-      "GET /d HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"));
+  ASSERT_TRUE(
+      c.send("GET /slow HTTP/1.1\r\nHost: a\r\n\r\n"
+             "POST /b HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nxyz"
+             "GET /c HTTP/1.1\r\nHost: a\r\n\r\n"
+             "GET /d HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"));
   for (const char* expected : {"/slow", "/b", "/c", "/d"}) {
     auto resp = c.read();
     ASSERT_TRUE(resp) << expected;
@@ -154,9 +154,9 @@ TEST(ProxyHttp, ChunkedRequestIsDechunkedAndRechunked) {
   ASSERT_TRUE(proxy.ok()) << proxy.process().output();
 
   TestClient c(proxy.port());
-  ASSERT_TRUE(c.send(
-      "POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
-      "5;ext=1\r\nhello\r\n1\r\n \r\n5\r\nworld\r\n0\r\nX-Trailer: dropped\r\n\r\n"));
+  ASSERT_TRUE(
+      c.send("POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+             "5;ext=1\r\nhello\r\n1\r\n \r\n5\r\nworld\r\n0\r\nX-Trailer: dropped\r\n\r\n"));
   auto resp = c.read();
   ASSERT_TRUE(resp);
   EXPECT_EQ(resp->body, "11:hello world");
@@ -172,8 +172,9 @@ TEST(ProxyHttp, ChunkedRequestIsDechunkedAndRechunked) {
 TEST(ProxyHttp, ChunkedAndUnframedResponsesAreRechunked) {
   TestBackend backend([](const BackendRequest& req, BackendConnection& conn) {
     if (req.target == "/chunked") {
-      conn.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-                 "3;x=y\r\nabc\r\n4\r\ndefg\r\n0\r\nTrailer-X: 1\r\n\r\n");
+      conn.write(
+          "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+          "3;x=y\r\nabc\r\n4\r\ndefg\r\n0\r\nTrailer-X: 1\r\n\r\n");
     } else {
       // No framing: the body ends when the backend closes.
       conn.write("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil close body");
@@ -196,7 +197,8 @@ TEST(ProxyHttp, ChunkedAndUnframedResponsesAreRechunked) {
   ASSERT_TRUE(c.send("GET /close HTTP/1.1\r\nHost: a\r\n\r\n"));
   auto until_close = c.read();
   ASSERT_TRUE(until_close);
-  EXPECT_TRUE(until_close->chunked) << "an HTTP/1.1 client gets it re-chunked, keeping its connection";
+  EXPECT_TRUE(until_close->chunked)
+      << "an HTTP/1.1 client gets it re-chunked, keeping its connection";
   EXPECT_TRUE(until_close->complete);
   EXPECT_EQ(until_close->body, "until close body");
 
@@ -208,10 +210,13 @@ TEST(ProxyHttp, ChunkedAndUnframedResponsesAreRechunked) {
 
 TEST(ProxyHttp, HeadNoContentAndNotModifiedAreFramedRight) {
   TestBackend backend([](const BackendRequest& req, BackendConnection& conn) {
-    if (req.target == "/204") conn.write("HTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\n");
-    else if (req.target == "/304") conn.write("HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\n\r\n");
-    else conn.write("HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n" +
-                    std::string(req.method == "HEAD" ? 0 : 1234, 'x'));
+    if (req.target == "/204")
+      conn.write("HTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\n");
+    else if (req.target == "/304")
+      conn.write("HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\n\r\n");
+    else
+      conn.write("HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n" +
+                 std::string(req.method == "HEAD" ? 0 : 1234, 'x'));
   });
   TestConfig cfg;
   cfg.hosts = {backend.address()};
@@ -256,7 +261,8 @@ TEST(ProxyHttp, ExpectContinue) {
   ASSERT_TRUE(proxy.ok()) << proxy.process().output();
 
   TestClient c(proxy.port());
-  ASSERT_TRUE(c.send("PUT /doc HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n"));
+  ASSERT_TRUE(
+      c.send("PUT /doc HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n"));
   auto interim = c.read(false, 5s);
   ASSERT_TRUE(interim);
   EXPECT_EQ(interim->status, 100);
@@ -277,10 +283,10 @@ TEST(ProxyHttp, RoutesByHostAndPathFirstMatchWins) {
       "      - match: { host: shop.example.com }\n        cluster: shop\n"
       "      - match: { host: \"*.example.com\" }\n        cluster: wild\n"
       "      - match: { path_prefix: /other/ }\n        cluster: app\n";
-  cfg.clusters_extra = "  - name: api\n    hosts: [{ id: api-1, address: \"" + api.address() +
-                       "\" }]\n  - name: shop\n    hosts: [{ id: shop-1, address: \"" +
-                       shop.address() + "\" }]\n  - name: wild\n    hosts: [{ id: wild-1, address: \"" +
-                       wild.address() + "\" }]\n";
+  cfg.clusters_extra =
+      "  - name: api\n    hosts: [{ id: api-1, address: \"" + api.address() +
+      "\" }]\n  - name: shop\n    hosts: [{ id: shop-1, address: \"" + shop.address() +
+      "\" }]\n  - name: wild\n    hosts: [{ id: wild-1, address: \"" + wild.address() + "\" }]\n";
   ProxyProcess proxy(cfg.yaml());
   ASSERT_TRUE(proxy.ok()) << proxy.process().output();
 
@@ -336,11 +342,13 @@ TEST(ProxyHttp, MalformedRequestsGet400AndCloseAndNeverReachTheBackend) {
   ASSERT_TRUE(proxy.ok()) << proxy.process().output();
 
   for (std::string bad : {
-           std::string("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+           std::string("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: "
+                       "chunked\r\n\r\n0\r\n\r\n"),
            std::string("GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n folded\r\n\r\n"),
            std::string("GET / HTTP/1.1\r\nHost: a\r\nX: \rTransfer-Encoding: chunked\r\n\r\n"),
            std::string("GET / HTTP/1.1\r\n\r\n"),
-           std::string("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nAXX0\r\n\r\n"),
+           std::string(
+               "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nAXX0\r\n\r\n"),
        }) {
     TestClient c(proxy.port());
     ASSERT_TRUE(c.send(bad));
@@ -359,8 +367,9 @@ TEST(ProxyHttp, LimitsAnswer413_414_431) {
   TestBackend backend(echo("b1"));
   TestConfig cfg;
   cfg.hosts = {backend.address()};
-  cfg.listener_extra = "    max_request_line: 128\n    max_header_bytes: 1KiB\n    max_headers: 10\n"
-                       "    max_body_bytes: 100\n";
+  cfg.listener_extra =
+      "    max_request_line: 128\n    max_header_bytes: 1KiB\n    max_headers: 10\n"
+      "    max_body_bytes: 100\n";
   ProxyProcess proxy(cfg.yaml());
   ASSERT_TRUE(proxy.ok()) << proxy.process().output();
 
@@ -371,15 +380,19 @@ TEST(ProxyHttp, LimitsAnswer413_414_431) {
     return resp ? resp->status : 0;
   };
   EXPECT_EQ(statusOf("GET /" + std::string(200, 'a') + " HTTP/1.1\r\nHost: a\r\n\r\n"), 414);
-  EXPECT_EQ(statusOf("GET / HTTP/1.1\r\nHost: a\r\nX: " + std::string(2000, 'v') + "\r\n\r\n"), 431);
+  EXPECT_EQ(statusOf("GET / HTTP/1.1\r\nHost: a\r\nX: " + std::string(2000, 'v') + "\r\n\r\n"),
+            431);
   std::string many = "GET / HTTP/1.1\r\nHost: a\r\n";
   for (int i = 0; i < 12; ++i) many += "X-" + std::to_string(i) + ": v\r\n";
   EXPECT_EQ(statusOf(many + "\r\n"), 431);
   EXPECT_EQ(statusOf("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 101\r\n\r\n"), 413);
-  EXPECT_EQ(statusOf("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n" "c8\r\n" +
+  EXPECT_EQ(statusOf("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     "c8\r\n" +
                      std::string(200, 'x') + "\r\n0\r\n\r\n"),
             413);
-  EXPECT_EQ(statusOf("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n" + std::string(100, 'x')), 200);
+  EXPECT_EQ(
+      statusOf("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n" + std::string(100, 'x')),
+      200);
 }
 
 TEST(ProxyHttp, SlowlorisGets408FromATotalHeadDeadline) {
@@ -430,7 +443,8 @@ TEST(ProxyHttp, Http10ClientGetsItsOwnFraming) {
   TestClient c(proxy.port());
   ASSERT_TRUE(c.send("GET / HTTP/1.0\r\n\r\n"));
   std::string raw = c.readUntilClose(5s);
-  EXPECT_EQ(raw.find("Transfer-Encoding"), std::string::npos) << "HTTP/1.0 has no chunked coding\n" << raw;
+  EXPECT_EQ(raw.find("Transfer-Encoding"), std::string::npos) << "HTTP/1.0 has no chunked coding\n"
+                                                              << raw;
   EXPECT_EQ(raw.substr(raw.size() - 5), "hello");
 }
 

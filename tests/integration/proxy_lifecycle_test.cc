@@ -77,7 +77,8 @@ TEST(ProxyLifecycle, GracefulShutdownFinishesInFlightRequests) {
   EXPECT_EQ(proxy.process().waitExit(10s), 0) << proxy.process().output();
 
   TestClient late(port);
-  EXPECT_FALSE(late.connected() && late.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n") && late.read(false, 1s))
+  EXPECT_FALSE(late.connected() && late.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n") &&
+               late.read(false, 1s))
       << "no new requests after shutdown";
 }
 
@@ -104,9 +105,8 @@ TEST(ProxyLifecycle, ShutdownDeadlineCutsRequestsThatTakeTooLong) {
 }
 
 TEST(ProxyLifecycle, Sigusr1ReopensTheAccessLogForRotation) {
-  TestBackend backend([](const BackendRequest&, BackendConnection& conn) {
-    conn.write(simpleResponse(200, "x"));
-  });
+  TestBackend backend(
+      [](const BackendRequest&, BackendConnection& conn) { conn.write(simpleResponse(200, "x")); });
   TempDir dir;
   std::string log_path = dir.path() + "/access.log";
   TestConfig cfg;
@@ -141,10 +141,10 @@ TEST(ProxyLifecycle, Sigusr1ReopensTheAccessLogForRotation) {
 TEST(DemoInstance, ServesTheOpenMarketApiBehindTheProxy) {
   ChildProcess demo1, demo2;
   uint16_t p1 = refusedPort(), p2 = refusedPort();
-  ASSERT_TRUE(demo1.start({demoInstanceBinary(), "--port", std::to_string(p1), "--instance", "app-1",
-                           "--version", "1.2.3", "--latency-scale", "0"}));
-  ASSERT_TRUE(demo2.start({demoInstanceBinary(), "--port", std::to_string(p2), "--instance", "app-2",
-                           "--version", "1.2.3", "--latency-scale", "0"}));
+  ASSERT_TRUE(demo1.start({demoInstanceBinary(), "--port", std::to_string(p1), "--instance",
+                           "app-1", "--version", "1.2.3", "--latency-scale", "0"}));
+  ASSERT_TRUE(demo2.start({demoInstanceBinary(), "--port", std::to_string(p2), "--instance",
+                           "app-2", "--version", "1.2.3", "--latency-scale", "0"}));
   ASSERT_TRUE(demo1.waitForLine("listening", 10s)) << demo1.output();
   ASSERT_TRUE(demo2.waitForLine("listening", 10s)) << demo2.output();
   TestConfig cfg;

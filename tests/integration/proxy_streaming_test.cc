@@ -75,8 +75,10 @@ TEST(ProxyStreaming, OneGiBDownloadToASlowReaderKeepsRssBounded) {
   EXPECT_EQ(resp->body_bytes, kGiB);
   EXPECT_TRUE(pattern_ok);
   long peak = proxy.process().peakRssKiB();
-  std::printf("[ measure ] 1 GiB download, slow reader: lbproxy peak RSS %ld KiB, baseline %ld KiB, growth %ld KiB\n",
-              peak, baseline, peak - baseline);
+  std::printf(
+      "[ measure ] 1 GiB download, slow reader: lbproxy peak RSS %ld KiB, baseline %ld KiB, growth "
+      "%ld KiB\n",
+      peak, baseline, peak - baseline);
   if (kCheckRss) {
     EXPECT_LT(peak - baseline, kMaxGrowthKiB);
   }
@@ -84,7 +86,8 @@ TEST(ProxyStreaming, OneGiBDownloadToASlowReaderKeepsRssBounded) {
 
 TEST(ProxyStreaming, OneGiBUploadToAStalledBackendKeepsRssBounded) {
   TestBackend backend([](const BackendRequest& req, BackendConnection& conn) {
-    conn.write(simpleResponse(200, std::to_string(req.body_bytes) + (req.body_pattern_ok ? " ok" : " bad")));
+    conn.write(simpleResponse(
+        200, std::to_string(req.body_bytes) + (req.body_pattern_ok ? " ok" : " bad")));
   });
   TestConfig cfg;
   cfg.hosts = {backend.address()};
@@ -112,8 +115,10 @@ TEST(ProxyStreaming, OneGiBUploadToAStalledBackendKeepsRssBounded) {
   EXPECT_EQ(resp->status, 200);
   EXPECT_EQ(resp->body, std::to_string(kGiB) + " ok");
   long peak = proxy.process().peakRssKiB();
-  std::printf("[ measure ] 1 GiB chunked upload: lbproxy peak RSS %ld KiB, baseline %ld KiB, growth %ld KiB\n",
-              peak, baseline, peak - baseline);
+  std::printf(
+      "[ measure ] 1 GiB chunked upload: lbproxy peak RSS %ld KiB, baseline %ld KiB, growth %ld "
+      "KiB\n",
+      peak, baseline, peak - baseline);
   if (kCheckRss) {
     EXPECT_LT(peak - baseline, kMaxGrowthKiB);
   }

@@ -18,12 +18,14 @@ struct TestConfig {
   std::string shutdown_timeout = "5s";
 
   std::string yaml() const {
-    std::string y = "workers: " + std::to_string(workers) + "\nshutdown_timeout: " +
-                    shutdown_timeout + "\nlisteners:\n  - name: public\n    listen: 127.0.0.1:0\n" +
-                    listener_extra + "    routes:\n";
-    y += routes.empty() ? "      - match: { path_prefix: / }\n        cluster: app\n        timeout: " +
-                              route_timeout + "\n"
-                        : routes;
+    std::string y = "workers: " + std::to_string(workers) +
+                    "\nshutdown_timeout: " + shutdown_timeout +
+                    "\nlisteners:\n  - name: public\n    listen: 127.0.0.1:0\n" + listener_extra +
+                    "    routes:\n";
+    y += routes.empty()
+             ? "      - match: { path_prefix: / }\n        cluster: app\n        timeout: " +
+                   route_timeout + "\n"
+             : routes;
     y += "clusters:\n  - name: app\n    balancer: " + balancer + "\n" + cluster_extra +
          "    hosts:\n";
     for (size_t i = 0; i < hosts.size(); ++i)

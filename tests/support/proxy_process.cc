@@ -59,7 +59,8 @@ ProxyProcess::~ProxyProcess() {
   }
   if (code != 0)
     ADD_FAILURE() << "lbproxy exited with " << (code ? std::to_string(*code) : "nothing (hung)")
-                  << "; its output:\n" << child_.output();
+                  << "; its output:\n"
+                  << child_.output();
 }
 
 uint16_t ProxyProcess::port(const std::string& listener) const {

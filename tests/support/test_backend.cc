@@ -89,8 +89,8 @@ void BackendConnection::close() {
 }
 
 std::string simpleResponse(int status, std::string_view body, std::string_view extra_headers) {
-  std::string out = "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Length: " +
-                    std::to_string(body.size()) + "\r\n";
+  std::string out = "HTTP/1.1 " + std::to_string(status) +
+                    " X\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
   out.append(extra_headers);
   out.append("\r\n");
   out.append(body);
@@ -202,7 +202,8 @@ void TestBackend::serve(int fd, int index) {
           req.body.append(data.substr(0, TestBackend::kMaxKeptBody - req.body.size()));
         req.body_bytes += data.size();
       };
-      if (long stall = body_stall_ms_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(stall));
+      if (long stall = body_stall_ms_.load())
+        std::this_thread::sleep_for(std::chrono::milliseconds(stall));
       const std::string* te = req.header("Transfer-Encoding");
       const std::string* cl = req.header("Content-Length");
       if (te && te->size() >= 7 && iequals(te->substr(te->size() - 7), "chunked")) {

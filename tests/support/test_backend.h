@@ -22,12 +22,12 @@ struct BackendRequest {
   std::string target;
   std::string version;
   std::vector<std::pair<std::string, std::string>> headers;
-  std::string raw_head;       // exactly as received
-  std::string body;           // first kMaxKeptBody bytes of the de-framed body
-  uint64_t body_bytes = 0;    // whole de-framed body size
+  std::string raw_head;         // exactly as received
+  std::string body;             // first kMaxKeptBody bytes of the de-framed body
+  uint64_t body_bytes = 0;      // whole de-framed body size
   bool body_pattern_ok = true;  // body byte i == patternByte(i), for large transfers
   bool chunked = false;
-  int connection = 0;         // index of the backend connection it came on (1-based)
+  int connection = 0;  // index of the backend connection it came on (1-based)
   int index_on_connection = 0;
 
   const std::string* header(std::string_view name) const;

@@ -58,8 +58,8 @@ void TestClient::setReceiveBuffer(int bytes) {
 
 bool TestClient::fill(std::chrono::steady_clock::time_point deadline) {
   if (eof_ || fd_ < 0) return false;
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
-                                                                    std::chrono::steady_clock::now());
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
   if (left.count() <= 0) return false;
   pollfd p{fd_, POLLIN, 0};
   if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
@@ -99,8 +99,10 @@ std::optional<ClientResponse> TestClient::read(bool request_was_head,
   }
   auto take = [&](std::string_view data) {
     resp.body_bytes += data.size();
-    if (sink) sink(data);
-    else resp.body.append(data);
+    if (sink)
+      sink(data);
+    else
+      resp.body.append(data);
   };
   if (resp.status == 100) {
     resp.complete = true;

@@ -16,10 +16,10 @@ namespace lb::test {
 struct ClientResponse {
   int status = 0;
   std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;          // empty when a body sink was given
+  std::string body;  // empty when a body sink was given
   uint64_t body_bytes = 0;
   bool chunked = false;
-  bool complete = false;     // the body ended by its framing (or by close when unframed)
+  bool complete = false;  // the body ended by its framing (or by close when unframed)
 
   const std::string* header(std::string_view name) const;
 };

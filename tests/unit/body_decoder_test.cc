@@ -84,15 +84,15 @@ TEST(BodyDecoder, ChunkedWithExtensionsAndTrailers) {
 
 TEST(BodyDecoder, ChunkedRejectsMalformedFraming) {
   for (std::string bad : {
-           "1\r\nAXX0\r\n\r\n",          // chunk data not followed by CRLF (llhttp 8.1.0 accepts it)
-           "G\r\nx\r\n0\r\n\r\n",        // not hex
-           "\r\n0\r\n\r\n",              // empty size
-           "1\nA\r\n0\r\n\r\n",          // bare LF after the size
-           "1 \r\nA\r\n0\r\n\r\n",       // whitespace after the size
-           "-1\r\nA\r\n0\r\n\r\n",       // sign
-           "11111111111111111\r\n",      // size overflows
-           "0\r\nX: a\nb\r\n\r\n",       // bare LF in a trailer
-           "0\r\nbad trailer\r\n\r\n",   // trailer without a colon
+           "1\r\nAXX0\r\n\r\n",         // chunk data not followed by CRLF (llhttp 8.1.0 accepts it)
+           "G\r\nx\r\n0\r\n\r\n",       // not hex
+           "\r\n0\r\n\r\n",             // empty size
+           "1\nA\r\n0\r\n\r\n",         // bare LF after the size
+           "1 \r\nA\r\n0\r\n\r\n",      // whitespace after the size
+           "-1\r\nA\r\n0\r\n\r\n",      // sign
+           "11111111111111111\r\n",     // size overflows
+           "0\r\nX: a\nb\r\n\r\n",      // bare LF in a trailer
+           "0\r\nbad trailer\r\n\r\n",  // trailer without a colon
        }) {
     Decoded d = decode(BodyFraming::kChunked, 0, bad);
     EXPECT_TRUE(d.error) << testing::PrintToString(bad);

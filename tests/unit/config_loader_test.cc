@@ -1,11 +1,10 @@
 // Each validation rule of the config loader, with the exact place and field it reports.
-#include "config/loader.h"
-
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <string>
 
+#include "config/loader.h"
 #include "config/values.h"
 
 namespace lb::config {
@@ -40,7 +39,8 @@ std::vector<std::string> errorsOf(const std::string& yaml) {
 }
 
 // Replaces one line of the valid config and expects exactly one error, at that place.
-void expectSingleError(const std::string& from, const std::string& to, const std::string& expected) {
+void expectSingleError(const std::string& from, const std::string& to,
+                       const std::string& expected) {
   std::string yaml = kValid;
   size_t at = yaml.find(from);
   ASSERT_NE(at, std::string::npos) << from;
@@ -101,9 +101,11 @@ TEST(ConfigLoader, Durations) {
 
 TEST(ConfigLoader, NumbersAndSizes) {
   expectSingleError("workers: 2", "workers: two", "t.yaml:1:10: workers: invalid number \"two\"");
-  expectSingleError("workers: 2", "workers: 1000", "t.yaml:1:10: workers: must be between 0 and 256");
-  expectSingleError("max_header_bytes: 16KiB", "max_header_bytes: 16KB",
-                    "t.yaml:7:23: listeners[0].max_header_bytes: invalid number \"16KB\" (e.g. 8192 or 8KiB)");
+  expectSingleError("workers: 2", "workers: 1000",
+                    "t.yaml:1:10: workers: must be between 0 and 256");
+  expectSingleError(
+      "max_header_bytes: 16KiB", "max_header_bytes: 16KB",
+      "t.yaml:7:23: listeners[0].max_header_bytes: invalid number \"16KB\" (e.g. 8192 or 8KiB)");
   EXPECT_EQ(parseSize("1MiB"), 1048576u);
   EXPECT_EQ(parseSize("2GiB"), 2147483648u);
 }
@@ -138,11 +140,13 @@ TEST(ConfigLoader, EnumsAndRequiredCompanions) {
 }
 
 TEST(ConfigLoader, DuplicatesAndPatterns) {
-  expectSingleError("id: app-2", "id: app-1",
-                    "t.yaml:19:15: clusters[0].hosts[1].id: duplicate host id \"app-1\" in cluster \"app\"");
-  expectSingleError("host: \"*.example.com\"", "host: \"Shop.Example.com\"",
-                    "t.yaml:9:24: listeners[0].routes[0].match.host: invalid host \"Shop.Example.com\" "
-                    "(lower-case name, or *.suffix for a wildcard)");
+  expectSingleError(
+      "id: app-2", "id: app-1",
+      "t.yaml:19:15: clusters[0].hosts[1].id: duplicate host id \"app-1\" in cluster \"app\"");
+  expectSingleError(
+      "host: \"*.example.com\"", "host: \"Shop.Example.com\"",
+      "t.yaml:9:24: listeners[0].routes[0].match.host: invalid host \"Shop.Example.com\" "
+      "(lower-case name, or *.suffix for a wildcard)");
   expectSingleError("path_prefix: /api", "path_prefix: api",
                     "t.yaml:9:54: listeners[0].routes[0].match.path_prefix: must start with /");
   expectSingleError("shutdown_timeout: 5s\n", "shutdown_timeout: 5s\nworkers: 3\n",

@@ -21,8 +21,8 @@ struct Parsed {
   ResponseHead response;
 };
 
-Parsed parse(Http1HeadParser::Kind kind, const std::string& input, Split split,
-             uint32_t seed = 1, HeadLimits limits = {}, bool response_to_head = false) {
+Parsed parse(Http1HeadParser::Kind kind, const std::string& input, Split split, uint32_t seed = 1,
+             HeadLimits limits = {}, bool response_to_head = false) {
   Http1HeadParser parser(kind, limits);
   parser.reset(response_to_head);
   std::mt19937 rng(seed);
@@ -134,14 +134,16 @@ TEST(Http1Parser, AbsoluteFormTargetGivesAuthorityAndOriginPath) {
 }
 
 TEST(Http1Parser, ExpectContinue) {
-  Parsed p = request(
-      "PUT /u HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+  Parsed p =
+      request("PUT /u HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
   ASSERT_EQ(p.status, Http1HeadParser::Status::kDone);
   EXPECT_TRUE(p.request.expect_continue);
 }
 
 // What llhttp 8.1.0 accepts and we must not (../shared/corpus/README.md), one case each.
-TEST(Http1Parser, RejectsObsFold) { expectRejected("GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n"); }
+TEST(Http1Parser, RejectsObsFold) {
+  expectRejected("GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n");
+}
 TEST(Http1Parser, RejectsBareCrInValue) {
   expectRejected("GET / HTTP/1.1\r\nHost: a\r\nX: \rxTransfer-Encoding: chunked\r\n\r\n");
 }
@@ -150,9 +152,13 @@ TEST(Http1Parser, RejectsNulInValue) {
   expectRejected(std::string("GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n", 34));
 }
 TEST(Http1Parser, RejectsControlCharInValue) {
-  expectRejected("GET / HTTP/1.1\r\nHost: a\r\nX: a\x01" "b\r\n\r\n");
+  expectRejected(
+      "GET / HTTP/1.1\r\nHost: a\r\nX: a\x01"
+      "b\r\n\r\n");
 }
-TEST(Http1Parser, RejectsEmptyHeaderName) { expectRejected("GET / HTTP/1.1\r\nHost: a\r\n: a\r\n\r\n"); }
+TEST(Http1Parser, RejectsEmptyHeaderName) {
+  expectRejected("GET / HTTP/1.1\r\nHost: a\r\n: a\r\n\r\n");
+}
 TEST(Http1Parser, RejectsWhitespaceBeforeColon) {
   expectRejected("GET / HTTP/1.1\r\nHost: a\r\nContent-Length : 1\r\n\r\n");
 }
@@ -177,8 +183,10 @@ TEST(Http1Parser, RejectsTransferEncodingOnHttp10) {
   expectRejected("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n");
 }
 TEST(Http1Parser, RejectsContentLengthWithTransferEncoding) {
-  expectRejected("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n");
-  expectRejected("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n");
+  expectRejected(
+      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n");
+  expectRejected(
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n");
 }
 TEST(Http1Parser, RejectsDuplicateOrInvalidContentLength) {
   expectRejected("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n");
@@ -188,8 +196,9 @@ TEST(Http1Parser, RejectsDuplicateOrInvalidContentLength) {
   expectRejected("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n");
 }
 TEST(Http1Parser, TransferCodingsMustEndInOneChunked) {
-  Parsed gz = request("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: GZIP , identity\r\n"
-                      "Transfer-Encoding: deflate;q=1, chunked;ext\r\n\r\n");
+  Parsed gz = request(
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: GZIP , identity\r\n"
+      "Transfer-Encoding: deflate;q=1, chunked;ext\r\n\r\n");
   ASSERT_EQ(gz.status, Http1HeadParser::Status::kDone);
   EXPECT_EQ(gz.request.framing, BodyFraming::kChunked);
   EXPECT_EQ(gz.request.transfer_codings, "gzip, deflate");
@@ -201,7 +210,8 @@ TEST(Http1Parser, TransferCodingsMustEndInOneChunked) {
   expectRejected("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ;x, chunked\r\n\r\n");
   expectRejected("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n");
   expectRejected(
-      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n");
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: "
+      "chunked\r\n\r\n");
 }
 TEST(Http1Parser, RejectsMissingDuplicateOrInvalidHost) {
   expectRejected("GET / HTTP/1.1\r\n\r\n");
@@ -227,10 +237,12 @@ TEST(Http1Parser, LimitsGive414And431) {
   limits.max_request_line = 64;
   limits.max_header_bytes = 256;
   limits.max_headers = 3;
-  Parsed long_line = request("GET /" + std::string(100, 'a') + " HTTP/1.1\r\nHost: a\r\n\r\n", limits);
+  Parsed long_line =
+      request("GET /" + std::string(100, 'a') + " HTTP/1.1\r\nHost: a\r\n\r\n", limits);
   EXPECT_EQ(long_line.error.code, ErrorCode::kUriTooLong);
 
-  Parsed big_head = request("GET / HTTP/1.1\r\nHost: a\r\nX: " + std::string(300, 'v') + "\r\n\r\n", limits);
+  Parsed big_head =
+      request("GET / HTTP/1.1\r\nHost: a\r\nX: " + std::string(300, 'v') + "\r\n\r\n", limits);
   EXPECT_EQ(big_head.error.code, ErrorCode::kHeadersTooLarge);
 
   Parsed many = request("GET / HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n", limits);
@@ -263,9 +275,11 @@ TEST(Http1Parser, ResponseFraming) {
 }
 
 TEST(Http1Parser, BadResponsesAreUpstreamErrors) {
-  for (std::string bad : {"HTTP/1.1 2x0 OK\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
-                          "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
-                          "HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n", "XTTP/1.1 200 OK\r\n\r\n"}) {
+  for (std::string bad :
+       {"HTTP/1.1 2x0 OK\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n", "XTTP/1.1 200 OK\r\n\r\n"}) {
     Parsed p = response(bad);
     EXPECT_EQ(p.status, Http1HeadParser::Status::kError) << bad;
     EXPECT_EQ(p.error.code, ErrorCode::kBadResponse) << bad;
@@ -288,7 +302,8 @@ TEST(Http1Parser, ResetParsesNextPipelinedRequest) {
 }
 
 TEST(Http1Parser, HopByHopIncludesConnectionListedFields) {
-  Parsed p = request("GET / HTTP/1.1\r\nHost: a\r\nConnection: X-Secret, keep-alive\r\nX-Secret: 1\r\n\r\n");
+  Parsed p = request(
+      "GET / HTTP/1.1\r\nHost: a\r\nConnection: X-Secret, keep-alive\r\nX-Secret: 1\r\n\r\n");
   ASSERT_EQ(p.status, Http1HeadParser::Status::kDone);
   EXPECT_TRUE(isHopByHop("x-secret", p.request.connection_tokens));
   EXPECT_TRUE(isHopByHop("Keep-Alive", p.request.connection_tokens));
