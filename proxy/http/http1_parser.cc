@@ -75,12 +75,23 @@ bool parseCodings(std::string_view value, std::vector<std::string>* out) {
 
 // "Transfer_Encoding", "Content--Length": not framing fields to us, but servers that fold '_'
 // into '-' (CGI, some frameworks) would read them as one. Such a name is refused outright.
+// True when `name`, ignoring case and every '-' and '_', spells `letters` (lower case).
+bool spellsIgnoringSeparators(std::string_view name, std::string_view letters) {
+  size_t i = 0;
+  for (char c : name) {
+    if (c == '-' || c == '_') continue;
+    if (i == letters.size() || lower(c) != letters[i]) return false;
+    ++i;
+  }
+  return i == letters.size();
+}
+
 bool looksLikeFramingField(std::string_view name) {
-  std::string squeezed;
-  for (char c : name)
-    if (c != '-' && c != '_') squeezed.push_back(lower(c));
-  if (squeezed != "contentlength" && squeezed != "transferencoding") return false;
-  return !equalsIgnoreCase(name, "content-length") && !equalsIgnoreCase(name, "transfer-encoding");
+  if (spellsIgnoringSeparators(name, "contentlength"))
+    return !equalsIgnoreCase(name, "content-length");
+  if (spellsIgnoringSeparators(name, "transferencoding"))
+    return !equalsIgnoreCase(name, "transfer-encoding");
+  return false;
 }
 
 bool hasToken(const std::vector<std::string>& tokens, std::string_view token) {

@@ -18,6 +18,7 @@
 #include "tests/support/proxy_process.h"
 #include "tests/support/test_backend.h"
 #include "tests/support/test_client.h"
+#include "tests/support/test_util.h"
 
 namespace lb::test {
 namespace {
@@ -48,13 +49,6 @@ std::string corpusDir() {
   for (const auto& c : candidates)
     if (fs::exists(c + "/severe.yaml")) return c;
   return "";
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
 }
 
 // Serialises a case byte for byte. Two additions, both so that a proxy that forwards the
@@ -137,11 +131,7 @@ TEST(DesyncCorpus, EveryCaseGetsTheOutcomeItsTierAllows) {
       // Forwarded ambiguous requests end both connections: the client's and the upstream's.
       const std::string* conn_hdr = resp->header("Connection");
       bool client_closed = conn_hdr && *conn_hdr == "close" && client.waitClosed(3s);
-      bool upstream_closed = false;
-      for (int i = 0; i < 300 && !upstream_closed; ++i) {
-        upstream_closed = backend.openConnections() == 0;
-        if (!upstream_closed) std::this_thread::sleep_for(10ms);
-      }
+      bool upstream_closed = waitUntil([&] { return backend.openConnections() == 0; }, 3s);
       EXPECT_TRUE(client_closed) << c.name;
       EXPECT_TRUE(upstream_closed) << c.name;
       forwarded = client_closed && upstream_closed;

@@ -11,6 +11,7 @@
 #include "tests/support/proxy_process.h"
 #include "tests/support/test_backend.h"
 #include "tests/support/test_client.h"
+#include "tests/support/test_util.h"
 
 namespace lb::test {
 namespace {
@@ -111,12 +112,8 @@ TEST(ProxyHttp, IdleUpstreamConnectionsAreClosedAfterTheirIdleTimeout) {
   ASSERT_TRUE(proxy.ok()) << proxy.process().output();
   ASSERT_TRUE(httpGet(proxy.port(), "/"));
   EXPECT_EQ(backend.openConnections(), 1u) << "pooled after the response";
-  bool closed = false;
-  for (int i = 0; i < 300 && !closed; ++i) {
-    closed = backend.openConnections() == 0;
-    if (!closed) std::this_thread::sleep_for(10ms);
-  }
-  EXPECT_TRUE(closed) << "the proxy closes its idle upstream connection before the backend does";
+  EXPECT_TRUE(waitUntil([&] { return backend.openConnections() == 0; }, 3s))
+      << "the proxy closes its idle upstream connection before the backend does";
   auto again = httpGet(proxy.port(), "/");
   ASSERT_TRUE(again);
   EXPECT_EQ(again->status, 200);

@@ -12,6 +12,7 @@
 #include "tests/support/proxy_process.h"
 #include "tests/support/test_backend.h"
 #include "tests/support/test_client.h"
+#include "tests/support/test_util.h"
 
 namespace lb::test {
 namespace {
@@ -125,7 +126,7 @@ TEST(ProxyLifecycle, Sigusr1ReopensTheAccessLogForRotation) {
     return n;
   };
   auto waitLines = [&](const std::string& path, int n) {
-    for (int i = 0; i < 200 && countLines(path) < n; ++i) std::this_thread::sleep_for(20ms);
+    waitUntil([&] { return countLines(path) >= n; }, 4s);
     return countLines(path);
   };
   ASSERT_TRUE(httpGet(proxy.port(), "/one"));

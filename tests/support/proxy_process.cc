@@ -10,6 +10,8 @@
 #include <fstream>
 #include <thread>
 
+#include "tests/support/test_util.h"
+
 namespace lb::test {
 
 TempDir::TempDir() {
@@ -76,12 +78,8 @@ std::vector<std::string> ProxyProcess::accessLog() {
 }
 
 std::vector<std::string> ProxyProcess::waitAccessLog(size_t n) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  for (;;) {
-    auto lines = accessLog();
-    if (lines.size() >= n || std::chrono::steady_clock::now() > deadline) return lines;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  waitUntil([&] { return accessLog().size() >= n; }, std::chrono::seconds(10));
+  return accessLog();
 }
 
 std::string jsonField(const std::string& line, const std::string& key) {

@@ -8,16 +8,9 @@
 
 #include <algorithm>
 
-namespace lb::test {
+#include "tests/support/test_util.h"
 
-namespace {
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-}  // namespace
+namespace lb::test {
 
 const std::string* ClientResponse::header(std::string_view name) const {
   for (const auto& [n, v] : headers)
