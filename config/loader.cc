@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <set>
@@ -159,20 +160,105 @@ class Reader {
 
 void readHost(Reader& r, const YAML::Node& node, const std::string& path, HostConfig* host) {
   host->mark = markOf(node);
-  if (!r.expectMap(node, path, {"id", "address", "weight"})) return;
+  if (!r.expectMap(node, path, {"id", "address", "weight", "labels"})) return;
   r.string(node, "id", path, &host->id, true);
   r.string(node, "address", path, &host->address, true);
   r.number(node, "weight", path, &host->weight, 1, 10000);
+  if (YAML::Node labels = node["labels"]) {
+    std::string lpath = Reader::join(path, "labels");
+    if (!labels.IsMap()) {
+      r.error(labels, lpath, "expected a mapping of label names to values");
+    } else {
+      for (auto it = labels.begin(); it != labels.end(); ++it) {
+        std::string value;
+        if (r.scalar(it->second, lpath + "." + it->first.Scalar(), &value))
+          host->labels[it->first.Scalar()] = value;
+      }
+    }
+  }
   if (!host->address.empty() && !parseHostPort(host->address, false))
     r.error(node["address"], Reader::join(path, "address"),
             "invalid address " + quoted(host->address) + " (expected IP:PORT or [IPv6]:PORT)");
 }
 
+// "200", "200-399": one inclusive range of statuses.
+bool parseStatusRange(const std::string& text, std::pair<int, int>* out) {
+  auto num = [](std::string_view s, int* v) {
+    if (s.size() != 3 || s.find_first_not_of("0123456789") != std::string_view::npos) return false;
+    *v = std::stoi(std::string(s));
+    return *v >= 100 && *v <= 599;
+  };
+  std::string_view t = text;
+  size_t dash = t.find('-');
+  if (dash == std::string_view::npos) {
+    if (!num(t, &out->first)) return false;
+    out->second = out->first;
+    return true;
+  }
+  return num(t.substr(0, dash), &out->first) && num(t.substr(dash + 1), &out->second) &&
+         out->first <= out->second;
+}
+
+void readHealthCheck(Reader& r, const YAML::Node& node, const std::string& path,
+                     HealthCheckConfig* hc) {
+  if (!r.expectMap(node, path,
+                   {"path", "host", "interval", "timeout", "healthy_threshold",
+                    "unhealthy_threshold", "expected_statuses"}))
+    return;
+  hc->enabled = true;
+  r.string(node, "path", path, &hc->path, false);
+  if (!hc->path.starts_with("/"))
+    r.error(node["path"], Reader::join(path, "path"), "must start with /");
+  r.string(node, "host", path, &hc->host, false);
+  r.duration(node, "interval", path, &hc->interval);
+  r.duration(node, "timeout", path, &hc->timeout);
+  r.number(node, "healthy_threshold", path, &hc->healthy_threshold, 1, 100);
+  r.number(node, "unhealthy_threshold", path, &hc->unhealthy_threshold, 1, 100);
+  if (hc->timeout > hc->interval)
+    r.error(node["timeout"] ? node["timeout"] : node, Reader::join(path, "timeout"),
+            "must not be longer than interval");
+  if (YAML::Node st = node["expected_statuses"]) {
+    std::string spath = Reader::join(path, "expected_statuses");
+    if (!st.IsSequence() || st.size() == 0) {
+      r.error(st, spath, "expected a non-empty list such as [200, \"200-399\"]");
+    } else {
+      hc->expected_statuses.clear();
+      for (size_t i = 0; i < st.size(); ++i) {
+        std::string text;
+        std::pair<int, int> range;
+        if (!r.scalar(st[i], Reader::index(spath, i), &text)) continue;
+        if (parseStatusRange(text, &range))
+          hc->expected_statuses.push_back(range);
+        else
+          r.error(st[i], Reader::index(spath, i),
+                  "invalid status " + quoted(text) + " (a code 100-599, or a range like 200-399)");
+      }
+    }
+  }
+}
+
+void readOutlier(Reader& r, const YAML::Node& node, const std::string& path, OutlierConfig* o) {
+  if (!r.expectMap(node, path,
+                   {"consecutive_5xx", "consecutive_connect_failures", "base_ejection_time",
+                    "max_ejection_time", "max_ejection_percent"}))
+    return;
+  o->enabled = true;
+  r.number(node, "consecutive_5xx", path, &o->consecutive_5xx, 1, 1000);
+  r.number(node, "consecutive_connect_failures", path, &o->consecutive_connect_failures, 1, 1000);
+  r.duration(node, "base_ejection_time", path, &o->base_ejection_time);
+  r.duration(node, "max_ejection_time", path, &o->max_ejection_time);
+  r.number(node, "max_ejection_percent", path, &o->max_ejection_percent, 0, 100);
+  if (o->max_ejection_time < o->base_ejection_time)
+    r.error(node["max_ejection_time"] ? node["max_ejection_time"] : node,
+            Reader::join(path, "max_ejection_time"), "must not be shorter than base_ejection_time");
+}
+
 void readCluster(Reader& r, const YAML::Node& node, const std::string& path, ClusterConfig* c) {
   c->mark = markOf(node);
-  if (!r.expectMap(node, path,
-                   {"name", "balancer", "hash_on", "connect_timeout", "idle_timeout",
-                    "max_idle_per_host", "max_attempts", "hosts"}))
+  if (!r.expectMap(
+          node, path,
+          {"name", "balancer", "hash_on", "connect_timeout", "idle_timeout", "max_idle_per_host",
+           "max_attempts", "health_check", "outlier_detection", "slow_start", "hosts"}))
     return;
   r.string(node, "name", path, &c->name, true);
   std::string balancer = "round_robin";
@@ -206,6 +292,11 @@ void readCluster(Reader& r, const YAML::Node& node, const std::string& path, Clu
   r.duration(node, "idle_timeout", path, &c->idle_timeout);
   r.number(node, "max_idle_per_host", path, &c->max_idle_per_host, 0, 100000);
   r.number(node, "max_attempts", path, &c->max_attempts, 1, 10);
+  if (YAML::Node hc = node["health_check"])
+    readHealthCheck(r, hc, Reader::join(path, "health_check"), &c->health_check);
+  if (YAML::Node od = node["outlier_detection"])
+    readOutlier(r, od, Reader::join(path, "outlier_detection"), &c->outlier_detection);
+  r.duration(node, "slow_start", path, &c->slow_start, true);
   YAML::Node hosts = node["hosts"];
   std::string hpath = Reader::join(path, "hosts");
   if (!hosts) {
@@ -243,7 +334,28 @@ bool validHostPattern(const std::string& host) {
 
 void readRoute(Reader& r, const YAML::Node& node, const std::string& path, RouteConfig* route) {
   route->mark = markOf(node);
-  if (!r.expectMap(node, path, {"match", "cluster", "timeout"})) return;
+  if (!r.expectMap(node, path, {"name", "match", "cluster", "timeout", "slo"})) return;
+  r.string(node, "name", path, &route->name, false);
+  if (YAML::Node slo = node["slo"]) {
+    std::string spath = Reader::join(path, "slo");
+    if (r.expectMap(slo, spath, {"mean", "p95", "p99", "max_error_rate"})) {
+      r.duration(slo, "mean", spath, &route->slo.mean);
+      r.duration(slo, "p95", spath, &route->slo.p95);
+      r.duration(slo, "p99", spath, &route->slo.p99);
+      if (YAML::Node er = slo["max_error_rate"]) {
+        std::string text;
+        if (r.scalar(er, spath + ".max_error_rate", &text)) {
+          char* end = nullptr;
+          double v = std::strtod(text.c_str(), &end);
+          if (text.empty() || *end != '\0' || !(v >= 0 && v <= 1))
+            r.error(er, spath + ".max_error_rate",
+                    "expected a fraction between 0 and 1, e.g. 0.001, got " + quoted(text));
+          else
+            route->slo.max_error_rate = v;
+        }
+      }
+    }
+  }
   if (YAML::Node match = node["match"]) {
     std::string mpath = Reader::join(path, "match");
     if (r.expectMap(match, mpath, {"host", "path_prefix"})) {
@@ -260,6 +372,28 @@ void readRoute(Reader& r, const YAML::Node& node, const std::string& path, Route
   r.string(node, "cluster", path, &route->cluster, true);
   if (node["cluster"]) route->cluster_mark = markOf(node["cluster"]);
   r.duration(node, "timeout", path, &route->timeout);
+}
+
+bool isLoopback(const std::string& address) {
+  auto hp = parseHostPort(address, true);
+  return hp && (hp->host == "::1" || hp->host.starts_with("127."));
+}
+
+void readAdmin(Reader& r, const YAML::Node& node, AdminConfig* a) {
+  a->mark = markOf(node);
+  if (!r.expectMap(node, "admin", {"enabled", "listen", "token_file", "state_file"})) return;
+  r.boolean(node, "enabled", "admin", &a->enabled);
+  r.string(node, "listen", "admin", &a->listen, false);
+  r.string(node, "token_file", "admin", &a->token_file, false);
+  r.string(node, "state_file", "admin", &a->state_file, false);
+  if (!parseHostPort(a->listen, true)) {
+    r.error(node["listen"] ? node["listen"] : node, "admin.listen",
+            "invalid address " + quoted(a->listen) + " (expected IP:PORT or [IPv6]:PORT)");
+  } else if (a->enabled && a->token_file.empty() && !isLoopback(a->listen)) {
+    r.error(node["listen"] ? node["listen"] : node, "admin.listen",
+            "a non-loopback admin address needs admin.token_file (the API can drain and remove "
+            "hosts)");
+  }
 }
 
 void readListener(Reader& r, const YAML::Node& node, const std::string& path, ListenerConfig* l) {
@@ -296,8 +430,9 @@ void readListener(Reader& r, const YAML::Node& node, const std::string& path, Li
 
 void readRoot(Reader& r, const YAML::Node& root, ProxyConfig* cfg) {
   if (!r.expectMap(root, "",
-                   {"workers", "shutdown_timeout", "listeners", "clusters", "access_log"}))
+                   {"workers", "shutdown_timeout", "listeners", "clusters", "access_log", "admin"}))
     return;
+  if (YAML::Node admin = root["admin"]) readAdmin(r, admin, &cfg->admin);
   r.number(root, "workers", "", &cfg->workers, 0, 256);
   r.duration(root, "shutdown_timeout", "", &cfg->shutdown_timeout, true);
   if (YAML::Node log = root["access_log"]) {
@@ -330,11 +465,26 @@ void readRoot(Reader& r, const YAML::Node& root, ProxyConfig* cfg) {
   } else if (!listeners.IsSequence() || listeners.size() == 0) {
     r.error(listeners, "listeners", "expected a non-empty list of listeners");
   } else {
-    std::set<std::string> names, addresses;
+    std::set<std::string> names, addresses, route_names;
     for (size_t i = 0; i < listeners.size(); ++i) {
       ListenerConfig l;
       std::string lpath = Reader::index("listeners", i);
       readListener(r, listeners[i], lpath, &l);
+      for (size_t j = 0; j < l.routes.size(); ++j) {
+        RouteConfig& route = l.routes[j];
+        const bool named = !route.name.empty();
+        if (!named) route.name = l.name + ":" + route.match.host + route.match.path_prefix;
+        if (!route_names.insert(route.name).second && !l.name.empty()) {
+          std::string rpath = lpath + ".routes[" + std::to_string(j) + "]";
+          if (named)
+            r.error(listeners[i]["routes"][j]["name"], rpath + ".name",
+                    "duplicate route name " + quoted(route.name));
+          else
+            r.error(route.mark, rpath,
+                    "another route has the same name " + quoted(route.name) +
+                        " (same listener, host and path_prefix); set name");
+        }
+      }
       if (!l.name.empty() && !names.insert(l.name).second)
         r.error(listeners[i]["name"], lpath + ".name", "duplicate listener name " + quoted(l.name));
       auto hp = parseHostPort(l.listen, true);

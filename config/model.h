@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,6 +23,7 @@ struct HostConfig {
   std::string id;
   std::string address;  // "ip:port" or "[v6]:port"
   uint32_t weight = 1;
+  std::map<std::string, std::string> labels;  // e.g. version: "1.4.2"; shown by the admin API
   Mark mark;
 };
 
@@ -33,6 +35,30 @@ struct HashOn {
   std::string cookie;
 };
 
+// Active health checks: GET `path` on every host each `interval`, from the main thread.
+struct HealthCheckConfig {
+  bool enabled = false;
+  std::string path = "/";
+  std::string host;  // Host header; "" = the host's address
+  Duration interval{2000};
+  Duration timeout{1000};
+  uint32_t healthy_threshold = 2;    // consecutive passes to become healthy
+  uint32_t unhealthy_threshold = 3;  // consecutive failures to become unhealthy
+  // Inclusive status ranges that pass; default 200-399.
+  std::vector<std::pair<int, int>> expected_statuses{{200, 399}};
+};
+
+// Passive outlier detection: consecutive failures seen by a worker eject the host for a time
+// that grows with each ejection, capped; never more than max_ejection_percent of the cluster.
+struct OutlierConfig {
+  bool enabled = false;
+  uint32_t consecutive_5xx = 5;
+  uint32_t consecutive_connect_failures = 5;
+  Duration base_ejection_time{30000};
+  Duration max_ejection_time{300000};
+  uint32_t max_ejection_percent = 50;
+};
+
 struct ClusterConfig {
   std::string name;
   BalancerKind balancer = BalancerKind::kRoundRobin;
@@ -41,6 +67,9 @@ struct ClusterConfig {
   Duration idle_timeout{30000};  // pooled upstream connection idle; keep below the backend's
   uint32_t max_idle_per_host = 64;
   uint32_t max_attempts = 3;  // tries per request across hosts (connect failures, safe retries)
+  HealthCheckConfig health_check;
+  OutlierConfig outlier_detection;
+  Duration slow_start{0};  // a host that becomes usable ramps its weight over this time; 0 = off
   std::vector<HostConfig> hosts;
   Mark mark;
 };
@@ -50,10 +79,21 @@ struct RouteMatch {
   std::string path_prefix = "/";
 };
 
+// Latency objectives of a route (spec §5.3), exported as metrics for alert rules and the
+// rollout analysis. 0 = not set.
+struct SloConfig {
+  Duration mean{0};
+  Duration p95{0};
+  Duration p99{0};
+  double max_error_rate = 0;  // fraction, e.g. 0.001
+};
+
 struct RouteConfig {
+  std::string name;  // stats and metrics label; default "<listener>:<host><path_prefix>"
   RouteMatch match;
   std::string cluster;
   Duration timeout{15000};  // upstream response headers deadline, and the longest body read stall
+  SloConfig slo;
   Mark mark;
   Mark cluster_mark;
 };
@@ -76,6 +116,15 @@ struct AccessLogConfig {
   std::string path = "/dev/stdout";
 };
 
+// The admin REST API (docs/admin-api.md).
+struct AdminConfig {
+  bool enabled = true;
+  std::string listen = "127.0.0.1:9901";
+  std::string token_file;  // bearer token; required when listen is not a loopback address
+  std::string state_file;  // runtime changes are saved here and restored at start; "" = off
+  Mark mark;
+};
+
 struct ProxyConfig {
   std::string source;    // file name it was loaded from
   uint32_t workers = 0;  // 0 = one per core
@@ -83,6 +132,7 @@ struct ProxyConfig {
   std::vector<ListenerConfig> listeners;
   std::vector<ClusterConfig> clusters;
   AccessLogConfig access_log;
+  AdminConfig admin;
 
   const ClusterConfig* findCluster(const std::string& name) const {
     for (const auto& c : clusters)

@@ -1,17 +1,16 @@
 #include "proxy/server.h"
 
 #include <event2/event.h>
-#include <event2/thread.h>
 
 #include <csignal>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <thread>
 
+#include "proxy/admin/admin_server.h"
+#include "proxy/control/controller.h"
 #include "proxy/core/event_loop.h"
-#include "proxy/core/listen_socket.h"
-#include "proxy/core/worker.h"
 #include "proxy/log/access_log.h"
-#include "proxy/snapshot/snapshot.h"
 
 namespace lb {
 
@@ -19,10 +18,9 @@ namespace {
 
 struct MainState {
   core::EventLoop* loop;
-  std::vector<std::unique_ptr<core::Worker>>* workers;
+  control::Controller* controller;
+  admin::AdminServer* admin;
   log::AccessLogWriter* access_log;
-  bool stopping = false;
-  std::thread joiner;  // joins the workers during a drain; joined by runServer
 };
 
 void onSignal(evutil_socket_t sig, short, void* arg) {
@@ -32,16 +30,20 @@ void onSignal(evutil_socket_t sig, short, void* arg) {
     std::fprintf(stderr, "lbproxy: reopening the access log\n");
     return;
   }
-  if (state->stopping) return;
-  state->stopping = true;
+  if (sig == SIGHUP) {
+    if (state->controller->stopping()) return;
+    std::fprintf(stderr, "lbproxy: SIGHUP received, reloading the configuration\n");
+    // The controller logs each error; the reply has nowhere else to go.
+    state->controller->reload([](int status, const nlohmann::json&) {
+      if (status != 200) std::fprintf(stderr, "lbproxy: reload failed; the running config stays\n");
+    });
+    return;
+  }
+  if (state->controller->stopping()) return;
   std::fprintf(stderr, "lbproxy: %s received, draining connections\n",
                sig == SIGTERM ? "SIGTERM" : "SIGINT");
-  for (auto& w : *state->workers) w->beginShutdown();
-  // Join off the loop thread so signals keep being handled meanwhile.
-  state->joiner = std::thread([state] {
-    for (auto& w : *state->workers) w->join();
-    state->loop->stop();
-  });
+  if (state->admin) state->admin->stop();
+  state->controller->shutdown([state] { state->loop->stop(); });
 }
 
 }  // namespace
@@ -53,33 +55,7 @@ int runServer(const config::ProxyConfig& config, const ServerOptions& options) {
                            : config.workers;
   if (n_workers == 0) n_workers = std::max(1u, std::thread::hardware_concurrency());
 
-  snapshot::HostRegistry registry;
   std::string error;
-  auto snap = snapshot::buildSnapshot(config, 1, registry, &error);
-  if (!snap) {
-    std::fprintf(stderr, "lbproxy: %s\n", error.c_str());
-    return 1;
-  }
-
-  // One listening socket per listener per worker (SO_REUSEPORT): the kernel spreads
-  // connections and a connection never changes worker.
-  std::vector<std::vector<int>> fds(n_workers);
-  for (const auto& l : snap->listeners) {
-    uint16_t port = 0;
-    for (uint32_t w = 0; w < n_workers; ++w) {
-      uint16_t bound = 0;
-      int fd = core::openListenSocket(l.address, port, &bound, &error);
-      if (fd < 0) {
-        std::fprintf(stderr, "lbproxy: listener %s: %s\n", l.name.c_str(), error.c_str());
-        return 1;
-      }
-      port = bound;
-      fds[w].push_back(fd);
-    }
-    std::string host = l.address.substr(0, l.address.rfind(':'));
-    std::printf("lbproxy: listener %s on %s:%u\n", l.name.c_str(), host.c_str(), port);
-  }
-
   std::unique_ptr<log::AccessLogWriter> access_log;
   if (config.access_log.enabled) {
     access_log = std::make_unique<log::AccessLogWriter>();
@@ -90,30 +66,43 @@ int runServer(const config::ProxyConfig& config, const ServerOptions& options) {
   }
 
   core::EventLoop main_loop;
-  std::vector<std::unique_ptr<core::Worker>> workers;
-  for (uint32_t w = 0; w < n_workers; ++w)
-    workers.push_back(std::make_unique<core::Worker>(w, snap, std::move(fds[w]), access_log.get(),
-                                                     config.shutdown_timeout));
-  for (auto& w : workers) w->start();
+  auto controller =
+      std::make_unique<control::Controller>(main_loop, options.config_path, access_log.get());
+  // The admin listener is bound before the workers start, so a taken port fails start-up.
+  std::unique_ptr<admin::AdminServer> admin;
+  if (config.admin.enabled) {
+    admin = std::make_unique<admin::AdminServer>(main_loop, *controller);
+    if (!admin->start(config.admin.listen, &error)) {
+      std::fprintf(stderr, "lbproxy: %s\n", error.c_str());
+      return 1;
+    }
+  }
+  if (!controller->start(config, n_workers, &error)) {
+    std::fprintf(stderr, "lbproxy: %s\n", error.c_str());
+    if (access_log) access_log->close();
+    return 1;
+  }
+  if (admin) {
+    std::string host = config.admin.listen.substr(0, config.admin.listen.rfind(':'));
+    std::printf("lbproxy: admin on %s:%u%s\n", host.c_str(), admin->port(),
+                controller->admin_token.empty() ? "" : " (bearer token required)");
+  }
 
-  MainState state{&main_loop, &workers, access_log.get(), false, {}};
-  event* sigterm = evsignal_new(main_loop.base(), SIGTERM, onSignal, &state);
-  event* sigint = evsignal_new(main_loop.base(), SIGINT, onSignal, &state);
-  event* sigusr1 = evsignal_new(main_loop.base(), SIGUSR1, onSignal, &state);
-  event_add(sigterm, nullptr);
-  event_add(sigint, nullptr);
-  event_add(sigusr1, nullptr);
+  MainState state{&main_loop, controller.get(), admin.get(), access_log.get()};
+  std::vector<event*> signals;
+  for (int sig : {SIGTERM, SIGINT, SIGUSR1, SIGHUP}) {
+    event* ev = evsignal_new(main_loop.base(), sig, onSignal, &state);
+    event_add(ev, nullptr);
+    signals.push_back(ev);
+  }
   std::printf("lbproxy: ready, %u workers\n", n_workers);
   std::fflush(stdout);
 
   main_loop.run();
-  if (state.joiner.joinable()) state.joiner.join();
 
-  event_free(sigterm);
-  event_free(sigint);
-  event_free(sigusr1);
-  for (auto& w : workers) w->join();
-  workers.clear();
+  for (event* ev : signals) event_free(ev);
+  admin.reset();
+  controller.reset();
   if (access_log) access_log->close();
   std::fprintf(stderr, "lbproxy: stopped\n");
   return 0;

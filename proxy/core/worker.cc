@@ -12,16 +12,23 @@ namespace lb::core {
 namespace {
 constexpr size_t kAccessLogFlushBytes = 64 * 1024;
 constexpr std::chrono::milliseconds kAccessLogFlushEvery{100};
+
+int64_t nowSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 }  // namespace
 
+WorkerHost::WorkerHost(EventLoop& loop, std::shared_ptr<upstream::HostState> host,
+                       const config::ClusterConfig& cluster)
+    : state(std::move(host)), pool(loop, cluster.max_idle_per_host, cluster.idle_timeout) {}
+
 Worker::Worker(uint32_t id, std::shared_ptr<const snapshot::Snapshot> snapshot,
-               std::vector<int> listen_fds, log::AccessLogWriter* access_log,
-               std::chrono::milliseconds shutdown_timeout)
+               std::map<std::string, int> listen_fds, WorkerHooks hooks)
     : id_(id),
-      snapshot_(std::move(snapshot)),
-      listen_fds_(std::move(listen_fds)),
-      access_log_(access_log),
-      shutdown_timeout_(shutdown_timeout),
+      hooks_(std::move(hooks)),
+      pending_fds_(std::move(listen_fds)),
       random_(std::random_device{}() ^ (uint64_t{id} << 32)),
       log_flush_timer_(loop_, [this] { flushAccessLog(); }),
       shutdown_timer_(loop_, [this] {
@@ -29,41 +36,83 @@ Worker::Worker(uint32_t id, std::shared_ptr<const snapshot::Snapshot> snapshot,
         std::vector<stream::DownstreamSession*> open(sessions_.begin(), sessions_.end());
         for (auto* s : open) s->forceClose();
       }) {
-  clusters_.resize(snapshot_->clusters.size());
-  for (size_t i = 0; i < clusters_.size(); ++i) {
-    WorkerCluster& wc = clusters_[i];
-    wc.config = &snapshot_->clusters[i];
-    for (const auto& host : wc.config->hosts) {
-      wc.hosts.push_back({host.get(), 0});
-      wc.pools.push_back(std::make_unique<upstream::ConnectionPool>(
-          loop_, wc.config->config.max_idle_per_host, wc.config->config.idle_timeout));
-    }
-    wc.balancer = upstream::makeLoadBalancer(wc.config->config.balancer, wc.hosts, random_);
-  }
+  buildView(std::move(snapshot));
 }
 
 Worker::~Worker() {
   for (auto& l : listeners_)
     if (l->listener) evconnlistener_free(l->listener);
-  for (int fd : listen_fds_)
+  for (auto& [name, fd] : pending_fds_)
     if (fd >= 0) close(fd);
 }
 
-void Worker::start() {
-  for (uint32_t i = 0; i < listen_fds_.size(); ++i) {
-    auto ctx = std::make_unique<ListenerCtx>(ListenerCtx{this, i, nullptr});
-    ctx->listener = evconnlistener_new(loop_.base(), onAccept, ctx.get(), LEV_OPT_CLOSE_ON_FREE, -1,
-                                       listen_fds_[i]);
-    listen_fds_[i] = -1;  // the evconnlistener owns it now
-    listeners_.push_back(std::move(ctx));
+void Worker::buildView(std::shared_ptr<const snapshot::Snapshot> snapshot) {
+  auto view = std::make_shared<WorkerView>();
+  view->snapshot = std::move(snapshot);
+  const snapshot::Snapshot& snap = *view->snapshot;
+  std::map<const upstream::HostState*, std::shared_ptr<WorkerHost>> hosts;
+  view->clusters.resize(snap.clusters.size());
+  for (size_t i = 0; i < snap.clusters.size(); ++i) {
+    WorkerCluster& wc = view->clusters[i];
+    wc.config = &snap.clusters[i];
+    for (const auto& host : wc.config->hosts) {
+      auto it = hosts_.find(host.get());
+      std::shared_ptr<WorkerHost> local =
+          it != hosts_.end() ? it->second
+                             : std::make_shared<WorkerHost>(loop_, host, wc.config->config);
+      hosts[host.get()] = local;
+      wc.hosts.push_back({host.get(), &local->load});
+      wc.locals.push_back(std::move(local));
+    }
+    wc.balancer = upstream::makeLoadBalancer(wc.config->config.balancer, wc.hosts, random_);
   }
+  // Hosts that left: their idle connections close now; requests still using them keep
+  // the WorkerHost alive through their pinned view.
+  for (auto& [state, local] : hosts_)
+    if (!hosts.count(state)) local->pool.closeAll();
+  hosts_ = std::move(hosts);
+
+  std::map<std::string, std::shared_ptr<stats::TrafficStats>> route_stats;
+  view->route_stats.resize(snap.routes.size());
+  for (size_t i = 0; i < snap.routes.size(); ++i) {
+    const std::string& name = snap.routes[i];
+    auto it = route_stats_.find(name);
+    auto stats = it != route_stats_.end() ? it->second : std::make_shared<stats::TrafficStats>();
+    route_stats[name] = stats;
+    view->route_stats[i] = std::move(stats);
+  }
+  route_stats_ = std::move(route_stats);
+  view_ = std::move(view);
+}
+
+void Worker::addListener(const std::string& name, int fd) {
+  auto ctx = std::make_unique<ListenerCtx>(ListenerCtx{this, name, nullptr});
+  ctx->listener =
+      evconnlistener_new(loop_.base(), onAccept, ctx.get(), LEV_OPT_CLOSE_ON_FREE, -1, fd);
+  listeners_.push_back(std::move(ctx));
+}
+
+int Worker::listenerIndex(const std::string& name) const {
+  const auto& ls = view_->snapshot->listeners;
+  for (size_t i = 0; i < ls.size(); ++i)
+    if (ls[i].name == name) return static_cast<int>(i);
+  return -1;
+}
+
+void Worker::start() {
+  for (auto& [name, fd] : pending_fds_) {
+    addListener(name, fd);
+    fd = -1;  // the evconnlistener owns it now
+  }
+  pending_fds_.clear();
   thread_ = std::thread([this] {
     loop_.run();
     // Anything left after the loop stops (forced exit) is closed here, on this thread.
     std::vector<stream::DownstreamSession*> open(sessions_.begin(), sessions_.end());
     for (auto* s : open) s->forceClose();
     flushAccessLog();
-    clusters_.clear();
+    view_.reset();
+    hosts_.clear();
   });
 }
 
@@ -71,16 +120,91 @@ void Worker::join() {
   if (thread_.joinable()) thread_.join();
 }
 
+void Worker::applySnapshot(std::shared_ptr<const snapshot::Snapshot> snapshot,
+                           std::map<std::string, int> new_fds, std::function<void()> done) {
+  loop_.post([this, snapshot = std::move(snapshot), new_fds = std::move(new_fds),
+              done = std::move(done)]() mutable {
+    buildView(std::move(snapshot));
+    // Listeners that are gone stop accepting now.
+    for (auto it = listeners_.begin(); it != listeners_.end();) {
+      if (listenerIndex((*it)->name) < 0) {
+        if ((*it)->listener) evconnlistener_free((*it)->listener);
+        it = listeners_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (auto& [name, fd] : new_fds) {
+      if (draining_)
+        close(fd);
+      else
+        addListener(name, fd);
+    }
+    std::vector<stream::DownstreamSession*> open(sessions_.begin(), sessions_.end());
+    for (auto* s : open) s->onViewChanged();
+    if (done) done();
+  });
+}
+
+void Worker::closeIdle(std::shared_ptr<upstream::HostState> host, std::function<void()> done) {
+  loop_.post([this, host = std::move(host), done = std::move(done)] {
+    auto it = hosts_.find(host.get());
+    if (it != hosts_.end()) it->second->pool.closeAll();
+    if (done) done();
+  });
+}
+
+void Worker::abortHost(std::shared_ptr<upstream::HostState> host, std::function<void()> done) {
+  loop_.post([this, host = std::move(host), done = std::move(done)] {
+    std::vector<stream::DownstreamSession*> open(sessions_.begin(), sessions_.end());
+    for (auto* s : open) s->abortIfUsing(host.get());
+    auto it = hosts_.find(host.get());
+    if (it != hosts_.end()) it->second->pool.closeAll();
+    if (done) done();
+  });
+}
+
+void Worker::collect(uint32_t window_s, std::function<void(WorkerReport)> done) {
+  loop_.post([this, window_s, done = std::move(done)] {
+    WorkerReport report;
+    int64_t now = nowSeconds();
+    for (auto& [name, stats] : route_stats_) stats->report(now, window_s, &report.routes[name]);
+    for (auto& [state, local] : hosts_) {
+      WorkerReport::Host& h = report.hosts[state];
+      local->stats.report(now, window_s, &h.report);
+      h.active_requests = local->load.active_requests;
+      h.idle_connections = static_cast<uint32_t>(local->pool.idleCount());
+    }
+    report.downstream_connections = sessions_.size();
+    done(std::move(report));
+  });
+}
+
+void Worker::reportHostResult(WorkerHost& host, const config::OutlierConfig& outlier,
+                              bool server_error, bool connect_failure) {
+  const config::OutlierConfig* od = &outlier;
+  if (!od->enabled) return;
+  host.consecutive_5xx = server_error ? host.consecutive_5xx + 1 : 0;
+  host.consecutive_connect_failures = connect_failure ? host.consecutive_connect_failures + 1 : 0;
+  if (!hooks_.on_outlier) return;
+  if (host.consecutive_5xx >= od->consecutive_5xx) {
+    host.consecutive_5xx = 0;
+    hooks_.on_outlier(host.state, OutlierKind::kConsecutive5xx);
+  } else if (host.consecutive_connect_failures >= od->consecutive_connect_failures) {
+    host.consecutive_connect_failures = 0;
+    hooks_.on_outlier(host.state, OutlierKind::kConsecutiveConnectFailures);
+  }
+}
+
 void Worker::beginShutdown() {
   loop_.post([this] {
     if (draining_) return;
     draining_ = true;
     for (auto& l : listeners_) {
-      evconnlistener_disable(l->listener);
-      evconnlistener_free(l->listener);
+      if (l->listener) evconnlistener_free(l->listener);
       l->listener = nullptr;
     }
-    shutdown_timer_.start(shutdown_timeout_);
+    shutdown_timer_.start(hooks_.shutdown_timeout);
     std::vector<stream::DownstreamSession*> open(sessions_.begin(), sessions_.end());
     for (auto* s : open) s->beginShutdown();
     maybeExit();
@@ -90,7 +214,12 @@ void Worker::beginShutdown() {
 void Worker::onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int, void* arg) {
   auto* ctx = static_cast<ListenerCtx*>(arg);
   Worker* self = ctx->worker;
-  auto* session = new stream::DownstreamSession(*self, ctx->index, fd, addr);
+  int index = self->listenerIndex(ctx->name);
+  if (index < 0) {
+    ::close(fd);
+    return;
+  }
+  auto* session = new stream::DownstreamSession(*self, static_cast<uint32_t>(index), fd, addr);
   self->sessions_.insert(session);
   session->start();
 }
@@ -118,8 +247,8 @@ void Worker::appendAccessLog(const std::string& line) {
 }
 
 void Worker::flushAccessLog() {
-  if (log_buffer_.empty() || !access_log_) return;
-  access_log_->submit(std::move(log_buffer_));
+  if (log_buffer_.empty() || !hooks_.access_log) return;
+  hooks_.access_log->submit(std::move(log_buffer_));
   log_buffer_.clear();
 }
 

@@ -17,7 +17,9 @@ struct RouteEntry {
   uint32_t cluster_index = 0;  // into the snapshot's cluster list
   std::string cluster_name;
   std::chrono::milliseconds timeout{15000};
-  uint32_t index = 0;  // position in the listener's route list, for logs and metrics
+  uint32_t index = 0;        // position in the listener's route list
+  std::string name;          // stats and metrics label
+  uint32_t stats_index = 0;  // position among all routes of the snapshot (Snapshot::routes)
 };
 
 class RouteTable {

@@ -9,16 +9,37 @@
 
 namespace lb::snapshot {
 
-std::shared_ptr<upstream::HostState> HostRegistry::get(const std::string& cluster,
+std::shared_ptr<upstream::HostState> HostRegistry::get(const config::ClusterConfig& cluster,
                                                        const config::HostConfig& h) {
-  auto& slot = hosts_[cluster + "/" + h.id];
+  auto& slot = hosts_[cluster.name + "/" + h.id];
   if (!slot || slot->address != h.address) {
     slot = std::make_shared<upstream::HostState>();
+    slot->cluster = cluster.name;
     slot->id = h.id;
     slot->address = h.address;
+    slot->health.store(cluster.health_check.enabled ? upstream::Health::kChecking
+                                                    : upstream::Health::kHealthy);
+    slot->ramp_start_ms.store(upstream::steadyMillis());
   }
+  if (!cluster.health_check.enabled &&
+      slot->health.load(std::memory_order_relaxed) != upstream::Health::kHealthy)
+    slot->health.store(upstream::Health::kHealthy);  // checks were turned off by a reload
   slot->weight.store(h.weight, std::memory_order_relaxed);
+  slot->ramp_ms.store(cluster.slow_start.count(), std::memory_order_relaxed);
   return slot;
+}
+
+std::shared_ptr<upstream::HostState> HostRegistry::find(const std::string& cluster,
+                                                        const std::string& id) const {
+  auto it = hosts_.find(cluster + "/" + id);
+  return it == hosts_.end() ? nullptr : it->second;
+}
+
+void HostRegistry::prune(const Snapshot& snapshot) {
+  std::map<std::string, std::shared_ptr<upstream::HostState>> kept;
+  for (const auto& c : snapshot.clusters)
+    for (const auto& h : c.hosts) kept[c.config.name + "/" + h->id] = h;
+  hosts_ = std::move(kept);
 }
 
 static bool toSockaddr(const std::string& address, sockaddr_storage* out, socklen_t* len) {
@@ -49,7 +70,7 @@ std::shared_ptr<const Snapshot> buildSnapshot(const config::ProxyConfig& cfg, ui
     ClusterSnapshot cs;
     cs.config = c;
     for (const auto& h : c.hosts) {
-      auto state = registry.get(c.name, h);
+      auto state = registry.get(c, h);
       if (state->sockaddr_len == 0 &&
           !toSockaddr(h.address, &state->sockaddr, &state->sockaddr_len)) {
         *error = "cluster " + c.name + " host " + h.id + ": invalid address " + h.address;
@@ -73,6 +94,9 @@ std::shared_ptr<const Snapshot> buildSnapshot(const config::ProxyConfig& cfg, ui
       e.path_prefix = r.match.path_prefix;
       e.cluster_name = r.cluster;
       e.timeout = r.timeout;
+      e.name = r.name;
+      e.stats_index = static_cast<uint32_t>(snap->routes.size());
+      snap->routes.push_back(r.name);
       for (uint32_t i = 0; i < cfg.clusters.size(); ++i)
         if (cfg.clusters[i].name == r.cluster) e.cluster_index = i;
       ls.routes.add(std::move(e));

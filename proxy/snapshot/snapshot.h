@@ -31,16 +31,24 @@ struct ListenerSnapshot {
 };
 
 struct Snapshot {
-  uint64_t version = 0;
+  uint64_t version = 0;  // bumped by every rebuild (reload or runtime change)
   std::vector<ListenerSnapshot> listeners;
   std::vector<ClusterSnapshot> clusters;
+  std::vector<std::string> routes;  // route names, by RouteEntry::stats_index
 };
 
 // Keeps HostState objects by "cluster/host-id" so a rebuilt snapshot reuses them.
 // Main thread only.
 class HostRegistry {
  public:
-  std::shared_ptr<upstream::HostState> get(const std::string& cluster, const config::HostConfig& h);
+  // The state for this host id, new if the id is new or its address changed. A new host
+  // starts `checking` when the cluster has active health checks, else healthy.
+  std::shared_ptr<upstream::HostState> get(const config::ClusterConfig& cluster,
+                                           const config::HostConfig& h);
+  std::shared_ptr<upstream::HostState> find(const std::string& cluster,
+                                            const std::string& id) const;
+  // Forgets hosts that are not in the snapshot.
+  void prune(const Snapshot& snapshot);
 
  private:
   std::map<std::string, std::shared_ptr<upstream::HostState>> hosts_;

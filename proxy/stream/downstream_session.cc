@@ -14,6 +14,7 @@
 #include "proxy/log/access_log.h"
 #include "proxy/router/route_table.h"
 #include "proxy/snapshot/snapshot.h"
+#include "proxy/stats/traffic_stats.h"
 
 namespace lb::stream {
 
@@ -89,8 +90,9 @@ DownstreamSession::DownstreamSession(core::Worker& worker, uint32_t listener_ind
                                      const sockaddr* peer)
     : worker_(worker),
       listener_index_(listener_index),
-      snapshot_(worker.snapshotRef()),
-      listener_(&snapshot_->listeners[listener_index]),
+      view_(worker.view()),
+      listener_(&view_->snapshot->listeners[listener_index]),
+      listener_name_(listener_->name),
       down_(bufferevent_socket_new(worker.loop().base(), fd, BEV_OPT_CLOSE_ON_FREE)),
       client_ip_(peerAddress(peer)),
       parser_(http::Http1HeadParser::Kind::kRequest, listener_->limits),
@@ -175,7 +177,7 @@ void DownstreamSession::onDownEvent(short events) {
   if (state_ == State::kProxying) {
     if (!response_done_ && status_ == 0) status_ = 499;
     releaseUpstream(false);
-    writeAccessLog();
+    recordRequest();
   }
   close();
 }
@@ -211,8 +213,17 @@ void DownstreamSession::handleRequestHead() {
   down_timer_.cancel();
   head_timer_running_ = false;
   state_ = State::kProxying;
-  snapshot_ = worker_.snapshotRef();  // the request keeps this snapshot until it ends
-  listener_ = &snapshot_->listeners[listener_index_];
+  if (view_ != worker_.view()) {
+    // A request keeps the view it starts with until it ends; the next one takes the newest.
+    int index = worker_.listenerIndex(listener_name_);
+    if (index >= 0) {
+      view_ = worker_.view();
+      listener_index_ = static_cast<uint32_t>(index);
+    } else {
+      close_after_response_ = true;  // the listener was removed: serve on the old view, close
+    }
+  }
+  listener_ = &view_->snapshot->listeners[listener_index_];
   http::RequestHead& req = parser_.request();
 
   const std::string* id = req.find("x-request-id");
@@ -241,7 +252,7 @@ void DownstreamSession::handleRequestHead() {
     failRequest(http::clientError(ErrorCode::kNoRoute, "no route for this host and path"));
     return;
   }
-  cluster_ = &worker_.cluster(route_->cluster_index);
+  cluster_ = &view_->clusters[route_->cluster_index];
   startAttempt();
 }
 
@@ -249,6 +260,7 @@ void DownstreamSession::startAttempt() {
   const http::RequestHead& req = parser_.request();
   upstream::PickContext ctx;
   ctx.tried = &tried_;
+  if (cluster_->config->config.slow_start.count() > 0) ctx.now_ms = upstream::steadyMillis();
   const config::HashOn& hash_on = cluster_->config->config.hash_on;
   std::string_view key;
   if (!hash_on.header.empty()) {
@@ -271,10 +283,10 @@ void DownstreamSession::startAttempt() {
   tried_.push_back(host);
   ++attempts_;
   upstream_host_ = cluster_->hosts[host].state->id;
-  if (auto pooled = cluster_->pools[host]->take()) {
+  if (auto pooled = cluster_->locals[host]->pool.take()) {
     upstream_ = std::move(pooled);
     upstream_->setHandler(this);
-    ++cluster_->hosts[host].active_requests;
+    ++cluster_->locals[host]->load.active_requests;
     sendRequestHead();
     return;
   }
@@ -286,7 +298,7 @@ void DownstreamSession::connectTo(uint32_t host_index) {
   bufferevent* bev = bufferevent_socket_new(worker_.loop().base(), -1, BEV_OPT_CLOSE_ON_FREE);
   upstream_ = std::make_unique<upstream::UpstreamConnection>(worker_.loop(), bev, host_index);
   upstream_->setHandler(this);
-  ++cluster_->hosts[host_index].active_requests;
+  ++cluster_->locals[host_index]->load.active_requests;
   upstream_started_at_ = std::chrono::steady_clock::now();
   up_timer_.start(cluster_->config->config.connect_timeout);
   if (bufferevent_socket_connect(bev, reinterpret_cast<const sockaddr*>(&host.sockaddr),
@@ -496,6 +508,7 @@ void DownstreamSession::onUpstreamEvent(short events) {
   if (!upstream_->connected) {
     last_error_ = http::upstreamError(ErrorCode::kConnectFailed, true, "connect failed");
     up_timer_.cancel();
+    noteConnectFailure(upstream_->hostIndex());
     releaseUpstream(false);
     if (attempts_ < cluster_->config->config.max_attempts)
       startAttempt();
@@ -554,7 +567,7 @@ void DownstreamSession::finishExchange() {
                   request_body_done_ &&
                   evbuffer_get_length(bufferevent_get_input(upstream_->bev())) == 0;
   releaseUpstream(reusable);
-  writeAccessLog();
+  recordRequest();
   if (close_after_response_ || shutting_down_ || !request_body_done_) {
     closeGracefully();
     return;
@@ -566,6 +579,7 @@ void DownstreamSession::onUpstreamTimeout() {
   if (!upstream_) return;
   if (!upstream_->connected) {
     last_error_ = http::upstreamError(ErrorCode::kConnectFailed, true, "connect timeout");
+    noteConnectFailure(upstream_->hostIndex());
     releaseUpstream(false);
     if (attempts_ < cluster_->config->config.max_attempts)
       startAttempt();
@@ -599,7 +613,7 @@ void DownstreamSession::failRequest(http::Error error) {
   releaseUpstream(false);
   if (response_started_) {
     // Response bytes already reached the client: the only honest signal left is to cut.
-    writeAccessLog();
+    recordRequest();
     close();
     return;
   }
@@ -617,7 +631,7 @@ void DownstreamSession::failRequest(http::Error error) {
   bufferevent_write(down_, scratch_.data(), scratch_.size());
   bytes_out_ += scratch_.size();
   response_done_ = true;
-  writeAccessLog();
+  recordRequest();
   if (close_conn)
     closeGracefully();
   else
@@ -627,11 +641,14 @@ void DownstreamSession::failRequest(http::Error error) {
 void DownstreamSession::releaseUpstream(bool reusable) {
   if (!upstream_) return;
   uint32_t host = upstream_->hostIndex();
-  if (cluster_->hosts[host].active_requests > 0) --cluster_->hosts[host].active_requests;
+  core::WorkerHost& local = *cluster_->locals[host];
+  if (local.load.active_requests > 0) --local.load.active_requests;
   upstream_->setHandler(nullptr);
   upstream_read_paused_ = false;
-  if (reusable && !worker_.draining()) {
-    cluster_->pools[host]->release(std::move(upstream_));
+  // A host out of rotation (drain, maint, removed) keeps no idle connection.
+  if (reusable && !worker_.draining() &&
+      local.state->admin.load(std::memory_order_relaxed) == upstream::AdminState::kReady) {
+    local.pool.release(std::move(upstream_));
   } else {
     upstream_.reset();  // safe inside its callback: libevent defers the free
   }
@@ -709,6 +726,52 @@ void DownstreamSession::forceClose() {
   close();
 }
 
+void DownstreamSession::onViewChanged() {
+  if (worker_.listenerIndex(listener_name_) < 0) beginShutdown();
+}
+
+void DownstreamSession::abortIfUsing(const upstream::HostState* host) {
+  if (!upstream_ || !cluster_ || state_ != State::kProxying) return;
+  if (cluster_->hosts[upstream_->hostIndex()].state != host) return;
+  failRequest(http::upstreamError(ErrorCode::kUpstreamReset, false,
+                                  "host drain deadline passed; request aborted"));
+}
+
+void DownstreamSession::noteConnectFailure(uint32_t host_index) {
+  core::WorkerHost& host = *cluster_->locals[host_index];
+  auto now = std::chrono::steady_clock::now();
+  host.stats.recordUpstreamError(
+      std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count(),
+      stats::upstreamReasonIndex(ErrorCode::kConnectFailed));
+  worker_.reportHostResult(host, cluster_->config->config.outlier_detection, false, true);
+}
+
+void DownstreamSession::recordRequest() {
+  auto now = std::chrono::steady_clock::now();
+  const int64_t second =
+      std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  const uint64_t micros = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(now - started_at_).count());
+  const int reason = last_error_ ? stats::upstreamReasonIndex(last_error_.code) : -1;
+  const uint32_t retries = attempts_ > 0 ? attempts_ - 1 : 0;
+  if (route_)
+    view_->route_stats[route_->stats_index]->recordRequest(second, status_, micros, reason,
+                                                           retries);
+  if (cluster_ && !tried_.empty()) {
+    core::WorkerHost& host = *cluster_->locals[tried_.back()];
+    const bool connect_failed = last_error_.code == ErrorCode::kConnectFailed;
+    // Connect failures were counted on the host when they happened.
+    host.stats.recordRequest(second, status_, micros, connect_failed ? -1 : reason, 0);
+    if (!connect_failed && status_ != 499) {
+      const bool server_error = (response_started_ && status_ >= 500) ||
+                                (last_error_ && last_error_.source == http::ErrorSource::kUpstream);
+      worker_.reportHostResult(host, cluster_->config->config.outlier_detection, server_error,
+                               false);
+    }
+  }
+  writeAccessLog(now);
+}
+
 void DownstreamSession::closeGracefully() {
   if (state_ == State::kClosed) return;
   state_ = State::kLingering;
@@ -731,10 +794,9 @@ void DownstreamSession::close() {
   worker_.sessionClosed(this);
 }
 
-void DownstreamSession::writeAccessLog() {
+void DownstreamSession::writeAccessLog(std::chrono::steady_clock::time_point now) {
   if (!worker_.accessLogEnabled()) return;
   const http::RequestHead& req = parser_.request();
-  auto now = std::chrono::steady_clock::now();
   auto wall = std::chrono::system_clock::now();
   std::time_t secs = std::chrono::system_clock::to_time_t(wall);
   int millis = static_cast<int>(

@@ -22,7 +22,12 @@
 namespace lb::core {
 class Worker;
 struct WorkerCluster;
+struct WorkerView;
 }  // namespace lb::core
+
+namespace lb::upstream {
+struct HostState;
+}
 
 namespace lb::router {
 struct RouteEntry;
@@ -46,6 +51,11 @@ class DownstreamSession final : public upstream::UpstreamHandler {
   void beginShutdown();
   // Shutdown deadline or worker exit: close now, whatever is in flight.
   void forceClose();
+  // The worker switched to a new view: if this connection's listener is gone, it closes
+  // after the request in flight. The next request on it uses the new view.
+  void onViewChanged();
+  // A drain deadline passed for `host`: a request in flight to it ends now.
+  void abortIfUsing(const upstream::HostState* host);
 
  private:
   enum class State { kReadingHead, kProxying, kLingering, kClosed };
@@ -80,15 +90,19 @@ class DownstreamSession final : public upstream::UpstreamHandler {
   void startNextRequest();
   void closeGracefully();  // flush what is queued, then close (lingering)
   void close();
-  void writeAccessLog();
+  // Once per request, at its end: statistics, outlier detection, access log.
+  void recordRequest();
+  void noteConnectFailure(uint32_t host_index);
+  void writeAccessLog(std::chrono::steady_clock::time_point now);
   void resetRequestState();
   void pauseDownstreamRead(bool pause);
   void pauseUpstreamRead(bool pause);
 
   core::Worker& worker_;
   uint32_t listener_index_;
-  std::shared_ptr<const snapshot::Snapshot> snapshot_;  // pinned per request
+  std::shared_ptr<core::WorkerView> view_;  // pinned per request
   const snapshot::ListenerSnapshot* listener_;
+  std::string listener_name_;
   bufferevent* down_;
   std::string client_ip_;
   State state_ = State::kReadingHead;

@@ -20,8 +20,8 @@ class LeastRequest final : public LoadBalancer {
     uint32_t b = candidates_[random_.below(n - 1)];
     if (b == a) b = candidates_[n - 1];
     // Compare active/weight without division: a_active * b_weight vs b_active * a_weight.
-    uint64_t lhs = uint64_t{hosts_[a].active_requests} * weightOf(hosts_[b]);
-    uint64_t rhs = uint64_t{hosts_[b].active_requests} * weightOf(hosts_[a]);
+    uint64_t lhs = uint64_t{hosts_[a].load->active_requests} * weightOf(hosts_[b], ctx);
+    uint64_t rhs = uint64_t{hosts_[b].load->active_requests} * weightOf(hosts_[a], ctx);
     return static_cast<int>(lhs <= rhs ? a : b);
   }
 

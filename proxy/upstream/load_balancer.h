@@ -13,10 +13,16 @@
 
 namespace lb::upstream {
 
-// The worker's view of one host: shared state plus worker-local counters.
+// Worker-local load of one host; lives as long as the host does on that worker, across
+// snapshot switches, so in-flight requests are counted on the right host.
+struct HostLoad {
+  uint32_t active_requests = 0;  // on this worker only
+};
+
+// The worker's view of one host: shared state plus worker-local load.
 struct LbHost {
   HostState* state = nullptr;
-  uint32_t active_requests = 0;  // on this worker only
+  HostLoad* load = nullptr;
 };
 
 // Small, fast, worker-local PRNG (splitmix64).
@@ -37,6 +43,7 @@ class Random {
 
 struct PickContext {
   const std::vector<uint32_t>* tried = nullptr;  // host indices already tried by this request
+  int64_t now_ms = 0;                            // steady clock, for slow start
   bool has_hash = false;
   uint64_t hash = 0;  // ring_hash key (header or cookie), when present
 
@@ -62,8 +69,8 @@ uint64_t hashKey(std::string_view key);
 inline bool candidate(const std::vector<LbHost>& hosts, uint32_t i, const PickContext& ctx) {
   return hosts[i].state->usable() && !ctx.wasTried(i);
 }
-inline uint32_t weightOf(const LbHost& h) {
-  return h.state->weight.load(std::memory_order_relaxed);
+inline uint32_t weightOf(const LbHost& h, const PickContext& ctx) {
+  return h.state->effectiveWeight(ctx.now_ms);
 }
 
 std::unique_ptr<LoadBalancer> makeRoundRobin(std::vector<LbHost>& hosts);

@@ -11,12 +11,12 @@ class RandomBalancer final : public LoadBalancer {
   int pick(const PickContext& ctx) override {
     uint64_t total = 0;
     for (uint32_t i = 0; i < hosts_.size(); ++i)
-      if (candidate(hosts_, i, ctx)) total += weightOf(hosts_[i]);
+      if (candidate(hosts_, i, ctx)) total += weightOf(hosts_[i], ctx);
     if (total == 0) return kNoHost;
     uint64_t point = random_.below(total);
     for (uint32_t i = 0; i < hosts_.size(); ++i) {
       if (!candidate(hosts_, i, ctx)) continue;
-      uint64_t w = weightOf(hosts_[i]);
+      uint64_t w = weightOf(hosts_[i], ctx);
       if (point < w) return static_cast<int>(i);
       point -= w;
     }

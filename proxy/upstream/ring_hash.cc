@@ -40,12 +40,12 @@ class RingHash final : public LoadBalancer {
     ring_.clear();
     ring_hosts_ = hosts_.size();
     uint64_t total_weight = 0;
-    for (const LbHost& h : hosts_) total_weight += weightOf(h);
+    for (const LbHost& h : hosts_) total_weight += h.state->weight.load(std::memory_order_relaxed);
     if (total_weight == 0) return;
     uint64_t per_weight =
         std::max<uint64_t>(1, std::min<uint64_t>(kPointsPerWeight, kMaxRingPoints / total_weight));
     for (uint32_t i = 0; i < hosts_.size(); ++i) {
-      uint64_t points = per_weight * weightOf(hosts_[i]);
+      uint64_t points = per_weight * hosts_[i].state->weight.load(std::memory_order_relaxed);
       for (uint64_t p = 0; p < points; ++p)
         ring_.push_back({hashKey(hosts_[i].state->id + "#" + std::to_string(p)), i});
     }

@@ -14,7 +14,7 @@ class RoundRobin final : public LoadBalancer {
     int64_t total = 0;
     for (uint32_t i = 0; i < hosts_.size(); ++i) {
       if (!candidate(hosts_, i, ctx)) continue;
-      int64_t w = weightOf(hosts_[i]);
+      int64_t w = weightOf(hosts_[i], ctx);
       current_[i] += w;
       total += w;
       if (best == kNoHost || current_[i] > current_[best]) best = static_cast<int>(i);

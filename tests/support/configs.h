@@ -14,6 +14,7 @@ struct TestConfig {
   std::string route_timeout = "5s";
   std::string routes;          // replaces the default catch-all route when set
   std::string clusters_extra;  // more clusters, each starting "  - name: ..."
+  std::string admin = "admin: { listen: 127.0.0.1:0 }\n";  // whole "admin:" block
   int workers = 2;
   std::string shutdown_timeout = "5s";
 
@@ -31,6 +32,7 @@ struct TestConfig {
     for (size_t i = 0; i < hosts.size(); ++i)
       y += "      - { id: h" + std::to_string(i + 1) + ", address: \"" + hosts[i] + "\" }\n";
     y += clusters_extra;
+    y += admin;
     y += "access_log: { path: /dev/stdout }\n";
     return y;
   }

@@ -43,6 +43,12 @@ ProxyProcess::ProxyProcess(const std::string& yaml, std::vector<std::string> ext
   if (!child_.waitForLine("lbproxy: ready", std::chrono::seconds(20))) return;
   // "lbproxy: listener NAME on HOST:PORT"
   for (const std::string& line : child_.lines()) {
+    const std::string admin_prefix = "lbproxy: admin on ";  // HOST:PORT[ (note)]
+    if (line.rfind(admin_prefix, 0) == 0) {
+      std::string address = line.substr(admin_prefix.size());
+      address = address.substr(0, address.find(' '));
+      admin_port_ = static_cast<uint16_t>(std::stoi(address.substr(address.rfind(':') + 1)));
+    }
     const std::string prefix = "lbproxy: listener ";
     if (line.rfind(prefix, 0) != 0) continue;
     size_t on = line.find(" on ", prefix.size());

@@ -32,6 +32,7 @@ class ProxyProcess {
   ~ProxyProcess();
   bool ok() const { return ok_; }
   uint16_t port(const std::string& listener = "public") const;
+  uint16_t adminPort() const { return admin_port_; }
   ChildProcess& process() { return child_; }
   // JSON access-log lines printed so far (access_log.path is /dev/stdout in test configs).
   std::vector<std::string> accessLog();
@@ -44,6 +45,7 @@ class ProxyProcess {
   std::string config_path_;
   ChildProcess child_;
   std::map<std::string, uint16_t> ports_;
+  uint16_t admin_port_ = 0;
   bool ok_ = false;
 };
 

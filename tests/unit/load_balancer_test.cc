@@ -13,6 +13,7 @@ namespace {
 
 struct Pool {
   std::vector<std::unique_ptr<HostState>> states;
+  std::vector<std::unique_ptr<HostLoad>> loads;
   std::vector<LbHost> hosts;
   Random random{42};
 
@@ -21,7 +22,8 @@ struct Pool {
       auto s = std::make_unique<HostState>();
       s->id = "h" + std::to_string(i);
       s->weight = weights[i];
-      hosts.push_back(LbHost{s.get(), 0});
+      loads.push_back(std::make_unique<HostLoad>());
+      hosts.push_back(LbHost{s.get(), loads.back().get()});
       states.push_back(std::move(s));
     }
   }
@@ -70,6 +72,47 @@ TEST(AllBalancers, SkipUnusableAndTriedHosts) {
   }
 }
 
+TEST(AllBalancers, SkipCheckingAndEjectedHosts) {
+  for (auto kind : {config::BalancerKind::kRoundRobin, config::BalancerKind::kLeastRequest,
+                    config::BalancerKind::kRandom}) {
+    Pool pool({1, 1, 1});
+    auto lb = makeLoadBalancer(kind, pool.hosts, pool.random);
+    pool.states[0]->health = Health::kChecking;  // a new host not yet passed its checks
+    pool.states[1]->ejected = true;
+    auto counts = countPicks(*lb, 3, 100);
+    EXPECT_EQ(counts[2], 100) << config::balancerName(kind);
+  }
+}
+
+// Slow start: a host that just became usable gets 10% of its share, growing linearly to all
+// of it at the end of the ramp. Time is passed in, so the test controls it.
+TEST(SlowStart, RampsEffectiveWeightOverTheWindow) {
+  HostState h;
+  h.weight = 2;
+  h.ramp_ms = 10000;
+  h.ramp_start_ms = 1000;
+  EXPECT_EQ(h.effectiveWeight(1000), 2 * kWeightScale / 10);  // floor at 10%
+  EXPECT_EQ(h.effectiveWeight(6000), 2 * kWeightScale / 2);
+  EXPECT_EQ(h.effectiveWeight(11000), 2 * kWeightScale);
+  EXPECT_EQ(h.effectiveWeight(50000), 2 * kWeightScale);
+
+  for (auto kind : {config::BalancerKind::kRoundRobin, config::BalancerKind::kRandom}) {
+    Pool pool({1, 1});
+    pool.states[1]->ramp_ms = 10000;
+    pool.states[1]->ramp_start_ms = 0;
+    auto lb = makeLoadBalancer(kind, pool.hosts, pool.random);
+    auto share = [&](int64_t now) {
+      PickContext ctx;
+      ctx.now_ms = now;
+      auto counts = countPicks(*lb, 2, 20000, ctx);
+      return counts[1] / 20000.0;
+    };
+    EXPECT_NEAR(share(0), 0.1 / 1.1, 0.02) << config::balancerName(kind);
+    EXPECT_NEAR(share(5000), 0.5 / 1.5, 0.02) << config::balancerName(kind);
+    EXPECT_NEAR(share(10000), 0.5, 0.02) << config::balancerName(kind);
+  }
+}
+
 TEST(Random, FollowsWeights) {
   Pool pool({1, 3});
   auto lb = makeLoadBalancer(config::BalancerKind::kRandom, pool.hosts, pool.random);
@@ -81,11 +124,11 @@ TEST(Random, FollowsWeights) {
 TEST(LeastRequest, PrefersTheLessLoadedHost) {
   Pool pool({1, 1});
   auto lb = makeLoadBalancer(config::BalancerKind::kLeastRequest, pool.hosts, pool.random);
-  pool.hosts[0].active_requests = 10;
+  pool.hosts[0].load->active_requests = 10;
   auto counts = countPicks(*lb, 2, 1000);
   // With two hosts, P2C picks both candidates, so the idle one always wins.
   EXPECT_EQ(counts[1], 1000);
-  pool.hosts[0].active_requests = 0;
+  pool.hosts[0].load->active_requests = 0;
   auto even = countPicks(*lb, 2, 10000);
   EXPECT_NEAR(even[0] / 10000.0, 0.5, 0.05);
 }
@@ -111,12 +154,12 @@ TEST(RingHash, RemovingAHostMovesOnlyItsKeys) {
   auto lb = makeLoadBalancer(config::BalancerKind::kRingHash, pool.hosts, pool.random);
   std::map<int, int> before;
   for (int user = 0; user < 2000; ++user) {
-    PickContext ctx{nullptr, true, hashKey("u" + std::to_string(user))};
+    PickContext ctx{nullptr, 0, true, hashKey("u" + std::to_string(user))};
     before[user] = lb->pick(ctx);
   }
   pool.states[1]->admin = AdminState::kMaint;
   for (int user = 0; user < 2000; ++user) {
-    PickContext ctx{nullptr, true, hashKey("u" + std::to_string(user))};
+    PickContext ctx{nullptr, 0, true, hashKey("u" + std::to_string(user))};
     int now = lb->pick(ctx);
     EXPECT_NE(now, 1);
     if (before[user] != 1) {

@@ -1,0 +1,129 @@
+// The main thread's owner of everything that changes at runtime: the loaded file, the runtime
+// overlay (admin API changes), host states, the workers' snapshots, listener sockets, active
+// health checks, outlier ejections and the state file. The admin API and signal handlers
+// call it; it talks to workers only by posting to their loops and answers asynchronously
+// once every worker has acted. Owner: the main thread (every method).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+#include <vector>
+
+#include "config/model.h"
+#include "proxy/control/runtime_overlay.h"
+#include "proxy/core/event_loop.h"
+#include "proxy/core/worker.h"
+#include "proxy/health/health_checker.h"
+#include "proxy/snapshot/snapshot.h"
+
+namespace lb::log {
+class AccessLogWriter;
+}
+
+namespace lb::control {
+
+// An admin answer: HTTP status and a JSON body.
+using Reply = std::function<void(int status, const nlohmann::json& body)>;
+
+nlohmann::json errorBody(const std::string& code, const std::string& message);
+
+class Controller {
+ public:
+  Controller(core::EventLoop& loop, std::string config_path, log::AccessLogWriter* access_log);
+  ~Controller();
+
+  // Opens listeners, restores the state file, starts workers and health checks.
+  bool start(const config::ProxyConfig& config, uint32_t workers, std::string* error);
+  // Stops health checks and tells workers to drain; `done` runs on the main thread once
+  // every worker has exited.
+  void shutdown(std::function<void()> done);
+  bool stopping() const { return stopping_; }
+
+  const config::ProxyConfig& fileConfig() const { return file_; }
+  const std::vector<std::unique_ptr<core::Worker>>& workers() const { return workers_; }
+
+  // Admin operations. Each answers through `reply`, on the main thread.
+  void reload(Reply reply);
+  void status(Reply reply);
+  void listClusters(Reply reply);
+  void getCluster(const std::string& cluster, Reply reply);
+  void addHost(const std::string& cluster, const std::string& body, Reply reply);
+  void removeHost(const std::string& cluster, const std::string& id, bool force, Reply reply);
+  void setState(const std::string& cluster, const std::string& id, const std::string& body,
+                Reply reply);
+  void setWeight(const std::string& cluster, const std::string& id, const std::string& body,
+                 Reply reply);
+  void stats(uint32_t window_s, Reply reply);
+  // Prometheus text exposition.
+  void metrics(std::function<void(std::string)> done);
+
+ private:
+  // Main-thread bookkeeping per host (by cluster/id).
+  struct HostRuntime {
+    uint32_t passes = 0;  // consecutive, active checks
+    uint32_t failures = 0;
+    std::array<uint64_t, health::kCheckResults> check_results{};
+    std::string last_check;
+    uint32_t ejections = 0;
+    bool ejected = false;
+    int64_t ejected_until_ms = 0;
+    std::unique_ptr<core::Timer> eject_timer;
+    std::unique_ptr<core::Timer> drain_timer;
+  };
+  struct Listener {
+    std::string address;  // as configured
+    uint16_t port = 0;    // bound
+  };
+
+  // Builds the effective config and a snapshot from it and sends it to every worker;
+  // `done` runs when all have switched. Returns false and sets *error when it cannot.
+  bool publish(const config::ProxyConfig& file, std::function<void()> done, std::string* error);
+  void forEachWorker(const std::function<void(core::Worker&, std::function<void()>)>& fn,
+                     std::function<void()> all_done);
+  void collectReports(uint32_t window_s, std::function<void(std::vector<core::WorkerReport>)> done);
+  const config::ClusterConfig* effectiveCluster(const std::string& name) const;
+  const config::HostConfig* effectiveHost(const std::string& cluster, const std::string& id) const;
+  std::shared_ptr<upstream::HostState> hostState(const std::string& cluster,
+                                                 const std::string& id) const;
+  HostRuntime& runtime(const upstream::HostState& host);
+  nlohmann::json hostJson(const config::HostConfig& h, const upstream::HostState& state,
+                          const std::vector<core::WorkerReport>& reports) const;
+  nlohmann::json clusterJson(const config::ClusterConfig& c,
+                             const std::vector<core::WorkerReport>& reports) const;
+  void answerHost(const std::string& cluster, const std::string& id, int status, Reply reply);
+  void setAdminState(upstream::HostState& host, upstream::AdminState state);
+  void markUsabilityChange(upstream::HostState& host, bool was_usable);
+  void onCheckResult(const std::shared_ptr<upstream::HostState>& host, health::CheckResult r);
+  void onOutlier(const std::shared_ptr<upstream::HostState>& host, core::OutlierKind kind);
+  void saveState();
+  bool readTokenFile(const config::ProxyConfig& cfg, std::string* error);
+
+  core::EventLoop& loop_;
+  std::string config_path_;
+  log::AccessLogWriter* access_log_;
+  config::ProxyConfig file_;       // as loaded from the file
+  config::ProxyConfig effective_;  // file + overlay: what the workers serve
+  RuntimeOverlay overlay_;
+  snapshot::HostRegistry registry_;
+  std::shared_ptr<const snapshot::Snapshot> snapshot_;
+  uint64_t snapshot_version_ = 0;
+  uint64_t config_version_ = 0;  // successful loads of the file
+  uint64_t reloads_ok_ = 0;
+  uint64_t reloads_failed_ = 0;
+  int64_t last_reload_unix_ = 0;
+  std::map<std::string, Listener> listeners_;
+  std::map<std::string, HostRuntime> hosts_;  // "cluster/id"
+  std::vector<std::unique_ptr<core::Worker>> workers_;
+  std::unique_ptr<health::HealthChecker> health_;
+  std::chrono::steady_clock::time_point started_at_;
+  int64_t started_unix_ = 0;
+  bool stopping_ = false;
+
+ public:
+  std::string admin_token;  // empty: no auth (loopback only, enforced by the loader)
+};
+
+}  // namespace lb::control

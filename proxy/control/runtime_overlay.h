@@ -1,0 +1,41 @@
+// Runtime changes made through the admin API, kept apart from the file so they can be
+// re-applied to every reload of it (matched by cluster and host id) and saved to the state
+// file to survive a restart. Main thread only.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "config/model.h"
+#include "proxy/upstream/host.h"
+
+namespace lb::control {
+
+struct HostOverride {
+  std::optional<upstream::AdminState> admin;
+  std::optional<uint32_t> weight;
+};
+
+struct RuntimeOverlay {
+  std::map<std::string, std::vector<config::HostConfig>> added;          // by cluster
+  std::map<std::string, std::set<std::string>> removed;                  // host ids, by cluster
+  std::map<std::string, std::map<std::string, HostOverride>> overrides;  // cluster -> id -> ...
+
+  // The file's config with these changes applied. A host added at runtime whose id the file
+  // now lists is taken from the file.
+  config::ProxyConfig apply(const config::ProxyConfig& file) const;
+
+  void addHost(const std::string& cluster, const config::HostConfig& host);
+  void removeHost(const std::string& cluster, const std::string& id);
+
+  std::string toJson() const;
+  // Returns false and sets *error when the text is not a valid state file.
+  bool fromJson(const std::string& text, std::string* error);
+};
+
+std::optional<upstream::AdminState> parseAdminState(const std::string& name);
+
+}  // namespace lb::control

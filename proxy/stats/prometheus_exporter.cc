@@ -1,0 +1,233 @@
+#include "proxy/stats/prometheus_exporter.h"
+
+#include <dirent.h>
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace lb::stats {
+
+namespace {
+
+using prometheus::Labels;
+
+struct ProcessStats {
+  double cpu_seconds = 0;
+  double resident_bytes = 0;
+  double virtual_bytes = 0;
+  double open_fds = 0;
+  double max_fds = 0;
+  double threads = 0;
+};
+
+ProcessStats readProcessStats() {
+  ProcessStats p;
+  rusage ru{};
+  if (getrusage(RUSAGE_SELF, &ru) == 0)
+    p.cpu_seconds = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                    static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+  std::ifstream statm("/proc/self/statm");
+  double pages_virtual = 0, pages_resident = 0;
+  if (statm >> pages_virtual >> pages_resident) {
+    double page = static_cast<double>(sysconf(_SC_PAGESIZE));
+    p.virtual_bytes = pages_virtual * page;
+    p.resident_bytes = pages_resident * page;
+  }
+  if (DIR* d = opendir("/proc/self/fd")) {
+    while (dirent* e = readdir(d))
+      if (e->d_name[0] != '.') ++p.open_fds;
+    closedir(d);
+    --p.open_fds;  // the directory stream itself
+  }
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0) p.max_fds = static_cast<double>(rl.rlim_cur);
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("Threads:", 0) == 0) p.threads = std::stod(line.substr(8));
+  return p;
+}
+
+prometheus::Histogram::BucketBoundaries bounds() {
+  return prometheus::Histogram::BucketBoundaries(kPromBuckets.begin(), kPromBuckets.end());
+}
+
+std::vector<double> bucketIncrements(const Totals& t) {
+  return std::vector<double>(t.duration_buckets.begin(), t.duration_buckets.end());
+}
+
+}  // namespace
+
+std::string renderPrometheus(const MetricsInput& in) {
+  prometheus::Registry registry;
+  auto gauge = [&](const char* name, const char* help) -> prometheus::Family<prometheus::Gauge>& {
+    return prometheus::BuildGauge().Name(name).Help(help).Register(registry);
+  };
+  auto counter = [&](const char* name,
+                     const char* help) -> prometheus::Family<prometheus::Counter>& {
+    return prometheus::BuildCounter().Name(name).Help(help).Register(registry);
+  };
+  auto histogram = [&](const char* name,
+                       const char* help) -> prometheus::Family<prometheus::Histogram>& {
+    return prometheus::BuildHistogram().Name(name).Help(help).Register(registry);
+  };
+
+  gauge("lbproxy_build_info", "lbproxy build; the value is always 1")
+      .Add({{"version", "0.1.0"}})
+      .Set(1);
+  gauge("lbproxy_config_version", "Successful loads of the configuration file since start")
+      .Add({})
+      .Set(static_cast<double>(in.config_version));
+  auto& reloads = counter("lbproxy_config_reloads_total", "Configuration reloads by result");
+  reloads.Add({{"result", "success"}}).Increment(static_cast<double>(in.reloads_ok));
+  reloads.Add({{"result", "failure"}}).Increment(static_cast<double>(in.reloads_failed));
+  gauge("lbproxy_config_last_reload_success_timestamp_seconds",
+        "Unix time of the last successful reload (0: none)")
+      .Add({})
+      .Set(static_cast<double>(in.last_reload_unix));
+  gauge("lbproxy_workers", "Worker threads").Add({}).Set(static_cast<double>(in.reports->size()));
+
+  uint64_t downstream = 0;
+  for (const auto& r : *in.reports) downstream += r.downstream_connections;
+  gauge("lbproxy_downstream_connections", "Open client connections")
+      .Add({})
+      .Set(static_cast<double>(downstream));
+
+  // Per route.
+  auto& route_requests = counter("lbproxy_route_requests_total",
+                                 "Requests that matched a route, by response status class");
+  auto& route_duration = histogram("lbproxy_route_request_duration_seconds",
+                                   "Time from the first byte of a request to the end of its "
+                                   "response, per route");
+  auto& route_errors =
+      counter("lbproxy_route_upstream_errors_total", "Upstream errors per route, by reason");
+  auto& route_retries =
+      counter("lbproxy_route_retries_total", "Retries to another host, per route");
+  auto& slo_latency = gauge("lbproxy_route_slo_latency_seconds",
+                            "Latency objective of a route from the config (stat: mean, p95, p99)");
+  auto& slo_errors =
+      gauge("lbproxy_route_slo_error_rate", "Error-rate objective of a route from the config");
+  for (const auto& l : in.config->listeners) {
+    for (const auto& route : l.routes) {
+      Totals t;
+      for (const auto& r : *in.reports)
+        if (auto it = r.routes.find(route.name); it != r.routes.end()) t.merge(it->second.totals);
+      Labels base{{"listener", l.name}, {"route", route.name}, {"cluster", route.cluster}};
+      for (size_t i = 0; i < kStatusClasses; ++i) {
+        Labels lb = base;
+        lb["code_class"] = statusClassName(i);
+        route_requests.Add(lb).Increment(static_cast<double>(t.counters.responses[i]));
+      }
+      route_duration.Add(base, bounds())
+          .ObserveMultiple(bucketIncrements(t), t.counters.latency_sum_seconds);
+      for (size_t i = 0; i < kUpstreamReasons; ++i)
+        route_errors.Add({{"route", route.name}, {"reason", upstreamReasonName(i)}})
+            .Increment(static_cast<double>(t.counters.upstream_errors[i]));
+      route_retries.Add({{"route", route.name}}).Increment(static_cast<double>(t.counters.retries));
+      auto seconds = [](config::Duration d) { return static_cast<double>(d.count()) / 1000.0; };
+      if (route.slo.mean.count())
+        slo_latency.Add({{"route", route.name}, {"stat", "mean"}}).Set(seconds(route.slo.mean));
+      if (route.slo.p95.count())
+        slo_latency.Add({{"route", route.name}, {"stat", "p95"}}).Set(seconds(route.slo.p95));
+      if (route.slo.p99.count())
+        slo_latency.Add({{"route", route.name}, {"stat", "p99"}}).Set(seconds(route.slo.p99));
+      if (route.slo.max_error_rate > 0)
+        slo_errors.Add({{"route", route.name}}).Set(route.slo.max_error_rate);
+    }
+  }
+
+  // Per host.
+  auto& host_requests =
+      counter("lbproxy_host_requests_total", "Requests that ended on a host, by status class");
+  auto& host_duration =
+      histogram("lbproxy_host_request_duration_seconds", "Request duration per upstream host");
+  auto& host_errors =
+      counter("lbproxy_host_upstream_errors_total", "Upstream errors per host, by reason");
+  auto& host_active = gauge("lbproxy_host_active_requests", "Requests in flight to a host");
+  auto& host_idle = gauge("lbproxy_host_idle_connections", "Idle pooled connections to a host");
+  auto& host_healthy = gauge("lbproxy_host_healthy", "1 when the host passes its health checks");
+  auto& host_usable = gauge("lbproxy_host_usable", "1 when the host takes new requests");
+  auto& host_admin = gauge("lbproxy_host_admin_state", "1 for the host's current admin state");
+  auto& host_weight = gauge("lbproxy_host_weight", "Configured weight of a host");
+  auto& host_ejected = gauge("lbproxy_host_ejected", "1 while outlier detection ejects the host");
+  auto& host_ejections =
+      counter("lbproxy_host_ejections_total", "Outlier ejections of a host since it was added");
+  auto& checks =
+      counter("lbproxy_health_checks_total", "Active health check results per host, by result");
+  for (const auto& c : in.snapshot->clusters) {
+    for (const auto& h : c.hosts) {
+      Report merged;
+      uint64_t active = 0, idle = 0;
+      for (const auto& r : *in.reports)
+        if (auto it = r.hosts.find(h.get()); it != r.hosts.end()) {
+          merged.merge(it->second.report);
+          active += it->second.active_requests;
+          idle += it->second.idle_connections;
+        }
+      const Totals& t = merged.totals;
+      Labels base{{"cluster", c.config.name}, {"host", h->id}};
+      for (size_t i = 0; i < kStatusClasses; ++i) {
+        Labels lb = base;
+        lb["code_class"] = statusClassName(i);
+        host_requests.Add(lb).Increment(static_cast<double>(t.counters.responses[i]));
+      }
+      host_duration.Add(base, bounds())
+          .ObserveMultiple(bucketIncrements(t), t.counters.latency_sum_seconds);
+      for (size_t i = 0; i < kUpstreamReasons; ++i) {
+        Labels lb = base;
+        lb["reason"] = upstreamReasonName(i);
+        host_errors.Add(lb).Increment(static_cast<double>(t.counters.upstream_errors[i]));
+      }
+      host_active.Add(base).Set(static_cast<double>(active));
+      host_idle.Add(base).Set(static_cast<double>(idle));
+      host_healthy.Add(base).Set(h->health.load() == upstream::Health::kHealthy ? 1 : 0);
+      host_usable.Add(base).Set(h->usable() ? 1 : 0);
+      host_weight.Add(base).Set(h->weight.load());
+      host_ejected.Add(base).Set(h->ejected.load() ? 1 : 0);
+      for (auto s : {upstream::AdminState::kReady, upstream::AdminState::kDrain,
+                     upstream::AdminState::kMaint}) {
+        Labels lb = base;
+        lb["state"] = upstream::adminStateName(s);
+        host_admin.Add(lb).Set(h->admin.load() == s ? 1 : 0);
+      }
+      auto extra = in.host_extra.find(c.config.name + "/" + h->id);
+      HostExtra e = extra != in.host_extra.end() ? extra->second : HostExtra{};
+      host_ejections.Add(base).Increment(e.ejections);
+      if (c.config.health_check.enabled) {
+        for (size_t i = 0; i < health::kCheckResults; ++i) {
+          Labels lb = base;
+          lb["result"] = health::checkResultName(static_cast<health::CheckResult>(i));
+          checks.Add(lb).Increment(static_cast<double>(e.check_results[i]));
+        }
+      }
+    }
+  }
+
+  ProcessStats p = readProcessStats();
+  counter("process_cpu_seconds_total", "User and system CPU time spent in seconds")
+      .Add({})
+      .Increment(p.cpu_seconds);
+  gauge("process_resident_memory_bytes", "Resident memory size in bytes")
+      .Add({})
+      .Set(p.resident_bytes);
+  gauge("process_virtual_memory_bytes", "Virtual memory size in bytes")
+      .Add({})
+      .Set(p.virtual_bytes);
+  gauge("process_open_fds", "Open file descriptors").Add({}).Set(p.open_fds);
+  gauge("process_max_fds", "Maximum number of open file descriptors").Add({}).Set(p.max_fds);
+  gauge("process_threads", "OS threads in the process").Add({}).Set(p.threads);
+  gauge("process_start_time_seconds", "Start time of the process since the Unix epoch in seconds")
+      .Add({})
+      .Set(static_cast<double>(in.started_unix));
+
+  prometheus::TextSerializer serializer;
+  return serializer.Serialize(registry.Collect());
+}
+
+}  // namespace lb::stats
