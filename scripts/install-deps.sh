@@ -8,6 +8,7 @@ PACKAGES=(
   libevent-dev libssl-dev libnghttp2-dev libyaml-cpp-dev prometheus-cpp-dev
   libgtest-dev libgmock-dev libbenchmark-dev node-llhttp
   nlohmann-json3-dev libcli11-dev clang-format
+  prometheus  # promtool, to validate /metrics in the tests
 )
 
 missing=()

@@ -405,6 +405,7 @@ json Controller::hostJson(const config::HostConfig& h, const HostState& state,
   if (it != hosts_.end()) {
     j["last_check"] = it->second.last_check;
     j["ejections"] = it->second.ejections;
+    j["last_ejection_ms"] = it->second.last_ejection_ms;
   }
   return j;
 }
@@ -799,6 +800,7 @@ void Controller::onOutlier(const std::shared_ptr<HostState>& host, core::Outlier
   auto duration = std::min(od.base_ejection_time * rt.ejections, od.max_ejection_time);
   host->ejected.store(true);
   rt.ejected_until_ms = upstream::steadyMillis() + duration.count();
+  rt.last_ejection_ms = duration.count();
   std::fprintf(stderr, "lbproxy: ejected host %s/%s for %lld ms (%s, ejection %u)\n",
                host->cluster.c_str(), host->id.c_str(), static_cast<long long>(duration.count()),
                kind == core::OutlierKind::kConsecutive5xx ? "consecutive 5xx"

@@ -70,6 +70,7 @@ class Controller {
     uint32_t ejections = 0;
     bool ejected = false;
     int64_t ejected_until_ms = 0;
+    int64_t last_ejection_ms = 0;  // length of the latest ejection
     std::unique_ptr<core::Timer> eject_timer;
     std::unique_ptr<core::Timer> drain_timer;
   };

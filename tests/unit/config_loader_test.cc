@@ -198,3 +198,61 @@ TEST(ConfigLoader, ShippedExamplesAreValid) {
 
 }  // namespace
 }  // namespace lb::config
+
+namespace lb::config {
+namespace {
+
+TEST(ConfigLoader, HealthOutlierSlowStartSloAndAdmin) {
+  const std::string yaml = R"(listeners:
+  - name: public
+    listen: 127.0.0.1:8080
+    routes:
+      - name: orders
+        match: { path_prefix: /api/orders }
+        cluster: app
+        slo: { mean: 300ms, p95: 500ms, p99: 1s, max_error_rate: 0.001 }
+clusters:
+  - name: app
+    health_check: { path: /actuator/health, interval: 2s, timeout: 500ms, expected_statuses: [200, "300-399"] }
+    outlier_detection: { consecutive_5xx: 4, base_ejection_time: 10s }
+    slow_start: 30s
+    hosts:
+      - { id: a, address: 127.0.0.1:9001, labels: { version: "1.4.2" } }
+admin: { listen: 127.0.0.1:9901, state_file: /tmp/x.json }
+)";
+  LoadResult r = loadProxyConfigString(yaml, "t.yaml");
+  ASSERT_TRUE(r.ok()) << r.errors[0].toString();
+  const ClusterConfig& c = r.config.clusters[0];
+  EXPECT_TRUE(c.health_check.enabled);
+  EXPECT_EQ(c.health_check.path, "/actuator/health");
+  EXPECT_EQ(c.health_check.timeout, Duration(500));
+  EXPECT_EQ(c.health_check.expected_statuses.size(), 2u);
+  EXPECT_EQ(c.health_check.expected_statuses[1], std::make_pair(300, 399));
+  EXPECT_TRUE(c.outlier_detection.enabled);
+  EXPECT_EQ(c.outlier_detection.consecutive_5xx, 4u);
+  EXPECT_EQ(c.slow_start, Duration(30000));
+  EXPECT_EQ(c.hosts[0].labels.at("version"), "1.4.2");
+  const RouteConfig& route = r.config.listeners[0].routes[0];
+  EXPECT_EQ(route.name, "orders");
+  EXPECT_EQ(route.slo.p99, Duration(1000));
+  EXPECT_DOUBLE_EQ(route.slo.max_error_rate, 0.001);
+  EXPECT_EQ(r.config.admin.state_file, "/tmp/x.json");
+
+  std::string bad = yaml;
+  bad.replace(bad.find("timeout: 500ms"), 14, "timeout: 5s");
+  bad.replace(bad.find("\"300-399\""), 9, "\"399-300\"");
+  bad.replace(bad.find("listen: 127.0.0.1:9901"), 22, "listen: 0.0.0.0:9901");
+  auto errors = errorsOf(bad);
+  ASSERT_EQ(errors.size(), 3u) << testing::PrintToString(errors);
+  EXPECT_EQ(errors[0],
+            "t.yaml:11:68: clusters[0].health_check.timeout: must not be longer than interval");
+  EXPECT_EQ(errors[1],
+            "t.yaml:11:97: clusters[0].health_check.expected_statuses[1]: invalid status "
+            "\"399-300\" (a code 100-599, or a range like 200-399)");
+  EXPECT_EQ(errors[2],
+            "t.yaml:16:18: admin.listen: a non-loopback admin address needs admin.token_file "
+            "(the API can drain and remove hosts)");
+}
+
+}  // namespace
+}  // namespace lb::config
