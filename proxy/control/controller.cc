@@ -113,6 +113,7 @@ bool Controller::start(const config::ProxyConfig& config, uint32_t n_workers, st
   config_version_ = 1;
   for (const auto& c : snapshot_->clusters)
     for (const auto& h : c.hosts) {
+      h->ramp_start_ms.store(0);  // the hosts we start with take full traffic at once
       auto o = overlay_.overrides[c.config.name].find(h->id);
       if (o != overlay_.overrides[c.config.name].end() && o->second.admin)
         h->admin.store(*o->second.admin);
