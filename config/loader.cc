@@ -430,8 +430,13 @@ void readListener(Reader& r, const YAML::Node& node, const std::string& path, Li
 
 void readRoot(Reader& r, const YAML::Node& root, ProxyConfig* cfg) {
   if (!r.expectMap(root, "",
-                   {"workers", "shutdown_timeout", "listeners", "clusters", "access_log", "admin"}))
+                   {"workers", "shutdown_timeout", "listeners", "clusters", "access_log", "admin",
+                    "metrics"}))
     return;
+  if (YAML::Node metrics = root["metrics"]) {
+    if (r.expectMap(metrics, "metrics", {"enabled"}))
+      r.boolean(metrics, "enabled", "metrics", &cfg->metrics.enabled);
+  }
   if (YAML::Node admin = root["admin"]) readAdmin(r, admin, &cfg->admin);
   r.number(root, "workers", "", &cfg->workers, 0, 256);
   r.duration(root, "shutdown_timeout", "", &cfg->shutdown_timeout, true);

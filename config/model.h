@@ -116,6 +116,12 @@ struct AccessLogConfig {
   std::string path = "/dev/stdout";
 };
 
+// Per-route and per-host traffic statistics (admin /v1/stats and /metrics). Off only to
+// measure what they cost.
+struct MetricsConfig {
+  bool enabled = true;
+};
+
 // The admin REST API (docs/admin-api.md).
 struct AdminConfig {
   bool enabled = true;
@@ -133,6 +139,7 @@ struct ProxyConfig {
   std::vector<ClusterConfig> clusters;
   AccessLogConfig access_log;
   AdminConfig admin;
+  MetricsConfig metrics;
 
   const ClusterConfig* findCluster(const std::string& name) const {
     for (const auto& c : clusters)

@@ -66,6 +66,7 @@ std::shared_ptr<const Snapshot> buildSnapshot(const config::ProxyConfig& cfg, ui
                                               HostRegistry& registry, std::string* error) {
   auto snap = std::make_shared<Snapshot>();
   snap->version = version;
+  snap->metrics_enabled = cfg.metrics.enabled;
   for (const auto& c : cfg.clusters) {
     ClusterSnapshot cs;
     cs.config = c;

@@ -35,6 +35,7 @@ struct Snapshot {
   std::vector<ListenerSnapshot> listeners;
   std::vector<ClusterSnapshot> clusters;
   std::vector<std::string> routes;  // route names, by RouteEntry::stats_index
+  bool metrics_enabled = true;
 };
 
 // Keeps HostState objects by "cluster/host-id" so a rebuilt snapshot reuses them.

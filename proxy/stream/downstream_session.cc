@@ -748,20 +748,21 @@ void DownstreamSession::noteConnectFailure(uint32_t host_index) {
 
 void DownstreamSession::recordRequest() {
   auto now = std::chrono::steady_clock::now();
+  const bool metrics = view_->snapshot->metrics_enabled;
   const int64_t second =
       std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
   const uint64_t micros = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(now - started_at_).count());
   const int reason = last_error_ ? stats::upstreamReasonIndex(last_error_.code) : -1;
   const uint32_t retries = attempts_ > 0 ? attempts_ - 1 : 0;
-  if (route_)
+  if (route_ && metrics)
     view_->route_stats[route_->stats_index]->recordRequest(second, status_, micros, reason,
                                                            retries);
   if (cluster_ && !tried_.empty()) {
     core::WorkerHost& host = *cluster_->locals[tried_.back()];
     const bool connect_failed = last_error_.code == ErrorCode::kConnectFailed;
     // Connect failures were counted on the host when they happened.
-    host.stats.recordRequest(second, status_, micros, connect_failed ? -1 : reason, 0);
+    if (metrics) host.stats.recordRequest(second, status_, micros, connect_failed ? -1 : reason, 0);
     if (!connect_failed && status_ != 499) {
       const bool server_error = (response_started_ && status_ >= 500) ||
                                 (last_error_ && last_error_.source == http::ErrorSource::kUpstream);
