@@ -25,5 +25,6 @@ done
 pids+=($!)
 
 echo "demo: try  curl -i localhost:8080/api/products   (Ctrl-C stops everything)" >&2
+echo "demo: admin curl -s localhost:9901/v1/clusters/app   curl -s localhost:9901/metrics" >&2
 # Exit (and clean up) as soon as any of the processes dies.
 wait -n

@@ -213,13 +213,16 @@ void Controller::collectReports(uint32_t window_s,
 bool Controller::publish(const config::ProxyConfig& file, std::function<void()> done,
                          std::string* error) {
   config::ProxyConfig effective = overlay_.apply(file);
-  auto snap = snapshot::buildSnapshot(effective, snapshot_version_ + 1, registry_, error);
-  if (!snap) return false;
 
-  // Listeners: keep those whose name and address are unchanged, open the new ones.
+  // Listeners first, before anything changes: keep those whose name and address are
+  // unchanged, open the new ones; a port that cannot be bound fails the whole reload.
   std::vector<std::map<std::string, int>> new_fds(workers_.size());
   std::map<std::string, Listener> listeners;
-  for (const auto& l : snap->listeners) {
+  for (const auto& cl : effective.listeners) {
+    struct {
+      const std::string& name;
+      const std::string& address;
+    } l{cl.name, cl.listen};
     auto it = listeners_.find(l.name);
     if (it != listeners_.end() && it->second.address == l.address) {
       listeners[l.name] = it->second;
@@ -241,6 +244,12 @@ bool Controller::publish(const config::ProxyConfig& file, std::function<void()> 
     listeners[l.name] = {l.address, port};
     std::fprintf(stderr, "lbproxy: listener %s added on %s (port %u)\n", l.name.c_str(),
                  l.address.c_str(), port);
+  }
+  auto snap = snapshot::buildSnapshot(effective, snapshot_version_ + 1, registry_, error);
+  if (!snap) {
+    for (auto& m : new_fds)
+      for (auto& [n, f] : m) ::close(f);
+    return false;
   }
   for (const auto& [name, l] : listeners_)
     if (!listeners.count(name))

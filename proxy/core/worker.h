@@ -111,7 +111,7 @@ class Worker {
 
   // Owner thread only, below.
   EventLoop& loop() { return loop_; }
-  std::shared_ptr<WorkerView> view() const { return view_; }
+  const std::shared_ptr<WorkerView>& view() const { return view_; }
   int listenerIndex(const std::string& name) const;
   upstream::Random& random() { return random_; }
   bool draining() const { return draining_; }

@@ -105,6 +105,23 @@ TEST(Reload, InvalidFileKeepsTheRunningConfig) {
   EXPECT_EQ(admin.get("/v1/status").body["config_version"], 1);
   EXPECT_EQ(admin.get("/v1/status").body["reloads"]["failed"], 1);
 
+  // A new listener on a port that is taken: the reload fails as a whole, nothing changes.
+  std::string taken = cfg.yaml();
+  taken.replace(taken.find("clusters:"), 0,
+                "  - name: extra\n    listen: " + a.address() +
+                    "\n    routes:\n      - { match: { path_prefix: / }, cluster: app }\n");
+  taken.replace(taken.find("        timeout: 5s"), 19, "        timeout: 6s");
+  rewrite(proxy.configPath(), taken);
+  AdminResponse bind_failed = admin.call("POST", "/v1/config/reload");
+  EXPECT_EQ(bind_failed.status, 422) << bind_failed.text;
+  EXPECT_EQ(bind_failed.body["error"]["code"], "reload_failed");
+  EXPECT_NE(bind_failed.body["error"]["message"].get<std::string>().find("listener extra"),
+            std::string::npos);
+  EXPECT_EQ(admin.get("/v1/status").body["listeners"].size(), 1u);
+  EXPECT_EQ(admin.get("/v1/status").body["reloads"]["failed"], 2);
+  EXPECT_EQ(httpGet(proxy.port(), "/")->status, 200);
+  rewrite(proxy.configPath(), broken);
+
   // SIGHUP with the same file: logged with file:line:col, the config stays.
   proxy.process().signal(SIGHUP);
   ASSERT_TRUE(proxy.process().waitForLine("reload failed", 10s));
