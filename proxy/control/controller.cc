@@ -66,7 +66,9 @@ Controller::Controller(core::EventLoop& loop, std::string config_path,
                        log::AccessLogWriter* access_log)
     : loop_(loop), config_path_(std::move(config_path)), access_log_(access_log) {}
 
-Controller::~Controller() = default;
+Controller::~Controller() {
+  if (joiner_.joinable()) joiner_.join();
+}
 
 bool Controller::readTokenFile(const config::ProxyConfig& cfg, std::string* error) {
   if (!cfg.admin.enabled || cfg.admin.token_file.empty()) {
@@ -168,10 +170,10 @@ void Controller::shutdown(std::function<void()> done) {
   }
   for (auto& w : workers_) w->beginShutdown();
   // Join off the loop thread so signals keep being handled meanwhile.
-  std::thread([this, done = std::move(done)] {
+  joiner_ = std::thread([this, done = std::move(done)] {
     for (auto& w : workers_) w->join();
     loop_.post(done);
-  }).detach();
+  });
 }
 
 void Controller::forEachWorker(const std::function<void(core::Worker&, std::function<void()>)>& fn,
@@ -791,7 +793,9 @@ void Controller::onCheckResult(const std::shared_ptr<HostState>& host, health::C
 
 void Controller::onOutlier(const std::shared_ptr<HostState>& host, core::OutlierKind kind) {
   const config::ClusterConfig* c = effectiveCluster(host->cluster);
-  if (!c || !c->outlier_detection.enabled || stopping_ || !registry_.find(host->cluster, host->id))
+  // Ignore reports about a host that was removed (or replaced under the same id) meanwhile.
+  if (!c || !c->outlier_detection.enabled || stopping_ ||
+      registry_.find(host->cluster, host->id) != host)
     return;
   if (host->ejected.load()) return;
   const config::OutlierConfig& od = c->outlier_detection;

@@ -10,6 +10,7 @@
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "config/model.h"
@@ -122,6 +123,7 @@ class Controller {
   std::chrono::steady_clock::time_point started_at_;
   int64_t started_unix_ = 0;
   bool stopping_ = false;
+  std::thread joiner_;  // joins the workers during shutdown; joined by the destructor
 
  public:
   std::string admin_token;  // empty: no auth (loopback only, enforced by the loader)
