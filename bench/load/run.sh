@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# Side-by-side HTTP/1.1 load benchmark: lbproxy, nginx and HAProxy (Debian's packages) in
+# front of the same three backends, one worker/thread each, upstream keep-alive, wrk with
+# keep-alive. Rounds alternate between the proxies so machine noise hits all alike; the
+# table shows medians over the rounds and lbproxy's ratios. Then idle keep-alive connection
+# memory per proxy, and lbproxy with 2 workers.
+#
+#   bench/load/run.sh                 # 3 rounds x 8 s, 64 connections, 5000 idle connections
+#   ROUNDS=5 DURATION=10 CONNS=64 IDLE=5000 bench/load/run.sh
+#
+# Everything listens on 127.0.0.1 (ports 9201-9203 backends, 8301-8304 proxies).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-8}
+CONNS=${CONNS:-64}
+IDLE=${IDLE:-5000}
+
+"$ROOT/scripts/install-deps.sh" nginx haproxy wrk
+"$ROOT/scripts/build.sh" release >/dev/null
+BIN="$ROOT/build"
+ulimit -n 65536
+
+TMP=$(mktemp -d /tmp/lb-bench.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# --- backends: one nginx, three ports, a 14-byte body ---------------------------------------
+mkdir -p "$TMP/backend" "$TMP/nginx"
+cat >"$TMP/backend/nginx.conf" <<CONF
+daemon off;
+worker_processes 1;
+pid $TMP/backend/nginx.pid;
+error_log $TMP/backend/error.log warn;
+events { worker_connections 20000; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:9201; listen 127.0.0.1:9202; listen 127.0.0.1:9203;
+    location / { return 200 "hello, world!\n"; }
+  }
+}
+CONF
+nginx -p "$TMP/backend" -c "$TMP/backend/nginx.conf" &
+pids+=($!)
+
+# --- the proxies ---------------------------------------------------------------------------
+lbproxy_config() {  # port workers
+  cat <<YAML
+workers: $2
+listeners:
+  - name: public
+    listen: 127.0.0.1:$1
+    routes: [{ cluster: app }]
+clusters:
+  - name: app
+    hosts:
+      - { id: b1, address: 127.0.0.1:9201 }
+      - { id: b2, address: 127.0.0.1:9202 }
+      - { id: b3, address: 127.0.0.1:9203 }
+access_log: { enabled: false }
+admin: { listen: 127.0.0.1:0 }
+YAML
+}
+lbproxy_config 8301 1 >"$TMP/lbproxy1.yaml"
+lbproxy_config 8304 2 >"$TMP/lbproxy2.yaml"
+"$BIN/proxy/lbproxy" -c "$TMP/lbproxy1.yaml" >"$TMP/lbproxy1.log" 2>&1 &
+pids+=($!)
+LBPROXY1_PID=$!
+"$BIN/proxy/lbproxy" -c "$TMP/lbproxy2.yaml" >"$TMP/lbproxy2.log" 2>&1 &
+pids+=($!)
+LBPROXY2_PID=$!
+
+cat >"$TMP/nginx/nginx.conf" <<CONF
+daemon off;
+worker_processes 1;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/error.log warn;
+events { worker_connections 20000; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  keepalive_timeout 120s;
+  upstream app {
+    server 127.0.0.1:9201; server 127.0.0.1:9202; server 127.0.0.1:9203;
+    keepalive 128;
+    keepalive_requests 1000000;
+  }
+  server {
+    listen 127.0.0.1:8302;
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+CONF
+nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" &
+pids+=($!)
+NGINX_MASTER=$!
+
+cat >"$TMP/haproxy.cfg" <<CONF
+global
+  nbthread 1
+  maxconn 20000
+defaults
+  mode http
+  timeout connect 1s
+  timeout client 120s
+  timeout server 30s
+  timeout http-keep-alive 120s
+  option http-keep-alive
+  http-reuse always
+frontend public
+  bind 127.0.0.1:8303
+  default_backend app
+backend app
+  balance roundrobin
+  server b1 127.0.0.1:9201
+  server b2 127.0.0.1:9202
+  server b3 127.0.0.1:9203
+CONF
+haproxy -f "$TMP/haproxy.cfg" -db >"$TMP/haproxy.log" 2>&1 &
+pids+=($!)
+HAPROXY_PID=$!
+
+sleep 1.5
+NGINX_PID=$(pgrep -P "$NGINX_MASTER" | head -1)  # the worker does the proxying
+for port in 9201 8301 8302 8303 8304; do
+  curl -fsS "http://127.0.0.1:$port/" >/dev/null || { echo "port $port does not answer" >&2; exit 1; }
+done
+
+# --- measurement ---------------------------------------------------------------------------
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+TICK=$(getconf CLK_TCK)
+
+declare -A PORT=([lbproxy]=8301 [nginx]=8302 [haproxy]=8303 [lbproxy-2w]=8304)
+declare -A PID=([lbproxy]=$LBPROXY1_PID [nginx]=$NGINX_PID [haproxy]=$HAPROXY_PID [lbproxy-2w]=$LBPROXY2_PID)
+NAMES=(lbproxy nginx haproxy lbproxy-2w)
+declare -A RPS P50 P99 CPU
+
+to_ms() {  # wrk latency "812.00us" / "1.20ms" / "1.01s" -> ms
+  awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n *= 1; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'
+}
+
+measure() {  # name
+  local name=$1 port=${PORT[$1]} pid=${PID[$1]}
+  wrk -t1 -c"$CONNS" -d1s "http://127.0.0.1:$port/" >/dev/null  # warm-up
+  local c0 c1 out
+  c0=$(cpu_ticks "$pid")
+  out=$(wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "http://127.0.0.1:$port/")
+  c1=$(cpu_ticks "$pid")
+  local rps requests p50 p99 errors
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  requests=$(awk '/requests in/ {print $1}' <<<"$out")
+  p50=$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
+  p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
+  errors=$(grep -E "Non-2xx|Socket errors" <<<"$out" || true)
+  [[ -z "$errors" ]] || echo "  $name: $errors" >&2
+  local us
+  us=$(awk -v d=$((c1 - c0)) -v t="$TICK" -v n="$requests" 'BEGIN { printf "%.2f", d / t * 1e6 / n }')
+  RPS[$name]+="$rps " P50[$name]+="$p50 " P99[$name]+="$p99 " CPU[$name]+="$us "
+  printf '  %-11s %10s req/s  p50 %7s ms  p99 %7s ms  cpu %6s us/req\n' "$name" "$rps" "$p50" "$p99" "$us"
+}
+
+median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+
+echo "lb load benchmark: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uname -r)"
+echo "wrk -t1 -c$CONNS -d${DURATION}s, keep-alive, GET / -> 14-byte body, $ROUNDS rounds"
+for ((r = 1; r <= ROUNDS; r++)); do
+  echo "round $r"
+  for name in "${NAMES[@]}"; do measure "$name"; done
+done
+
+echo
+echo "| proxy | req/s | p50 ms | p99 ms | proxy CPU us/req |"
+echo "|---|---|---|---|---|"
+declare -A M_RPS M_CPU M_P99
+for name in "${NAMES[@]}"; do
+  M_RPS[$name]=$(median "${RPS[$name]}")
+  M_CPU[$name]=$(median "${CPU[$name]}")
+  M_P99[$name]=$(median "${P99[$name]}")
+  echo "| $name | ${M_RPS[$name]} | $(median "${P50[$name]}") | ${M_P99[$name]} | ${M_CPU[$name]} |"
+done
+echo
+for peer in nginx haproxy; do
+  awk -v a="${M_RPS[lbproxy]}" -v b="${M_RPS[$peer]}" -v ca="${M_CPU[lbproxy]}" -v cb="${M_CPU[$peer]}" \
+    -v pa="${M_P99[lbproxy]}" -v pb="${M_P99[$peer]}" -v p="$peer" \
+    'BEGIN { printf "lbproxy / %s: req/s x%.2f, CPU per request x%.2f, p99 x%.2f\n", p, a / b, ca / cb, pa / pb }'
+done
+
+# --- idle keep-alive connections -----------------------------------------------------------
+echo
+echo "idle keep-alive client connections ($IDLE, one request each), proxy RSS growth:"
+for name in lbproxy nginx haproxy; do
+  port=${PORT[$name]} pid=${PID[$name]}
+  before=$(rss_kib "$pid")
+  coproc HOLD { "$BIN/bench/load/idle-conns" "$port" "$IDLE"; }
+  read -r line <&"${HOLD[0]}" || true
+  if [[ "$line" != ready* ]]; then
+    echo "  $name: idle-conns failed" >&2
+  else
+    after=$(rss_kib "$pid")
+    awk -v n="$name" -v a="$before" -v b="$after" -v c="$IDLE" \
+      'BEGIN { printf "  %-8s %6d KiB -> %6d KiB: %5.0f bytes per connection\n", n, a, b, (b - a) * 1024 / c }'
+  fi
+  exec {HOLD[1]}>&-
+  wait "$HOLD_PID" 2>/dev/null || true
+  sleep 0.5
+done
