@@ -19,7 +19,7 @@ IDLE=${IDLE:-5000}
 "$ROOT/scripts/install-deps.sh" nginx haproxy wrk
 "$ROOT/scripts/build.sh" release >/dev/null
 BIN="$ROOT/build"
-ulimit -n 65536
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true  # 5000 idle connections need fds
 
 TMP=$(mktemp -d /tmp/lb-bench.XXXXXX)
 pids=()
@@ -37,7 +37,7 @@ daemon off;
 worker_processes 1;
 pid $TMP/backend/nginx.pid;
 error_log $TMP/backend/error.log warn;
-events { worker_connections 20000; }
+events { worker_connections 8000; }
 http {
   access_log off;
   keepalive_requests 1000000;
@@ -82,7 +82,7 @@ daemon off;
 worker_processes 1;
 pid $TMP/nginx/nginx.pid;
 error_log $TMP/nginx/error.log warn;
-events { worker_connections 20000; }
+events { worker_connections 8000; }
 http {
   access_log off;
   keepalive_requests 1000000;
@@ -109,7 +109,7 @@ NGINX_MASTER=$!
 cat >"$TMP/haproxy.cfg" <<CONF
 global
   nbthread 1
-  maxconn 20000
+  maxconn 8000
 defaults
   mode http
   timeout connect 1s
