@@ -93,7 +93,7 @@ DownstreamSession::DownstreamSession(core::Worker& worker, uint32_t listener_ind
       view_(worker.view()),
       listener_(&view_->snapshot->listeners[listener_index]),
       listener_name_(listener_->name),
-      down_(bufferevent_socket_new(worker.loop().base(), fd, BEV_OPT_CLOSE_ON_FREE)),
+      down_(new core::Stream(worker.loop().base(), fd)),
       client_ip_(peerAddress(peer)),
       parser_(http::Http1HeadParser::Kind::kRequest, listener_->limits),
       down_timer_(worker.loop(), [this] { onDownTimeout(); }),
@@ -101,28 +101,28 @@ DownstreamSession::DownstreamSession(core::Worker& worker, uint32_t listener_ind
 
 DownstreamSession::~DownstreamSession() {
   upstream_.reset();
-  if (down_) bufferevent_free(down_);
+  if (down_) down_->release();
 }
 
 void DownstreamSession::start() {
   int one = 1;
-  setsockopt(bufferevent_getfd(down_), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  bufferevent_setcb(down_, onReadCb, onWriteCb, onEventCb, this);
-  bufferevent_setwatermark(down_, EV_READ, 0, kHighWater);
-  bufferevent_enable(down_, EV_READ | EV_WRITE);
+  setsockopt(down_->fd(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  down_->setCallbacks(onReadCb, onWriteCb, onEventCb, this);
+  down_->setReadHighWater(kHighWater);
+  down_->enableRead();
   // A connection that sends nothing gets the head deadline, not the keep-alive idle time.
   down_timer_.start(listener_->request_headers_timeout);
   head_timer_running_ = true;
   started_at_ = std::chrono::steady_clock::now();
 }
 
-void DownstreamSession::onReadCb(bufferevent*, void* arg) {
+void DownstreamSession::onReadCb(core::Stream*, void* arg) {
   static_cast<DownstreamSession*>(arg)->onDownRead();
 }
-void DownstreamSession::onWriteCb(bufferevent*, void* arg) {
+void DownstreamSession::onWriteCb(core::Stream*, void* arg) {
   static_cast<DownstreamSession*>(arg)->onDownWrite();
 }
-void DownstreamSession::onEventCb(bufferevent*, short events, void* arg) {
+void DownstreamSession::onEventCb(core::Stream*, short events, void* arg) {
   static_cast<DownstreamSession*>(arg)->onDownEvent(events);
 }
 
@@ -135,7 +135,7 @@ void DownstreamSession::onDownRead() {
       if (upstream_ && upstream_->connected && !request_body_done_) pumpRequestBody();
       break;
     case State::kLingering: {
-      evbuffer* in = bufferevent_get_input(down_);
+      evbuffer* in = down_->input();
       evbuffer_drain(in, evbuffer_get_length(in));
       break;
     }
@@ -145,13 +145,13 @@ void DownstreamSession::onDownRead() {
 }
 
 void DownstreamSession::onDownWrite() {
-  evbuffer* out = bufferevent_get_output(down_);
+  evbuffer* out = down_->output();
   if (state_ == State::kLingering) {
     if (evbuffer_get_length(out) == 0) {
       // Everything is sent: half-close and read (discarding) until the client closes, so
       // unread request bytes do not turn our last response into a reset.
-      shutdown(bufferevent_getfd(down_), SHUT_WR);
-      bufferevent_enable(down_, EV_READ);
+      shutdown(down_->fd(), SHUT_WR);
+      down_->enableRead();
     }
     return;
   }
@@ -183,7 +183,7 @@ void DownstreamSession::onDownEvent(short events) {
 }
 
 void DownstreamSession::processInput() {
-  evbuffer* in = bufferevent_get_input(down_);
+  evbuffer* in = down_->input();
   while (state_ == State::kReadingHead) {
     const char* data;
     size_t len;
@@ -295,25 +295,24 @@ void DownstreamSession::startAttempt() {
 
 void DownstreamSession::connectTo(uint32_t host_index) {
   const upstream::HostState& host = *cluster_->hosts[host_index].state;
-  bufferevent* bev = bufferevent_socket_new(worker_.loop().base(), -1, BEV_OPT_CLOSE_ON_FREE);
-  upstream_ = std::make_unique<upstream::UpstreamConnection>(worker_.loop(), bev, host_index);
+  auto* stream = new core::Stream(worker_.loop().base(), -1);
+  upstream_ = std::make_unique<upstream::UpstreamConnection>(worker_.loop(), stream, host_index);
   upstream_->setHandler(this);
   ++cluster_->locals[host_index]->load.active_requests;
   upstream_started_at_ = std::chrono::steady_clock::now();
   up_timer_.start(cluster_->config->config.connect_timeout);
-  if (bufferevent_socket_connect(bev, reinterpret_cast<const sockaddr*>(&host.sockaddr),
-                                 static_cast<int>(host.sockaddr_len)) < 0) {
+  if (stream->connect(reinterpret_cast<const sockaddr*>(&host.sockaddr), host.sockaddr_len) < 0) {
     onUpstreamEvent(BEV_EVENT_ERROR);
     return;
   }
-  bufferevent_enable(bev, EV_READ | EV_WRITE);
+  stream->enableRead();
 }
 
 void DownstreamSession::onConnected() {
   upstream_->connected = true;
   up_timer_.cancel();
   int one = 1;
-  setsockopt(bufferevent_getfd(upstream_->bev()), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  setsockopt(upstream_->stream()->fd(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   sendRequestHead();
 }
 
@@ -326,11 +325,11 @@ void DownstreamSession::sendRequestHead() {
   ctx.client_ip = client_ip_;
   ctx.request_id = request_id_;
   http::encodeUpstreamRequest(req, ctx, &scratch_);
-  bufferevent* up = upstream_->bev();
-  bufferevent_setwatermark(up, EV_WRITE, kLowWater, 0);
-  bufferevent_setwatermark(up, EV_READ, 0, kHighWater);
-  bufferevent_write(up, scratch_.data(), scratch_.size());
-  bufferevent_enable(up, EV_READ | EV_WRITE);
+  core::Stream* up = upstream_->stream();
+  up->setWriteLowWater(kLowWater);
+  up->setReadHighWater(kHighWater);
+  up->write(scratch_.data(), scratch_.size());
+  up->enableRead();
   upstream_started_at_ = std::chrono::steady_clock::now();
   up_timer_.start(route_->timeout);
   pumpRequestBody();
@@ -342,11 +341,11 @@ void DownstreamSession::pumpRequestBody() {
   if (req.expect_continue && !sent_continue_) {
     // The backend is reached: invite the body (the Expect field is not forwarded).
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-    bufferevent_write(down_, kContinue.data(), kContinue.size());
+    down_->write(kContinue.data(), kContinue.size());
     sent_continue_ = true;
   }
-  evbuffer* in = bufferevent_get_input(down_);
-  evbuffer* out = bufferevent_get_output(upstream_->bev());
+  evbuffer* in = down_->input();
+  evbuffer* out = upstream_->stream()->output();
   const bool chunked = req.framing == BodyFraming::kChunked;
   while (!request_body_.done()) {
     if (evbuffer_get_length(out) >= kHighWater) {
@@ -398,7 +397,7 @@ void DownstreamSession::onUpstreamRead() {
 
 void DownstreamSession::readResponse() {
   if (!upstream_ || upstream_read_paused_) return;
-  evbuffer* in = bufferevent_get_input(upstream_->bev());
+  evbuffer* in = upstream_->stream()->input();
   while (!response_started_) {
     const char* data;
     size_t len;
@@ -411,7 +410,7 @@ void DownstreamSession::readResponse() {
     }
     if (r.status == http::Http1HeadParser::Status::kDone && !handleResponseHead()) return;
   }
-  evbuffer* out = bufferevent_get_output(down_);
+  evbuffer* out = down_->output();
   while (!upstream_->body.done()) {
     if (evbuffer_get_length(out) >= kHighWater) {
       pauseUpstreamRead(true);  // resumed from onDownWrite below the low mark
@@ -492,7 +491,7 @@ bool DownstreamSession::handleResponseHead() {
   std::string_view connection = close_after_response_ ? "close" : (client11 ? "" : "keep-alive");
   scratch_.clear();
   http::encodeClientResponse(resp, client_framing_, is_head, connection, request_id_, &scratch_);
-  bufferevent_write(down_, scratch_.data(), scratch_.size());
+  down_->write(scratch_.data(), scratch_.size());
   bytes_out_ += scratch_.size();
   response_started_ = true;
   upstream_->body.start(resp.framing, resp.content_length);
@@ -543,7 +542,7 @@ void DownstreamSession::onUpstreamEvent(short events) {
   if (!paused) readResponse();
   if (!upstream_ || response_done_) return;
   if (upstream_->body.framing() == BodyFraming::kUntilClose && !paused) {
-    evbuffer* out = bufferevent_get_output(down_);
+    evbuffer* out = down_->output();
     if (client_chunked_) {
       evbuffer_add(out, http::kLastChunk.data(), http::kLastChunk.size());
       bytes_out_ += http::kLastChunk.size();
@@ -554,7 +553,7 @@ void DownstreamSession::onUpstreamEvent(short events) {
   }
   if (paused && upstream_->body.framing() == BodyFraming::kUntilClose) {
     // The rest is still buffered; finish once the client has taken it.
-    bufferevent_disable(upstream_->bev(), EV_READ);
+    upstream_->stream()->disableRead();
     return;
   }
   failRequest(http::upstreamError(ErrorCode::kUpstreamReset, false,
@@ -564,8 +563,7 @@ void DownstreamSession::onUpstreamEvent(short events) {
 void DownstreamSession::finishExchange() {
   up_timer_.cancel();
   bool reusable = upstream_ && !isolate_ && upstream_->parser.response().keep_alive &&
-                  request_body_done_ &&
-                  evbuffer_get_length(bufferevent_get_input(upstream_->bev())) == 0;
+                  request_body_done_ && evbuffer_get_length(upstream_->stream()->input()) == 0;
   releaseUpstream(reusable);
   recordRequest();
   if (close_after_response_ || shutting_down_ || !request_body_done_) {
@@ -628,7 +626,7 @@ void DownstreamSession::failRequest(http::Error error) {
       client_fault || close_after_response_ || !request_body_done_ || shutting_down_;
   scratch_.clear();
   http::encodeErrorResponse(status_, error.detail, request_id_, close_conn, &scratch_);
-  bufferevent_write(down_, scratch_.data(), scratch_.size());
+  down_->write(scratch_.data(), scratch_.size());
   bytes_out_ += scratch_.size();
   response_done_ = true;
   recordRequest();
@@ -660,7 +658,7 @@ void DownstreamSession::startNextRequest() {
   state_ = State::kReadingHead;
   down_timer_.start(listener_->idle_timeout);
   head_timer_running_ = false;
-  if (evbuffer_get_length(bufferevent_get_input(down_)) > 0) {
+  if (evbuffer_get_length(down_->input()) > 0) {
     // A pipelined request is already buffered: serve it from a fresh stack frame.
     worker_.loop().runLater([this] {
       if (state_ == State::kReadingHead) processInput();
@@ -695,20 +693,20 @@ void DownstreamSession::pauseDownstreamRead(bool pause) {
   if (pause == downstream_read_paused_ || !down_) return;
   downstream_read_paused_ = pause;
   if (pause)
-    bufferevent_disable(down_, EV_READ);
+    down_->disableRead();
   else
-    bufferevent_enable(down_, EV_READ);
+    down_->enableRead();
 }
 
 void DownstreamSession::pauseUpstreamRead(bool pause) {
   if (pause == upstream_read_paused_ || !upstream_) return;
   upstream_read_paused_ = pause;
   if (pause) {
-    bufferevent_disable(upstream_->bev(), EV_READ);
-    bufferevent_setwatermark(down_, EV_WRITE, kLowWater, 0);
+    upstream_->stream()->disableRead();
+    down_->setWriteLowWater(kLowWater);
     up_timer_.cancel();  // a slow client is not a stalled backend
   } else {
-    bufferevent_enable(upstream_->bev(), EV_READ);
+    upstream_->stream()->enableRead();
     up_timer_.start(route_->timeout);
   }
 }
@@ -778,10 +776,10 @@ void DownstreamSession::closeGracefully() {
   state_ = State::kLingering;
   up_timer_.cancel();
   down_timer_.start(kLingerTime);
-  bufferevent_setwatermark(down_, EV_WRITE, 0, 0);
-  bufferevent_enable(down_, EV_READ | EV_WRITE);
+  down_->setWriteLowWater(0);
+  down_->enableRead();
   downstream_read_paused_ = false;
-  if (evbuffer_get_length(bufferevent_get_output(down_)) == 0) onDownWrite();
+  if (evbuffer_get_length(down_->output()) == 0) onDownWrite();
 }
 
 void DownstreamSession::close() {
@@ -790,7 +788,7 @@ void DownstreamSession::close() {
   down_timer_.cancel();
   up_timer_.cancel();
   releaseUpstream(false);
-  bufferevent_free(down_);  // safe inside its own callback: libevent defers the free
+  down_->release();  // safe inside its own callback: the stream defers the free
   down_ = nullptr;
   worker_.sessionClosed(this);
 }

@@ -6,14 +6,13 @@
 // by the worker at the end of the loop turn after close.
 #pragma once
 
-#include <event2/bufferevent.h>
-
 #include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "proxy/core/event_loop.h"
+#include "proxy/core/stream.h"
 #include "proxy/http/body_decoder.h"
 #include "proxy/http/error.h"
 #include "proxy/http/http1_parser.h"
@@ -60,9 +59,9 @@ class DownstreamSession final : public upstream::UpstreamHandler {
  private:
   enum class State { kReadingHead, kProxying, kLingering, kClosed };
 
-  static void onReadCb(bufferevent*, void* arg);
-  static void onWriteCb(bufferevent*, void* arg);
-  static void onEventCb(bufferevent*, short events, void* arg);
+  static void onReadCb(core::Stream*, void* arg);
+  static void onWriteCb(core::Stream*, void* arg);
+  static void onEventCb(core::Stream*, short events, void* arg);
 
   void onDownRead();
   void onDownWrite();
@@ -103,7 +102,7 @@ class DownstreamSession final : public upstream::UpstreamHandler {
   std::shared_ptr<core::WorkerView> view_;  // pinned per request
   const snapshot::ListenerSnapshot* listener_;
   std::string listener_name_;
-  bufferevent* down_;
+  core::Stream* down_;
   std::string client_ip_;
   State state_ = State::kReadingHead;
   http::Http1HeadParser parser_;

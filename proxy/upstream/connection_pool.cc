@@ -4,19 +4,20 @@
 
 namespace lb::upstream {
 
-UpstreamConnection::UpstreamConnection(core::EventLoop& loop, bufferevent* bev, uint32_t host_index)
+UpstreamConnection::UpstreamConnection(core::EventLoop& loop, core::Stream* stream,
+                                       uint32_t host_index)
     : parser(http::Http1HeadParser::Kind::kResponse, http::HeadLimits{65536, 65536, 200}),
-      bev_(bev),
+      stream_(stream),
       host_index_(host_index),
       idle_timer_(loop, [this] {
         if (idle_in_) idle_in_->drop(this);
       }) {
-  bufferevent_setcb(bev_, onRead, onWrite, onEvent, this);
+  stream_->setCallbacks(onRead, onWrite, onEvent, this);
 }
 
-UpstreamConnection::~UpstreamConnection() { bufferevent_free(bev_); }
+UpstreamConnection::~UpstreamConnection() { stream_->release(); }
 
-void UpstreamConnection::onRead(bufferevent*, void* arg) {
+void UpstreamConnection::onRead(core::Stream*, void* arg) {
   auto* self = static_cast<UpstreamConnection*>(arg);
   if (self->handler_)
     self->handler_->onUpstreamRead();
@@ -24,12 +25,12 @@ void UpstreamConnection::onRead(bufferevent*, void* arg) {
     self->idle_in_->drop(self);  // unsolicited bytes: not reusable
 }
 
-void UpstreamConnection::onWrite(bufferevent*, void* arg) {
+void UpstreamConnection::onWrite(core::Stream*, void* arg) {
   auto* self = static_cast<UpstreamConnection*>(arg);
   if (self->handler_) self->handler_->onUpstreamWrite();
 }
 
-void UpstreamConnection::onEvent(bufferevent*, short events, void* arg) {
+void UpstreamConnection::onEvent(core::Stream*, short events, void* arg) {
   auto* self = static_cast<UpstreamConnection*>(arg);
   if (self->handler_)
     self->handler_->onUpstreamEvent(events);
@@ -54,9 +55,9 @@ void ConnectionPool::release(std::unique_ptr<UpstreamConnection> conn) {
   conn->setHandler(nullptr);
   conn->idle_in_ = this;
   // Watch for the peer closing it; any read while idle drops it.
-  bufferevent_setwatermark(conn->bev(), EV_READ, 0, 0);
-  bufferevent_setwatermark(conn->bev(), EV_WRITE, 0, 0);
-  bufferevent_enable(conn->bev(), EV_READ);
+  conn->stream()->setReadHighWater(0);
+  conn->stream()->setWriteLowWater(0);
+  conn->stream()->enableRead();
   conn->idle_timer_.start(idle_timeout_);
   idle_.push_back(std::move(conn));
 }

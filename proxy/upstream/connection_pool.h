@@ -3,12 +3,11 @@
 // in its pool (handler null); an idle connection that reads anything or times out is closed.
 #pragma once
 
-#include <event2/bufferevent.h>
-
 #include <memory>
 #include <vector>
 
 #include "proxy/core/event_loop.h"
+#include "proxy/core/stream.h"
 #include "proxy/http/body_decoder.h"
 #include "proxy/http/http1_parser.h"
 
@@ -31,12 +30,13 @@ class ConnectionPool;
 
 class UpstreamConnection {
  public:
-  UpstreamConnection(core::EventLoop& loop, bufferevent* bev, uint32_t host_index);
+  // Takes ownership of `stream` (released in the destructor).
+  UpstreamConnection(core::EventLoop& loop, core::Stream* stream, uint32_t host_index);
   ~UpstreamConnection();  // closes the socket
   UpstreamConnection(const UpstreamConnection&) = delete;
   UpstreamConnection& operator=(const UpstreamConnection&) = delete;
 
-  bufferevent* bev() const { return bev_; }
+  core::Stream* stream() const { return stream_; }
   uint32_t hostIndex() const { return host_index_; }
   void setHandler(UpstreamHandler* handler) { handler_ = handler; }
 
@@ -47,11 +47,11 @@ class UpstreamConnection {
 
  private:
   friend class ConnectionPool;
-  static void onRead(bufferevent*, void* arg);
-  static void onWrite(bufferevent*, void* arg);
-  static void onEvent(bufferevent*, short events, void* arg);
+  static void onRead(core::Stream*, void* arg);
+  static void onWrite(core::Stream*, void* arg);
+  static void onEvent(core::Stream*, short events, void* arg);
 
-  bufferevent* bev_;
+  core::Stream* stream_;
   uint32_t host_index_;
   UpstreamHandler* handler_ = nullptr;
   ConnectionPool* idle_in_ = nullptr;  // set while idle in a pool

@@ -1,0 +1,96 @@
+// A non-blocking TCP stream with input and output evbuffers, replacing libevent's
+// bufferevent on the request path. Why our own: a bufferevent adds the write event whenever
+// output is queued and deletes it once drained (2 epoll_ctl per direction per request) and
+// sizes every read with ioctl(FIONREAD). This stream registers its fd once, edge-triggered
+// for read and write, writes as soon as the current loop turn ends (coalescing everything
+// queued in that turn into one writev), asks the kernel for nothing else, and reads into
+// reserved evbuffer space until EAGAIN or the read high watermark.
+//
+// Callback semantics follow bufferevent's (the session code was written against them):
+// read callback after data was added to input; write callback after a write left the output
+// at or below the low watermark; event callback with BEV_EVENT_CONNECTED / EOF / ERROR.
+// release() may be called from inside any of the stream's own callbacks.
+// Owner: one loop thread.
+#pragma once
+
+#include <event2/bufferevent.h>  // BEV_EVENT_* flags only
+#include <event2/event.h>
+#include <sys/socket.h>
+
+#include <cstddef>
+
+struct evbuffer;
+struct evbuffer_cb_info;
+
+namespace lb::core {
+
+class Stream {
+ public:
+  using DataCb = void (*)(Stream*, void* arg);
+  using EventCb = void (*)(Stream*, short events, void* arg);
+
+  // Wraps a connected socket (accepted), or with fd < 0 an unconnected one for connect().
+  Stream(event_base* base, int fd);
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+
+  // Closes the socket and frees the stream, now or when its callback on the stack returns.
+  void release();
+
+  void setCallbacks(DataCb on_read, DataCb on_write, EventCb on_event, void* arg);
+  // Stop reading while the input holds this much (0 = no limit).
+  void setReadHighWater(size_t bytes) { read_high_ = bytes; }
+  // Call the write callback when a write leaves the output at or below this.
+  void setWriteLowWater(size_t bytes) { write_low_ = bytes; }
+  void enableRead();
+  void disableRead();
+
+  evbuffer* input() const { return input_; }
+  evbuffer* output() const { return output_; }
+  // Appends to the output; it is written at the end of this loop turn.
+  void write(const void* data, size_t len);
+  // Non-blocking connect; the event callback reports CONNECTED or ERROR. -1 on immediate error.
+  int connect(const sockaddr* addr, socklen_t len);
+  int fd() const { return fd_; }
+
+ private:
+  ~Stream();
+  static void onReadable(evutil_socket_t, short, void* arg);
+  static void onWritable(evutil_socket_t, short, void* arg);
+  static void onFlush(evutil_socket_t, short, void* arg);
+  static void onOutputChanged(evbuffer*, const evbuffer_cb_info* info, void* arg);
+  static void onInputChanged(evbuffer*, const evbuffer_cb_info* info, void* arg);
+
+  void attach();  // registers the fd's events (once)
+  void doRead();
+  void doWrite();
+  void scheduleFlush();
+  void enter() { ++depth_; }
+  bool leave();  // false when the stream was deleted
+  void fire(short events);
+
+  event_base* base_;
+  int fd_;
+  evbuffer* input_;
+  evbuffer* output_;
+  event* read_ev_ = nullptr;
+  event* write_ev_ = nullptr;
+  event* flush_ev_ = nullptr;
+  DataCb read_cb_ = nullptr;
+  DataCb write_cb_ = nullptr;
+  EventCb event_cb_ = nullptr;
+  void* arg_ = nullptr;
+  size_t read_high_ = 0;
+  size_t write_low_ = 0;
+  int depth_ = 0;
+  bool dead_ = false;
+  bool reading_ = false;   // enabled by the owner
+  bool readable_ = false;  // the kernel may have more than we took (no EAGAIN seen)
+  bool writable_ = true;   // no EAGAIN on write since the last EPOLLOUT edge
+  bool connecting_ = false;
+  bool flush_scheduled_ = false;
+  bool eof_ = false;
+  bool peer_closed_ = false;  // EPOLLRDHUP seen: read until 0, whatever the read sizes
+};
+
+}  // namespace lb::core
