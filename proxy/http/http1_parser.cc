@@ -136,6 +136,33 @@ static const std::string* findHeader(const std::vector<Header>& headers, std::st
     if (equalsIgnoreCase(h.name, name)) return &h.value;
   return nullptr;
 }
+void RequestHead::clear() {
+  method.clear();
+  target.clear();
+  path.clear();
+  authority.clear();
+  version_minor = 1;
+  headers.clear();
+  framing = BodyFraming::kNone;
+  content_length = 0;
+  transfer_codings.clear();
+  keep_alive = true;
+  expect_continue = false;
+  connection_tokens.clear();
+}
+
+void ResponseHead::clear() {
+  status = 0;
+  reason.clear();
+  version_minor = 1;
+  headers.clear();
+  framing = BodyFraming::kNone;
+  content_length = 0;
+  transfer_codings.clear();
+  keep_alive = true;
+  connection_tokens.clear();
+}
+
 const std::string* RequestHead::find(std::string_view name) const {
   return findHeader(headers, name);
 }
@@ -173,8 +200,8 @@ void Http1HeadParser::reset(bool response_to_head) {
   llhttp_reset(&parser_);
   parser_.data = this;
   response_to_head_ = response_to_head;
-  request_ = RequestHead{};
-  response_ = ResponseHead{};
+  request_.clear();
+  response_.clear();
   headers_ = kind_ == Kind::kRequest ? &request_.headers : &response_.headers;
   url_.clear();
   name_.clear();

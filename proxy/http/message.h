@@ -35,6 +35,8 @@ struct RequestHead {
   std::vector<std::string> connection_tokens;  // lower-cased, for hop-by-hop removal
 
   const std::string* find(std::string_view name) const;
+  // Back to the default state, keeping allocated capacity (no allocation per request).
+  void clear();
 };
 
 struct ResponseHead {
@@ -49,6 +51,7 @@ struct ResponseHead {
   std::vector<std::string> connection_tokens;
 
   const std::string* find(std::string_view name) const;
+  void clear();  // as RequestHead::clear
 };
 
 // True for fields that apply to one connection only (RFC 9110 7.6.1), including the ones
