@@ -56,6 +56,33 @@ bool parseBody(const std::string& body, json* out, const Reply& reply) {
   return true;
 }
 
+using WorkerFds = std::vector<std::map<std::string, int>>;  // per worker: listener -> fd
+
+void closeAll(WorkerFds& fds) {
+  for (auto& m : fds)
+    for (auto& [name, fd] : m) ::close(fd);
+  fds.clear();
+}
+
+// One SO_REUSEPORT socket per worker for a listener (the kernel spreads connections, and a
+// connection never changes worker), into fds[w][name]. Returns the bound port, or 0 with
+// *error set (the sockets opened so far stay in fds for the caller to close).
+uint16_t openListener(const std::string& name, const std::string& address, WorkerFds& fds,
+                      std::string* error) {
+  uint16_t port = 0;
+  for (auto& worker_fds : fds) {
+    uint16_t bound = 0;
+    int fd = core::openListenSocket(address, port, &bound, error);
+    if (fd < 0) {
+      *error = "listener " + name + ": " + *error;
+      return 0;
+    }
+    port = bound;
+    worker_fds[name] = fd;
+  }
+  return port;
+}
+
 }  // namespace
 
 json errorBody(const std::string& code, const std::string& message) {
@@ -114,29 +141,15 @@ bool Controller::start(const config::ProxyConfig& config, uint32_t n_workers, st
   if (!snapshot_) return false;
   config_version_ = 1;
   for (const auto& c : snapshot_->clusters)
-    for (const auto& h : c.hosts) {
-      h->ramp_start_ms.store(0);  // the hosts we start with take full traffic at once
-      auto o = overlay_.overrides[c.config.name].find(h->id);
-      if (o != overlay_.overrides[c.config.name].end() && o->second.admin)
-        h->admin.store(*o->second.admin);
-    }
+    for (const auto& h : c.hosts) h->ramp_start_ms.store(0);  // full traffic at once
+  applyAdminOverrides(*snapshot_);
 
-  // One listening socket per listener per worker (SO_REUSEPORT): the kernel spreads
-  // connections and a connection never changes worker.
-  std::vector<std::map<std::string, int>> fds(n_workers);
+  WorkerFds fds(n_workers);
   for (const auto& l : snapshot_->listeners) {
-    uint16_t port = 0;
-    for (uint32_t w = 0; w < n_workers; ++w) {
-      uint16_t bound = 0;
-      int fd = core::openListenSocket(l.address, port, &bound, error);
-      if (fd < 0) {
-        *error = "listener " + l.name + ": " + *error;
-        for (auto& m : fds)
-          for (auto& [n, f] : m) ::close(f);
-        return false;
-      }
-      port = bound;
-      fds[w][l.name] = fd;
+    uint16_t port = openListener(l.name, l.address, fds, error);
+    if (port == 0) {
+      closeAll(fds);
+      return false;
     }
     listeners_[l.name] = {l.address, port};
     std::string host = l.address.substr(0, l.address.rfind(':'));
@@ -218,39 +231,26 @@ bool Controller::publish(const config::ProxyConfig& file, std::function<void()> 
 
   // Listeners first, before anything changes: keep those whose name and address are
   // unchanged, open the new ones; a port that cannot be bound fails the whole reload.
-  std::vector<std::map<std::string, int>> new_fds(workers_.size());
+  WorkerFds new_fds(workers_.size());
   std::map<std::string, Listener> listeners;
-  for (const auto& cl : effective.listeners) {
-    struct {
-      const std::string& name;
-      const std::string& address;
-    } l{cl.name, cl.listen};
+  for (const auto& l : effective.listeners) {
     auto it = listeners_.find(l.name);
-    if (it != listeners_.end() && it->second.address == l.address) {
+    if (it != listeners_.end() && it->second.address == l.listen) {
       listeners[l.name] = it->second;
       continue;
     }
-    uint16_t port = 0;
-    for (size_t w = 0; w < workers_.size(); ++w) {
-      uint16_t bound = 0;
-      int fd = core::openListenSocket(l.address, port, &bound, error);
-      if (fd < 0) {
-        *error = "listener " + l.name + ": " + *error;
-        for (auto& m : new_fds)
-          for (auto& [n, f] : m) ::close(f);
-        return false;
-      }
-      port = bound;
-      new_fds[w][l.name] = fd;
+    uint16_t port = openListener(l.name, l.listen, new_fds, error);
+    if (port == 0) {
+      closeAll(new_fds);
+      return false;
     }
-    listeners[l.name] = {l.address, port};
+    listeners[l.name] = {l.listen, port};
     std::fprintf(stderr, "lbproxy: listener %s added on %s (port %u)\n", l.name.c_str(),
-                 l.address.c_str(), port);
+                 l.listen.c_str(), port);
   }
   auto snap = snapshot::buildSnapshot(effective, snapshot_version_ + 1, registry_, error);
   if (!snap) {
-    for (auto& m : new_fds)
-      for (auto& [n, f] : m) ::close(f);
+    closeAll(new_fds);
     return false;
   }
   for (const auto& [name, l] : listeners_)
@@ -259,13 +259,7 @@ bool Controller::publish(const config::ProxyConfig& file, std::function<void()> 
   listeners_ = std::move(listeners);
 
   registry_.prune(*snap);
-  for (const auto& c : snap->clusters) {
-    auto& ov = overlay_.overrides[c.config.name];
-    for (const auto& h : c.hosts) {
-      auto o = ov.find(h->id);
-      if (o != ov.end() && o->second.admin) h->admin.store(*o->second.admin);
-    }
-  }
+  applyAdminOverrides(*snap);
   std::map<std::string, HostRuntime> kept;
   for (const auto& c : snap->clusters)
     for (const auto& h : c.hosts) {
@@ -281,7 +275,7 @@ bool Controller::publish(const config::ProxyConfig& file, std::function<void()> 
   snapshot_version_ = snap->version;
   health_->sync(*snap);
   size_t i = 0;
-  std::vector<std::map<std::string, int>> fds_by_worker = std::move(new_fds);
+  WorkerFds fds_by_worker = std::move(new_fds);
   forEachWorker(
       [&](core::Worker& w, std::function<void()> ack) {
         w.applySnapshot(snap, std::move(fds_by_worker[i++]), std::move(ack));
@@ -590,6 +584,17 @@ void Controller::removeHost(const std::string& cluster, const std::string& id, b
     if (!ok) return reply(500, errorBody("internal", error));
     saveState();
   });
+}
+
+void Controller::applyAdminOverrides(const snapshot::Snapshot& snap) {
+  for (const auto& c : snap.clusters) {
+    auto ov = overlay_.overrides.find(c.config.name);
+    if (ov == overlay_.overrides.end()) continue;
+    for (const auto& h : c.hosts) {
+      auto o = ov->second.find(h->id);
+      if (o != ov->second.end() && o->second.admin) h->admin.store(*o->second.admin);
+    }
+  }
 }
 
 void Controller::markUsabilityChange(HostState& host, bool was_usable) {

@@ -97,6 +97,8 @@ class Controller {
                              const std::vector<core::WorkerReport>& reports) const;
   void answerHost(const std::string& cluster, const std::string& id, int status, Reply reply);
   void setAdminState(upstream::HostState& host, upstream::AdminState state);
+  // Admin states set through the API, onto the snapshot's (possibly new) host states.
+  void applyAdminOverrides(const snapshot::Snapshot& snap);
   void markUsabilityChange(upstream::HostState& host, bool was_usable);
   void onCheckResult(const std::shared_ptr<upstream::HostState>& host, health::CheckResult r);
   void onOutlier(const std::shared_ptr<upstream::HostState>& host, core::OutlierKind kind);

@@ -16,14 +16,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-BackendHandler named(const std::string& name) {
-  return [name](const BackendRequest&, BackendConnection& conn) {
-    conn.write(simpleResponse(200, name));
-  };
-}
-
 TEST(AdminApi, BearerTokenRequiredWhenConfigured) {
-  TestBackend b(named("b"));
+  TestBackend b(answers("b"));
   TempDir dir;
   const std::string token = "s3cret-token-0123456789";
   std::string token_file = dir.write("token", token + "\n");
@@ -72,7 +66,7 @@ TEST(AdminApi, RefusesToStartOnANonLoopbackAddressWithoutToken) {
 }
 
 TEST(AdminApi, ErrorsSayWhatIsWrong) {
-  TestBackend b(named("b"));
+  TestBackend b(answers("b"));
   TestConfig cfg;
   cfg.hosts = {b.address()};
   ProxyProcess proxy(cfg.yaml());
@@ -120,7 +114,7 @@ TEST(AdminApi, ErrorsSayWhatIsWrong) {
 }
 
 TEST(AdminApi, AddDrainRemoveHost) {
-  TestBackend one(named("one")), two(named("two"));
+  TestBackend one(answers("one")), two(answers("two"));
   TestConfig cfg;
   cfg.hosts = {one.address()};
   cfg.workers = 1;
@@ -174,7 +168,7 @@ TEST(AdminApi, AddDrainRemoveHost) {
 }
 
 TEST(AdminApi, RuntimeStateSurvivesReloadAndRestartWithStateFile) {
-  TestBackend one(named("one")), two(named("two"));
+  TestBackend one(answers("one")), two(answers("two"));
   TempDir dir;
   std::string state_file = dir.path() + "/state.json";
   TestConfig cfg;

@@ -19,12 +19,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-BackendHandler named(const std::string& name) {
-  return [name](const BackendRequest&, BackendConnection& conn) {
-    conn.write(simpleResponse(200, name));
-  };
-}
-
 void rewrite(const std::string& path, const std::string& yaml) {
   std::string tmp = path + ".tmp";
   std::ofstream(tmp) << yaml;
@@ -32,7 +26,7 @@ void rewrite(const std::string& path, const std::string& yaml) {
 }
 
 TEST(Reload, HundredReloadsUnderLoadFailNothing) {
-  TestBackend a(named("a")), b(named("b"));
+  TestBackend a(answers("a")), b(answers("b"));
   TestConfig one, two;
   one.hosts = {a.address()};
   two.hosts = {a.address(), b.address()};
@@ -81,7 +75,7 @@ TEST(Reload, HundredReloadsUnderLoadFailNothing) {
 }
 
 TEST(Reload, InvalidFileKeepsTheRunningConfig) {
-  TestBackend a(named("a"));
+  TestBackend a(answers("a"));
   TestConfig cfg;
   cfg.hosts = {a.address()};
   ProxyProcess proxy(cfg.yaml());
@@ -130,7 +124,7 @@ TEST(Reload, InvalidFileKeepsTheRunningConfig) {
 }
 
 TEST(Reload, ListenersAreAddedAndRemoved) {
-  TestBackend a(named("a"));
+  TestBackend a(answers("a"));
   TestConfig cfg;
   cfg.hosts = {a.address()};
   ProxyProcess proxy(cfg.yaml());
@@ -173,7 +167,7 @@ TEST(Reload, InFlightRequestFinishesOnItsSnapshot) {
     for (int i = 0; i < 500 && !release; ++i) std::this_thread::sleep_for(10ms);
     conn.write(simpleResponse(200, "old"));
   });
-  TestBackend new_host(named("new"));
+  TestBackend new_host(answers("new"));
   TestConfig before, after;
   before.hosts = {old_host.address()};
   after.hosts = {new_host.address()};

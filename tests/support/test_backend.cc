@@ -83,6 +83,12 @@ void BackendConnection::close() {
   }
 }
 
+BackendHandler answers(const std::string& body) {
+  return [body](const BackendRequest&, BackendConnection& conn) {
+    conn.write(simpleResponse(200, body));
+  };
+}
+
 std::string simpleResponse(int status, std::string_view body, std::string_view extra_headers) {
   std::string out = "HTTP/1.1 " + std::to_string(status) +
                     " X\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";

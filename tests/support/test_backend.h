@@ -54,6 +54,9 @@ using BackendHandler = std::function<void(const BackendRequest&, BackendConnecti
 // "HTTP/1.1 <status> X\r\nContent-Length: ..\r\n<extra>\r\n<body>".
 std::string simpleResponse(int status, std::string_view body, std::string_view extra_headers = "");
 
+// A handler answering 200 with `body` to every request.
+BackendHandler answers(const std::string& body);
+
 class TestBackend {
  public:
   static constexpr size_t kMaxKeptBody = 1 << 20;
