@@ -94,4 +94,9 @@ std::optional<HostPort> parseHostPort(std::string_view text, bool allow_zero_por
   return out;
 }
 
+bool isLoopbackAddress(std::string_view address) {
+  auto hp = parseHostPort(address, true);
+  return hp && (hp->host == "::1" || hp->host.starts_with("127."));
+}
+
 }  // namespace lb::config

@@ -27,4 +27,7 @@ struct HostPort {
 // Port 0 is allowed when allow_zero_port (listeners in tests bind an ephemeral port).
 std::optional<HostPort> parseHostPort(std::string_view text, bool allow_zero_port);
 
+// True for "127.x.x.x:port" and "[::1]:port".
+bool isLoopbackAddress(std::string_view address);
+
 }  // namespace lb::config

@@ -21,9 +21,6 @@ class Controller;
 
 namespace lb::admin {
 
-// Constant-time comparison (time depends only on the lengths' maximum, not on the content).
-bool tokenEquals(std::string_view a, std::string_view b);
-
 class AdminServer {
  public:
   AdminServer(core::EventLoop& loop, control::Controller& controller);

@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "common/durable_file.h"
+#include "common/http_server.h"
 #include "config/loader.h"
 #include "config/values.h"
 #include "proxy/core/listen_socket.h"
@@ -86,7 +88,7 @@ uint16_t openListener(const std::string& name, const std::string& address, Worke
 }  // namespace
 
 json errorBody(const std::string& code, const std::string& message) {
-  return {{"error", {{"code", code}, {"message", message}}}};
+  return common::errorBody(code, message);
 }
 
 Controller::Controller(core::EventLoop& loop, std::string config_path,
@@ -838,19 +840,9 @@ void Controller::onOutlier(const std::shared_ptr<HostState>& host, core::Outlier
 void Controller::saveState() {
   const std::string& path = file_.admin.state_file;
   if (path.empty()) return;
-  std::string tmp = path + ".tmp";
-  FILE* f = std::fopen(tmp.c_str(), "w");
-  if (!f) {
-    std::fprintf(stderr, "lbproxy: cannot write state file %s\n", tmp.c_str());
-    return;
-  }
-  std::string text = overlay_.toJson();
-  bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  ok = std::fflush(f) == 0 && ok;
-  ok = fsync(fileno(f)) == 0 && ok;
-  ok = std::fclose(f) == 0 && ok;
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0)
-    std::fprintf(stderr, "lbproxy: cannot write state file %s\n", path.c_str());
+  std::string error;
+  if (!common::writeFileDurably(path, overlay_.toJson(), &error))
+    std::fprintf(stderr, "lbproxy: state file: %s\n", error.c_str());
 }
 
 }  // namespace lb::control
