@@ -7,9 +7,9 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "common/event_loop.h"
 #include "proxy/admin/admin_server.h"
 #include "proxy/control/controller.h"
-#include "proxy/core/event_loop.h"
 #include "proxy/log/access_log.h"
 
 namespace lb {
@@ -17,7 +17,7 @@ namespace lb {
 namespace {
 
 struct MainState {
-  core::EventLoop* loop;
+  common::EventLoop* loop;
   control::Controller* controller;
   admin::AdminServer* admin;
   log::AccessLogWriter* access_log;
@@ -65,7 +65,7 @@ int runServer(const config::ProxyConfig& config, const ServerOptions& options) {
     }
   }
 
-  core::EventLoop main_loop;
+  common::EventLoop main_loop;
   auto controller =
       std::make_unique<control::Controller>(main_loop, options.config_path, access_log.get());
   // The admin listener is bound before the workers start, so a taken port fails start-up.

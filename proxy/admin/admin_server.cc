@@ -9,10 +9,10 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "common/event_loop.h"
 #include "common/http_server.h"
 #include "config/values.h"
 #include "proxy/control/controller.h"
-#include "proxy/core/event_loop.h"
 
 namespace lb::admin {
 
@@ -26,7 +26,7 @@ using common::bodyOf;
 using common::queryParam;
 using common::sendJson;
 
-AdminServer::AdminServer(core::EventLoop& loop, control::Controller& controller)
+AdminServer::AdminServer(common::EventLoop& loop, control::Controller& controller)
     : loop_(loop), controller_(controller) {}
 
 AdminServer::~AdminServer() { stop(); }

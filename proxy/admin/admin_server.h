@@ -12,7 +12,7 @@
 struct evhttp;
 struct evhttp_request;
 
-namespace lb::core {
+namespace lb::common {
 class EventLoop;
 }
 namespace lb::control {
@@ -23,7 +23,7 @@ namespace lb::admin {
 
 class AdminServer {
  public:
-  AdminServer(core::EventLoop& loop, control::Controller& controller);
+  AdminServer(common::EventLoop& loop, control::Controller& controller);
   ~AdminServer();
   // Binds "ip:port"; returns false with *error when it cannot.
   bool start(const std::string& address, std::string* error);
@@ -34,7 +34,7 @@ class AdminServer {
   static void onRequest(evhttp_request* req, void* arg);
   void handle(evhttp_request* req);
 
-  core::EventLoop& loop_;
+  common::EventLoop& loop_;
   control::Controller& controller_;
   evhttp* http_ = nullptr;
   uint16_t port_ = 0;

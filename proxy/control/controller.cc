@@ -91,7 +91,7 @@ json errorBody(const std::string& code, const std::string& message) {
   return common::errorBody(code, message);
 }
 
-Controller::Controller(core::EventLoop& loop, std::string config_path,
+Controller::Controller(common::EventLoop& loop, std::string config_path,
                        log::AccessLogWriter* access_log)
     : loop_(loop), config_path_(std::move(config_path)), access_log_(access_log) {}
 
@@ -649,7 +649,7 @@ void Controller::setState(const std::string& cluster, const std::string& id,
   saveState();
   if (deadline) {
     HostRuntime& rt = runtime(*state);
-    rt.drain_timer = std::make_unique<core::Timer>(loop_, [this, state] {
+    rt.drain_timer = std::make_unique<common::Timer>(loop_, [this, state] {
       if (state->admin.load() != AdminState::kDrain) return;
       std::fprintf(stderr, "lbproxy: drain deadline of %s/%s passed; closing its requests\n",
                    state->cluster.c_str(), state->id.c_str());
@@ -827,7 +827,7 @@ void Controller::onOutlier(const std::shared_ptr<HostState>& host, core::Outlier
                kind == core::OutlierKind::kConsecutive5xx ? "consecutive 5xx"
                                                           : "consecutive connect failures",
                rt.ejections);
-  rt.eject_timer = std::make_unique<core::Timer>(loop_, [this, host] {
+  rt.eject_timer = std::make_unique<common::Timer>(loop_, [this, host] {
     bool was_usable = host->usable();
     host->ejected.store(false);
     markUsabilityChange(*host, was_usable);

@@ -13,9 +13,9 @@
 #include <thread>
 #include <vector>
 
+#include "common/event_loop.h"
 #include "config/model.h"
 #include "proxy/control/runtime_overlay.h"
-#include "proxy/core/event_loop.h"
 #include "proxy/core/worker.h"
 #include "proxy/health/health_checker.h"
 #include "proxy/snapshot/snapshot.h"
@@ -33,7 +33,7 @@ nlohmann::json errorBody(const std::string& code, const std::string& message);
 
 class Controller {
  public:
-  Controller(core::EventLoop& loop, std::string config_path, log::AccessLogWriter* access_log);
+  Controller(common::EventLoop& loop, std::string config_path, log::AccessLogWriter* access_log);
   ~Controller();
 
   // Opens listeners, restores the state file, starts workers and health checks.
@@ -72,8 +72,8 @@ class Controller {
     bool ejected = false;
     int64_t ejected_until_ms = 0;
     int64_t last_ejection_ms = 0;  // length of the latest ejection
-    std::unique_ptr<core::Timer> eject_timer;
-    std::unique_ptr<core::Timer> drain_timer;
+    std::unique_ptr<common::Timer> eject_timer;
+    std::unique_ptr<common::Timer> drain_timer;
   };
   struct Listener {
     std::string address;  // as configured
@@ -105,7 +105,7 @@ class Controller {
   void saveState();
   bool readTokenFile(const config::ProxyConfig& cfg, std::string* error);
 
-  core::EventLoop& loop_;
+  common::EventLoop& loop_;
   std::string config_path_;
   log::AccessLogWriter* access_log_;
   config::ProxyConfig file_;       // as loaded from the file

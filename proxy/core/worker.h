@@ -14,7 +14,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "proxy/core/event_loop.h"
+#include "common/event_loop.h"
 #include "proxy/snapshot/snapshot.h"
 #include "proxy/stats/traffic_stats.h"
 #include "proxy/upstream/connection_pool.h"
@@ -29,6 +29,9 @@ class DownstreamSession;
 }
 
 namespace lb::core {
+
+using common::EventLoop;
+using common::Timer;
 
 // Worker-local state of one host. Kept across snapshot switches for as long as the host
 // exists (so pooled connections, load and statistics survive reloads), and alive while a

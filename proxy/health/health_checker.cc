@@ -105,13 +105,13 @@ class HealthChecker::Probe {
   HealthChecker& owner_;
   std::shared_ptr<upstream::HostState> host_;
   config::HealthCheckConfig cfg_;
-  core::Timer next_timer_;
-  core::Timer timeout_timer_;
+  common::Timer next_timer_;
+  common::Timer timeout_timer_;
   http::Http1HeadParser parser_;
   bufferevent* bev_ = nullptr;
 };
 
-HealthChecker::HealthChecker(core::EventLoop& loop, ResultFn on_result)
+HealthChecker::HealthChecker(common::EventLoop& loop, ResultFn on_result)
     : loop_(loop), on_result_(std::move(on_result)) {}
 
 HealthChecker::~HealthChecker() = default;

@@ -8,7 +8,7 @@
 #include <map>
 #include <memory>
 
-#include "proxy/core/event_loop.h"
+#include "common/event_loop.h"
 #include "proxy/snapshot/snapshot.h"
 
 namespace lb::health {
@@ -22,7 +22,7 @@ class HealthChecker {
   using ResultFn =
       std::function<void(const std::shared_ptr<upstream::HostState>& host, CheckResult result)>;
 
-  HealthChecker(core::EventLoop& loop, ResultFn on_result);
+  HealthChecker(common::EventLoop& loop, ResultFn on_result);
   ~HealthChecker();
 
   // Starts probes for new hosts of clusters with checks (the first one at once), updates the
@@ -32,7 +32,7 @@ class HealthChecker {
 
  private:
   class Probe;
-  core::EventLoop& loop_;
+  common::EventLoop& loop_;
   ResultFn on_result_;
   std::map<const upstream::HostState*, std::unique_ptr<Probe>> probes_;
 };

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "proxy/core/event_loop.h"
+#include "common/event_loop.h"
 #include "proxy/core/stream.h"
 #include "proxy/http/body_decoder.h"
 #include "proxy/http/error.h"
@@ -107,8 +107,8 @@ class DownstreamSession final : public upstream::UpstreamHandler {
   State state_ = State::kReadingHead;
   http::Http1HeadParser parser_;
   http::BodyDecoder request_body_;
-  core::Timer down_timer_;  // request head deadline, keep-alive idle, lingering close
-  core::Timer up_timer_;    // connect timeout, response timeout, body read stall
+  common::Timer down_timer_;  // request head deadline, keep-alive idle, lingering close
+  common::Timer up_timer_;    // connect timeout, response timeout, body read stall
   bool head_timer_running_ = false;
   bool shutting_down_ = false;
 

@@ -4,7 +4,7 @@
 
 namespace lb::upstream {
 
-UpstreamConnection::UpstreamConnection(core::EventLoop& loop, core::Stream* stream,
+UpstreamConnection::UpstreamConnection(common::EventLoop& loop, core::Stream* stream,
                                        uint32_t host_index)
     : parser(http::Http1HeadParser::Kind::kResponse, http::HeadLimits{65536, 65536, 200}),
       stream_(stream),

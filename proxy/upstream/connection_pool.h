@@ -6,7 +6,7 @@
 #include <memory>
 #include <vector>
 
-#include "proxy/core/event_loop.h"
+#include "common/event_loop.h"
 #include "proxy/core/stream.h"
 #include "proxy/http/body_decoder.h"
 #include "proxy/http/http1_parser.h"
@@ -31,7 +31,7 @@ class ConnectionPool;
 class UpstreamConnection {
  public:
   // Takes ownership of `stream` (released in the destructor).
-  UpstreamConnection(core::EventLoop& loop, core::Stream* stream, uint32_t host_index);
+  UpstreamConnection(common::EventLoop& loop, core::Stream* stream, uint32_t host_index);
   ~UpstreamConnection();  // closes the socket
   UpstreamConnection(const UpstreamConnection&) = delete;
   UpstreamConnection& operator=(const UpstreamConnection&) = delete;
@@ -55,12 +55,12 @@ class UpstreamConnection {
   uint32_t host_index_;
   UpstreamHandler* handler_ = nullptr;
   ConnectionPool* idle_in_ = nullptr;  // set while idle in a pool
-  core::Timer idle_timer_;
+  common::Timer idle_timer_;
 };
 
 class ConnectionPool {
  public:
-  ConnectionPool(core::EventLoop& loop, uint32_t max_idle, std::chrono::milliseconds idle_timeout)
+  ConnectionPool(common::EventLoop& loop, uint32_t max_idle, std::chrono::milliseconds idle_timeout)
       : loop_(loop), max_idle_(max_idle), idle_timeout_(idle_timeout) {}
   ~ConnectionPool();
 
@@ -75,7 +75,7 @@ class ConnectionPool {
   friend class UpstreamConnection;
   void drop(UpstreamConnection* conn);  // peer closed it, it sent junk, or it timed out
 
-  core::EventLoop& loop_;
+  common::EventLoop& loop_;
   uint32_t max_idle_;
   std::chrono::milliseconds idle_timeout_;
   std::vector<std::unique_ptr<UpstreamConnection>> idle_;

@@ -10,7 +10,7 @@
 #include <mutex>
 #include <vector>
 
-namespace lb::core {
+namespace lb::common {
 
 class EventLoop {
  public:
@@ -60,4 +60,4 @@ class Timer {
   std::function<void()> fn_;
 };
 
-}  // namespace lb::core
+}  // namespace lb::common

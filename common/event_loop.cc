@@ -1,4 +1,4 @@
-#include "proxy/core/event_loop.h"
+#include "common/event_loop.h"
 
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-namespace lb::core {
+namespace lb::common {
 
 EventLoop::EventLoop() {
   base_ = event_base_new();
@@ -89,4 +89,4 @@ bool Timer::pending() const { return evtimer_pending(event_, nullptr); }
 
 void Timer::onFire(evutil_socket_t, short, void* arg) { static_cast<Timer*>(arg)->fn_(); }
 
-}  // namespace lb::core
+}  // namespace lb::common
