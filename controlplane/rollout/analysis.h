@@ -38,7 +38,7 @@ Judgement judge(const VersionWindow& candidate, const std::optional<VersionWindo
 // without enough data leaves it as it is.
 class FailureStreak {
  public:
-  explicit FailureStreak(uint32_t needed) : needed_(needed) {}
+  explicit FailureStreak(uint32_t needed, uint32_t count = 0) : needed_(needed), count_(count) {}
   // Returns true when this judgement completes the streak.
   bool add(const Judgement& j);
   uint32_t count() const { return count_; }

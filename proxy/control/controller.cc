@@ -723,12 +723,27 @@ void Controller::stats(uint32_t window_s, Reply reply) {
                     {"p95", h.quantile(0.95) / 1000.0},
                     {"p99", h.quantile(0.99) / 1000.0}}}};
     };
+    std::map<std::string, const config::RouteConfig*> route_configs;
+    for (const auto& l : file_.listeners)
+      for (const auto& r : l.routes) route_configs[r.name] = &r;
     json routes = json::object();
     for (const auto& name : snapshot_->routes) {
       stats::Report merged;
       for (const auto& wr : reports)
         if (auto it = wr.routes.find(name); it != wr.routes.end()) merged.merge(it->second);
-      routes[name] = render(merged);
+      json rj = render(merged);
+      if (auto it = route_configs.find(name); it != route_configs.end()) {
+        // The route's cluster and objectives: what a deploy's analysis judges a version by.
+        const config::SloConfig& slo = it->second->slo;
+        rj["cluster"] = it->second->cluster;
+        json sj = json::object();
+        if (slo.mean.count()) sj["mean_ms"] = slo.mean.count();
+        if (slo.p95.count()) sj["p95_ms"] = slo.p95.count();
+        if (slo.p99.count()) sj["p99_ms"] = slo.p99.count();
+        if (slo.max_error_rate > 0) sj["max_error_rate"] = slo.max_error_rate;
+        rj["slo"] = sj;
+      }
+      routes[name] = rj;
     }
     json clusters = json::object();
     for (const auto& c : snapshot_->clusters) {

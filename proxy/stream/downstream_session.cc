@@ -285,6 +285,7 @@ void DownstreamSession::startAttempt() {
   upstream_host_ = cluster_->hosts[host].state->id;
   if (auto pooled = cluster_->locals[host]->pool.take()) {
     upstream_ = std::move(pooled);
+    upstream_->setHostIndex(host);
     upstream_->setHandler(this);
     ++cluster_->locals[host]->load.active_requests;
     sendRequestHead();

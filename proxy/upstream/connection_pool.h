@@ -37,7 +37,10 @@ class UpstreamConnection {
   UpstreamConnection& operator=(const UpstreamConnection&) = delete;
 
   core::Stream* stream() const { return stream_; }
+  // The host's index in the cluster of the view the borrowing request uses. Indices move when
+  // hosts are added or removed, so a connection taken from the pool gets the current one.
   uint32_t hostIndex() const { return host_index_; }
+  void setHostIndex(uint32_t index) { host_index_ = index; }
   void setHandler(UpstreamHandler* handler) { handler_ = handler; }
 
   bool reused = false;  // came from the pool (may have been closed by the peer meanwhile)

@@ -140,5 +140,32 @@ TEST(Drain, ActiveRequestsCountDownAndTheDeadlineClosesStragglers) {
   EXPECT_EQ(admin.call("DELETE", "/v1/clusters/app/hosts/h1").status, 200);
 }
 
+// Regression: a pooled upstream connection kept the host's index from the view it was opened
+// in; after a host before it was removed, a request reusing it counted (and, with fewer hosts,
+// read) another slot. Found when a rolling update crashed lbproxy.
+TEST(Drain, PooledConnectionsStayWithTheirHostWhenIndicesMove) {
+  TestBackend h1(answers("h1")), h2(answers("h2")), h3(answers("h3"));
+  TestConfig cfg;
+  cfg.hosts = {h1.address(), h2.address(), h3.address()};
+  cfg.workers = 1;
+  ProxyProcess proxy(cfg.yaml());
+  ASSERT_TRUE(proxy.ok()) << proxy.process().output();
+  AdminClient admin(proxy.adminPort());
+  TestClient client(proxy.port());
+  auto get = [&] {
+    client.send("GET /x HTTP/1.1\r\nHost: a\r\n\r\n");
+    auto r = client.read();
+    return r ? r->status : 0;
+  };
+  for (int i = 0; i < 6; ++i) ASSERT_EQ(get(), 200);  // idle pooled connections to all three
+  ASSERT_EQ(admin.call("DELETE", "/v1/clusters/app/hosts/h1?force=true").status, 200);
+  for (int i = 0; i < 12; ++i) ASSERT_EQ(get(), 200) << "request " << i;
+  for (const char* id : {"h2", "h3"}) {
+    auto h = admin.host("app", id);
+    EXPECT_EQ(h["active_requests"], 0) << id << ": every request counted back on its own host";
+  }
+  EXPECT_EQ(h3.requestCount(), 2u + 6u);
+}
+
 }  // namespace
 }  // namespace lb::test
