@@ -256,6 +256,15 @@ ControlLoadResult load(const std::function<YAML::Node()>& loader, const std::str
 
 }  // namespace
 
+bool isControlConfigFile(const std::string& path) {
+  try {
+    YAML::Node root = YAML::LoadFile(path);
+    return root.IsMap() && root["proxies"] && !root["listeners"];
+  } catch (const YAML::Exception&) {
+    return false;  // the proxy loader reports the syntax error
+  }
+}
+
 ControlLoadResult loadControlConfigFile(const std::string& path) {
   return load([&] { return YAML::LoadFile(path); }, path);
 }

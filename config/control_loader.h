@@ -19,6 +19,9 @@ struct ControlLoadResult {
 ControlLoadResult loadControlConfigFile(const std::string& path);
 ControlLoadResult loadControlConfigString(const std::string& yaml, const std::string& source_name);
 
+// True when the file's top level has `proxies` (an lbcontrol file) rather than `listeners`.
+bool isControlConfigFile(const std::string& path);
+
 // "http://IP:PORT" (an optional trailing "/"): the only URL form the proxies' admin API and
 // lbcontrol's own API are reached at. Returns the "IP:PORT" part.
 std::optional<std::string> parseAdminUrl(std::string_view url);

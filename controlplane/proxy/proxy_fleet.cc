@@ -85,6 +85,7 @@ FleetView ProxyFleet::observe() const {
         v.state = h.value("state", "");
         v.health = h.value("health", "");
         v.usable = h.value("usable", false);
+        v.ejected = h.value("ejected", false);
         v.drained = h.value("drained", false);
         v.active_requests = h.value("active_requests", uint64_t{0});
         view.hosts[h.value("id", "")].push_back(v);
@@ -109,19 +110,23 @@ TrafficView ProxyFleet::traffic(uint32_t window_s) const {
       continue;
     }
     try {
-      for (const auto& [name, route] : body.value("routes", json::object()).items()) {
+      // Named locals: items() of a temporary would dangle inside the range-for.
+      const json routes = body.value("routes", json::object());
+      for (const auto& [name, route] : routes.items()) {
         if (route.value("cluster", "") != cluster_) continue;
         view.slo_p99_ms = std::max(view.slo_p99_ms, route.value("/slo/p99_ms"_json_pointer, 0.0));
       }
-      json hosts =
-          body.value("/clusters"_json_pointer, json::object()).value(cluster_, json::object());
+      json hosts = json::object();
+      if (auto c = body.find("clusters"); c != body.end() && c->is_object())
+        if (auto h = c->find(cluster_); h != c->end() && h->is_object()) hosts = *h;
       for (const auto& [id, h] : hosts.items()) {
         HostTraffic& t = view.hosts[id];
-        t.requests += h.value("requests", uint64_t{0});
+        const uint64_t requests = h.value("requests", uint64_t{0});
+        t.requests += requests;
         t.errors += h.value("/responses/5xx"_json_pointer, uint64_t{0});
-        for (const auto& [reason, n] : h.value("upstream_errors", json::object()).items())
-          t.errors += n.get<uint64_t>();
-        if (h.value("requests", uint64_t{0}) > 0)
+        const json upstream_errors = h.value("upstream_errors", json::object());
+        for (const auto& [reason, n] : upstream_errors.items()) t.errors += n.get<uint64_t>();
+        if (requests > 0)
           t.p99_ms = std::max(t.p99_ms, h.value("/latency_ms/p99"_json_pointer, 0.0));
       }
     } catch (const json::exception& e) {

@@ -19,6 +19,7 @@ struct HostView {
   std::string state;   // ready | drain | maint
   std::string health;  // healthy | unhealthy | checking
   bool usable = false;
+  bool ejected = false;  // by passive outlier detection
   bool drained = false;
   uint64_t active_requests = 0;
 };

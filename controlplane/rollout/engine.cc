@@ -203,6 +203,7 @@ void Engine::advance(Instance& inst, const FleetView& view, int64_t now) {
       }
       if (inst.healthy_since_ms == 0) inst.healthy_since_ms = now;
       if (now - inst.healthy_since_ms < gate.min_healthy_time.count()) return;
+      inst.traffic_since_ms = now;
       setPhase(inst, Phase::kBaking, now);
       if (std::string err = fleet_.setState(inst.id, "ready"); !err.empty()) inst.note = err;
       if (state_.rollout && state_.rollout->active() && inst.version == state_.rollout->version &&
@@ -275,12 +276,32 @@ void Engine::analyse(int64_t now) {
   const auto& an = cfg_.rollout.analysis;
   next_analysis_ms_ = now + an.interval.count();
   std::vector<const Instance*> candidates, baseline;
+  int64_t newest_traffic_ms = 0;
   for (const auto& i : state_.instances) {
     if (!inTraffic(i.phase)) continue;
     (i.version == r.version ? candidates : baseline).push_back(&i);
+    if (i.version == r.version) newest_traffic_ms = std::max(newest_traffic_ms, i.traffic_since_ms);
   }
   if (candidates.empty()) return;
-  TrafficView traffic = fleet_.traffic(static_cast<uint32_t>(an.interval.count() / 1000));
+  // What the proxies already concluded needs no statistics: a new instance that they eject for
+  // consecutive failures, or whose health checks fail, fails the rollout now.
+  for (const Instance* c : candidates) {
+    auto it = last_view_.hosts.find(c->id);
+    if (it == last_view_.hosts.end()) continue;
+    for (const auto& v : it->second) {
+      if (v.ejected)
+        return beginRollback("instance " + c->id + " was ejected by a proxy's outlier detection",
+                             "lbcontrol", false, now);
+      if (v.health == "unhealthy")
+        return beginRollback("instance " + c->id + " failed the proxies' health checks",
+                             "lbcontrol", false, now);
+    }
+  }
+  // The window grows from the newest candidate's first request (up to a minute): with slow start
+  // a new instance gets little traffic at first, and a short window would never hold enough.
+  const int64_t interval_s = an.interval.count() / 1000;
+  const int64_t window_s = std::clamp<int64_t>((now - newest_traffic_ms) / 1000, interval_s, 60);
+  TrafficView traffic = fleet_.traffic(static_cast<uint32_t>(window_s));
   auto sum = [&](const std::vector<const Instance*>& set) {
     VersionWindow w;
     for (const Instance* i : set) {
@@ -294,7 +315,9 @@ void Engine::analyse(int64_t now) {
   };
   std::optional<VersionWindow> base;
   if (!baseline.empty()) base = sum(baseline);
-  Judgement j = judge(sum(candidates), base, an, traffic.slo_p99_ms);
+  config::AnalysisConfig over = an;
+  over.interval = std::chrono::seconds(window_s);
+  Judgement j = judge(sum(candidates), base, over, traffic.slo_p99_ms);
   FailureStreak streak(an.failing_intervals, r.failing_streak);
   const bool failed = streak.add(j);
   r.last_analysis = j.text;
@@ -341,6 +364,7 @@ void Engine::drive(int64_t now) {
   for (const auto& id : p.unpark) {
     Instance* i = state_.find(id);
     if (!i) continue;
+    i->traffic_since_ms = now;
     setPhase(*i, Phase::kServing, now);  // known-good: it served before it was parked
     if (std::string err = fleet_.setState(id, "ready"); !err.empty()) i->note = err;
   }

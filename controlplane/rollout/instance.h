@@ -38,6 +38,7 @@ struct Instance {
   int64_t phase_since_ms = 0;  // wall clock (ms since the epoch): deadlines survive restarts
   int64_t started_ms = 0;
   int64_t healthy_since_ms = 0;  // kGating: healthy on every proxy since; 0 = not yet
+  int64_t traffic_since_ms = 0;  // set ready in the proxies (kBaking, or unparked) at
   uint32_t probe_passes = 0;     // kStarting: consecutive passes of the direct health probe
   std::string note;              // why it failed, or the last thing that went wrong
 };

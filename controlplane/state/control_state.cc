@@ -29,6 +29,7 @@ json toJson(const Instance& i) {
           {"phase_since_ms", i.phase_since_ms},
           {"started_ms", i.started_ms},
           {"healthy_since_ms", i.healthy_since_ms},
+          {"traffic_since_ms", i.traffic_since_ms},
           {"probe_passes", i.probe_passes},
           {"note", i.note}};
 }
@@ -108,6 +109,7 @@ bool fromJson(const std::string& text, ControlState* out, std::string* error) {
       i.phase_since_ms = ij.at("phase_since_ms").get<int64_t>();
       i.started_ms = ij.at("started_ms").get<int64_t>();
       i.healthy_since_ms = ij.at("healthy_since_ms").get<int64_t>();
+      i.traffic_since_ms = ij.at("traffic_since_ms").get<int64_t>();
       i.probe_passes = ij.at("probe_passes").get<uint32_t>();
       i.note = ij.at("note").get<std::string>();
       s.instances.push_back(std::move(i));

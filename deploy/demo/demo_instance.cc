@@ -3,6 +3,11 @@
 // scaled by --latency-scale (0 = answer at once). Every response carries X-Instance and
 // X-App-Version so a caller can see who served it.
 //
+// Versions can name a failure, so a broken release can be rolled out on purpose (the demo's
+// rollback, the lbcontrol tests): a version ending in "-broken" answers 500 to every /api
+// request, "-unhealthy" reports DOWN on /actuator/health, "-slow" adds 1 s to every /api answer,
+// "-crash" exits 3 s after it starts.
+//
 // Built on libevent's evhttp: a small, well-kept HTTP server is all a backend stand-in needs.
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -26,6 +31,7 @@ struct Options {
   double fail_rate = 0.0;
   double latency_scale = 1.0;
   double startup_delay = 0.0;
+  double extra_latency_ms = 0.0;
 };
 
 struct App {
@@ -83,6 +89,7 @@ void reply(evhttp_request* req, int status, std::string body, double mean_ms) {
     std::exponential_distribution<double> jitter(1.0);
     delay_ms = mean_ms * g_app->opt.latency_scale * (0.5 + 0.5 * jitter(g_app->rng));
   }
+  if (g_app->opt.extra_latency_ms > 0 && mean_ms > 0) delay_ms += g_app->opt.extra_latency_ms;
   if (delay_ms < 0.5) {
     sendNow(req, status, body);
     return;
@@ -204,6 +211,10 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   CLI11_PARSE(cli, argc, argv);
   std::signal(SIGPIPE, SIG_IGN);
+  const std::string& v = app.opt.version;
+  if (v.ends_with("-broken")) app.opt.fail_rate = 1.0;
+  if (v.ends_with("-unhealthy")) app.healthy = false;
+  if (v.ends_with("-slow")) app.opt.extra_latency_ms = 1000;
 
   if (app.opt.startup_delay > 0) {
     timespec ts{static_cast<time_t>(app.opt.startup_delay),
@@ -233,6 +244,17 @@ int main(int argc, char** argv) {
                    evsignal_new(app.base, SIGINT, onSignal, nullptr),
                    evsignal_new(app.base, SIGUSR2, onSignal, nullptr)};
   for (event* e : sigs) event_add(e, nullptr);
+  if (v.ends_with("-crash")) {
+    timeval three{3, 0};
+    event_base_once(
+        app.base, -1, EV_TIMEOUT,
+        [](evutil_socket_t, short, void*) {
+          std::fprintf(stderr, "%s: crashing on purpose (version -crash)\n",
+                       g_app->opt.instance.c_str());
+          std::_Exit(70);
+        },
+        nullptr, &three);
+  }
   event_base_dispatch(app.base);
   for (event* e : sigs) event_free(e);
   evhttp_free(http);

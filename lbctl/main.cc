@@ -1,0 +1,396 @@
+// lbctl: the CLI for operators and pipelines, for both lbproxy's admin API and lbcontrol's API.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+
+#include "config/control_loader.h"
+#include "config/loader.h"
+#include "config/values.h"
+#include "lbctl/client.h"
+
+namespace lb::lbctl {
+namespace {
+
+using nlohmann::json;
+
+const char* kExitCodes =
+    "Exit codes: 0 succeeded, 1 error, 2 usage, 3 rolled back, 4 waiting for approval,\n"
+    "5 paused, 6 timed out.\n"
+    "Servers and tokens: --proxy/--control and --token, or LBCTL_PROXY (default\n"
+    "http://127.0.0.1:9901), LBCTL_CONTROL (default http://127.0.0.1:9902), LBCTL_TOKEN,\n"
+    "LBCTL_PROXY_TOKEN, LBCTL_CONTROL_TOKEN.";
+
+std::string env(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? v : fallback;
+}
+
+int printOrJson(const Options& o, const Reply& r, const std::string& what,
+                const std::function<void(const json&)>& table) {
+  if (!r.ok()) return fail(what, r);
+  if (o.json)
+    std::printf("%s\n", r.body.dump(2).c_str());
+  else
+    table(r.body);
+  return kOk;
+}
+
+// ---- proxy ------------------------------------------------------------------------------
+
+void hostsTable(const json& cluster) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& h : cluster["hosts"]) {
+    std::string labels;
+    const json host_labels = h.value("labels", json::object());
+    for (const auto& [k, v] : host_labels.items())
+      labels += (labels.empty() ? "" : ",") + k + "=" + str(v);
+    rows.push_back({str(cluster["name"]), str(h["id"]), str(h["address"]), str(h["state"]),
+                    str(h["health"]), h.value("usable", false) ? "yes" : "no",
+                    str(h["active_requests"]), str(h["weight"]), labels});
+  }
+  printTable(
+      {"CLUSTER", "HOST", "ADDRESS", "STATE", "HEALTH", "USABLE", "ACTIVE", "WEIGHT", "LABELS"},
+      rows);
+}
+
+int setState(const Options& o, const std::string& cluster, const std::string& host,
+             const std::string& state, const std::string& deadline, bool wait, int timeout_s) {
+  json body{{"state", state}};
+  if (!deadline.empty()) body["deadline"] = deadline;
+  Reply r = call(o.proxy, "PUT", "/v1/clusters/" + cluster + "/hosts/" + host + "/state", body);
+  if (!r.ok()) return fail(state + " " + host, r);
+  if (wait && state != "ready") {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+    while (!r.body.value("drained", false)) {
+      if (std::chrono::steady_clock::now() > until) {
+        std::fprintf(stderr, "lbctl: %s still has %s request(s) in flight after %ds\n",
+                     host.c_str(), str(r.body["active_requests"]).c_str(), timeout_s);
+        return kTimedOut;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      r = call(o.proxy, "GET", "/v1/clusters/" + cluster + "/hosts/" + host);
+      if (!r.ok()) return fail("drain " + host, r);
+    }
+  }
+  if (o.json) {
+    std::printf("%s\n", r.body.dump(2).c_str());
+  } else {
+    std::printf("%s/%s: %s, %s, %s request(s) in flight%s\n", cluster.c_str(), host.c_str(),
+                str(r.body["state"]).c_str(), str(r.body["health"]).c_str(),
+                str(r.body["active_requests"]).c_str(),
+                r.body.value("drained", false) ? ", drained" : "");
+  }
+  return kOk;
+}
+
+int configCheck(const std::string& path) {
+  std::vector<config::ConfigError> errors;
+  if (config::isControlConfigFile(path))
+    errors = config::loadControlConfigFile(path).errors;
+  else
+    errors = config::loadProxyConfigFile(path).errors;
+  for (const auto& e : errors) std::fprintf(stderr, "%s\n", e.toString().c_str());
+  if (!errors.empty()) {
+    std::fprintf(stderr, "%s: %zu error(s)\n", path.c_str(), errors.size());
+    return kError;
+  }
+  std::printf("%s: ok\n", path.c_str());
+  return kOk;
+}
+
+// ---- control plane ----------------------------------------------------------------------
+
+int exitForStatus(const std::string& status) {
+  if (status == "succeeded") return kOk;
+  if (status == "rolled_back") return kRolledBack;
+  if (status == "waiting_approval") return kWaitingApproval;
+  if (status == "paused") return kPaused;
+  if (status == "aborted" || status == "failed") return kError;
+  return -1;  // still going
+}
+
+std::string progressLine(const json& r) {
+  std::string phases;
+  const json counts = r.value("phases", json::object());
+  for (const auto& [k, v] : counts.items())
+    phases += (phases.empty() ? "" : " ") + k + "=" + str(v);
+  std::string line = str(r["id"]) + " " + str(r["version"]) + ": " + str(r["status"]) + ", " +
+                     str(r["instances_on_version"]) + "/" + str(r["instances_wanted"]) +
+                     " on version [" + phases + "]";
+  if (!str(r["last_analysis"]).empty() && r["last_analysis"] != "")
+    line += "; analysis: " + str(r["last_analysis"]);
+  if (r.value("reason", "") != "") line += "; reason: " + str(r["reason"]);
+  return line;
+}
+
+void rolloutTable(const json& r) {
+  printTable({"FIELD", "VALUE"},
+             {{"rollout", str(r["id"])},
+              {"kind", str(r["kind"])},
+              {"version", str(r["version"])},
+              {"from", r["from_version"] == "" ? "-" : str(r["from_version"])},
+              {"status", str(r["status"])},
+              {"on version", str(r["instances_on_version"]) + "/" + str(r["instances_wanted"])},
+              {"requested by", str(r["requested_by"])},
+              {"started", formatTime(r.value("created_ms", int64_t{0}))},
+              {"ended", formatTime(r.value("ended_ms", int64_t{0}))},
+              {"analysis", r["last_analysis"] == "" ? "-" : str(r["last_analysis"])},
+              {"reason", r["reason"] == "" ? "-" : str(r["reason"])}});
+}
+
+// Follows a rollout until it ends or needs someone: prints each change of its progress.
+int follow(const Options& o, const std::string& id, int timeout_s, bool quiet_json) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  std::string last;
+  for (;;) {
+    Reply r = call(o.control, "GET", "/v1/rollout");
+    if (!r.ok()) return fail("rollout status", r);
+    if (r.body.value("id", "") != id) {
+      std::fprintf(stderr, "lbctl: rollout %s is no longer the current one\n", id.c_str());
+      return kError;
+    }
+    std::string line = progressLine(r.body);
+    if (line != last && !quiet_json) std::printf("%s\n", line.c_str());
+    std::fflush(stdout);
+    last = line;
+    int code = exitForStatus(r.body.value("status", ""));
+    if (code >= 0) {
+      if (quiet_json) std::printf("%s\n", r.body.dump(2).c_str());
+      if (code == kRolledBack)
+        std::fprintf(stderr, "lbctl: rolled back: %s\n", str(r.body["reason"]).c_str());
+      return code;
+    }
+    if (std::chrono::steady_clock::now() > until) {
+      std::fprintf(stderr, "lbctl: rollout %s still %s after %ds\n", id.c_str(),
+                   str(r.body["status"]).c_str(), timeout_s);
+      return kTimedOut;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
+int run(int argc, char** argv) {
+  CLI::App app{"lbctl - drive lbproxy and lbcontrol"};
+  app.footer(kExitCodes);
+  app.require_subcommand(1);
+  Options o;
+  std::string token, output = "table";
+  o.proxy.url = env("LBCTL_PROXY", "http://127.0.0.1:9901");
+  o.control.url = env("LBCTL_CONTROL", "http://127.0.0.1:9902");
+  app.add_option("--proxy", o.proxy.url, "lbproxy admin URL");
+  app.add_option("--control", o.control.url, "lbcontrol URL");
+  app.add_option("--token", token, "bearer token for both (or LBCTL_*TOKEN)");
+  app.add_option("-o,--output", output, "table or json")->check(CLI::IsMember({"table", "json"}));
+
+  int code = kOk;
+  // proxy
+  auto* clusters = app.add_subcommand("clusters", "list clusters and their hosts (lbproxy)");
+  auto* hosts = app.add_subcommand("hosts", "list a cluster's hosts (lbproxy)");
+  std::string cluster = "app", host, deadline, address, window = "60s";
+  std::vector<std::string> labels;
+  bool wait = false, force = false;
+  int weight = 1, timeout_s = 1800;
+  hosts->add_option("cluster", cluster, "cluster name")->required();
+  struct HostCmd {
+    CLI::App* cmd;
+    std::string state;
+  };
+  std::vector<HostCmd> state_cmds;
+  for (const auto& [name, state, help] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"drain", "drain", "take a host out of traffic; requests in flight finish"},
+           {"undrain", "ready", "put a host back in traffic"},
+           {"maint", "maint", "maintenance: out of traffic and health checks"}}) {
+    auto* c = app.add_subcommand(name, help);
+    c->add_option("cluster", cluster)->required();
+    c->add_option("host", host)->required();
+    if (state == "drain") {
+      c->add_flag("--wait", wait, "wait until no request is in flight on it");
+      c->add_option("--deadline", deadline, "cut requests still in flight after this (e.g. 30s)");
+      c->add_option("--timeout", timeout_s, "seconds --wait waits at most");
+    }
+    state_cmds.push_back({c, state});
+  }
+  auto* weight_cmd = app.add_subcommand("weight", "set a host's weight");
+  weight_cmd->add_option("cluster", cluster)->required();
+  weight_cmd->add_option("host", host)->required();
+  weight_cmd->add_option("weight", weight)->required()->check(CLI::Range(1, 10000));
+  auto* add_host = app.add_subcommand("add-host", "add a host to a cluster");
+  add_host->add_option("cluster", cluster)->required();
+  add_host->add_option("host", host, "host id")->required();
+  add_host->add_option("address", address, "IP:PORT")->required();
+  add_host->add_option("--weight", weight)->check(CLI::Range(1, 10000));
+  add_host->add_option("--label", labels, "KEY=VALUE (repeatable)");
+  auto* remove_host = app.add_subcommand("remove-host", "remove a drained host");
+  remove_host->add_option("cluster", cluster)->required();
+  remove_host->add_option("host", host)->required();
+  remove_host->add_flag("--force", force, "remove even if requests are in flight");
+  auto* stats = app.add_subcommand("stats", "traffic per route and host over a window");
+  stats->add_option("--window", window, "1s to 5m");
+  auto* reload = app.add_subcommand("reload", "re-read lbproxy's config file");
+  auto* config_cmd = app.add_subcommand("config", "configuration files");
+  config_cmd->require_subcommand(1);
+  auto* check = config_cmd->add_subcommand("check", "validate an lbproxy or lbcontrol file");
+  std::string file;
+  check->add_option("file", file)->required();
+
+  // control plane
+  auto* deploy = app.add_subcommand("deploy", "roll a version out (lbcontrol)");
+  std::string version, reason, to;
+  deploy->add_option("version", version)->required();
+  deploy->add_option("--reason", reason, "recorded in the audit log");
+  deploy->add_flag("--wait", wait, "follow it to the end; the exit code says how it ended");
+  deploy->add_option("--timeout", timeout_s, "seconds --wait waits at most (exit 6)");
+  auto* rollout = app.add_subcommand("rollout", "the current rollout");
+  rollout->require_subcommand(1);
+  auto* status = rollout->add_subcommand("status", "show it");
+  bool watch = false;
+  status->add_flag("--watch", watch, "follow it until it ends or needs someone");
+  status->add_option("--timeout", timeout_s, "seconds --watch waits at most (exit 6)");
+  std::vector<std::pair<CLI::App*, std::string>> actions;
+  for (const char* a : {"pause", "resume", "abort", "approve"}) {
+    auto* c = rollout->add_subcommand(a, std::string(a) + " the current rollout");
+    c->add_option("--reason", reason, "recorded in the audit log");
+    actions.emplace_back(c, a);
+  }
+  auto* rollback = app.add_subcommand("rollback", "roll back the current rollout, or to a release");
+  rollback->add_option("--to", to, "version from the history (default: the previous release)");
+  rollback->add_option("--reason", reason, "recorded in the audit log");
+  rollback->add_flag("--wait", wait, "follow it to the end");
+  rollback->add_option("--timeout", timeout_s, "seconds --wait waits at most (exit 6)");
+  auto* history = app.add_subcommand("history", "the last releases");
+  auto* instances = app.add_subcommand("instances", "the instances lbcontrol runs");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return e.get_exit_code() == 0 ? kOk : (rc == 0 ? kOk : kUsage);
+  }
+  o.json = output == "json";
+  o.proxy.token = env("LBCTL_PROXY_TOKEN", token.empty() ? env("LBCTL_TOKEN", "") : token);
+  o.control.token = env("LBCTL_CONTROL_TOKEN", token.empty() ? env("LBCTL_TOKEN", "") : token);
+
+  if (clusters->parsed())
+    return printOrJson(o, call(o.proxy, "GET", "/v1/clusters"), "clusters", [](const json& b) {
+      for (const auto& c : b["clusters"]) hostsTable(c);
+    });
+  if (hosts->parsed())
+    return printOrJson(o, call(o.proxy, "GET", "/v1/clusters/" + cluster), "hosts", hostsTable);
+  for (const auto& sc : state_cmds)
+    if (sc.cmd->parsed()) return setState(o, cluster, host, sc.state, deadline, wait, timeout_s);
+  if (weight_cmd->parsed())
+    return printOrJson(
+        o,
+        call(o.proxy, "PUT", "/v1/clusters/" + cluster + "/hosts/" + host + "/weight",
+             json{{"weight", weight}}),
+        "weight", [](const json& h) {
+          std::printf("%s: weight %s\n", str(h["id"]).c_str(), str(h["weight"]).c_str());
+        });
+  if (add_host->parsed()) {
+    json body{{"id", host}, {"address", address}, {"weight", weight}};
+    json l = json::object();
+    for (const auto& kv : labels) {
+      size_t eq = kv.find('=');
+      if (eq == std::string::npos) {
+        std::fprintf(stderr, "lbctl: --label must be KEY=VALUE, got \"%s\"\n", kv.c_str());
+        return kUsage;
+      }
+      l[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    body["labels"] = l;
+    return printOrJson(o, call(o.proxy, "POST", "/v1/clusters/" + cluster + "/hosts", body),
+                       "add-host", [](const json& h) {
+                         std::printf("%s added: %s, %s\n", str(h["id"]).c_str(),
+                                     str(h["state"]).c_str(), str(h["health"]).c_str());
+                       });
+  }
+  if (remove_host->parsed())
+    return printOrJson(
+        o,
+        call(o.proxy, "DELETE",
+             "/v1/clusters/" + cluster + "/hosts/" + host + (force ? "?force=true" : "")),
+        "remove-host", [&](const json&) { std::printf("%s removed\n", host.c_str()); });
+  if (stats->parsed())
+    return printOrJson(
+        o, call(o.proxy, "GET", "/v1/stats?window=" + window), "stats", [](const json& b) {
+          std::vector<std::vector<std::string>> rows;
+          for (const auto& [name, r] : b["routes"].items())
+            rows.push_back({name, str(r["requests"]), str(r["rps"]), str(r["error_rate"]),
+                            str(r["latency_ms"]["p50"]), str(r["latency_ms"]["p99"])});
+          printTable({"ROUTE", "REQUESTS", "RPS", "ERROR_RATE", "P50_MS", "P99_MS"}, rows);
+        });
+  if (reload->parsed())
+    return printOrJson(o, call(o.proxy, "POST", "/v1/config/reload"), "reload", [](const json& b) {
+      std::printf("reloaded: config version %s\n", str(b["config_version"]).c_str());
+      const json warnings = b.value("warnings", json::array());
+      for (const auto& w : warnings) std::printf("warning: %s\n", str(w).c_str());
+    });
+  if (check->parsed()) return configCheck(file);
+
+  if (deploy->parsed() || rollback->parsed()) {
+    Reply r =
+        deploy->parsed()
+            ? call(o.control, "POST", "/v1/deploys", json{{"version", version}, {"reason", reason}})
+            : call(o.control, "POST", "/v1/rollback", json{{"to", to}, {"reason", reason}});
+    if (!r.ok()) return fail(deploy->parsed() ? "deploy" : "rollback", r);
+    const std::string id = r.body.value("id", "");
+    if (!wait) {
+      if (o.json)
+        std::printf("%s\n", r.body.dump(2).c_str());
+      else
+        std::printf("%s\n", progressLine(r.body).c_str());
+      return kOk;
+    }
+    return follow(o, id, timeout_s, o.json);
+  }
+  if (status->parsed()) {
+    Reply r = call(o.control, "GET", "/v1/rollout");
+    if (!r.ok()) return fail("rollout status", r);
+    if (watch) return follow(o, r.body.value("id", ""), timeout_s, o.json);
+    code = printOrJson(o, r, "rollout status", rolloutTable);
+    int state_code = exitForStatus(r.body.value("status", ""));
+    return code != kOk
+               ? code
+               : (state_code == kWaitingApproval || state_code == kPaused ? state_code : kOk);
+  }
+  for (const auto& [cmd, action] : actions)
+    if (cmd->parsed())
+      return printOrJson(
+          o, call(o.control, "POST", "/v1/rollout/" + action, json{{"reason", reason}}), action,
+          [](const json& r) { std::printf("%s\n", progressLine(r).c_str()); });
+  if (history->parsed())
+    return printOrJson(o, call(o.control, "GET", "/v1/releases"), "history", [](const json& b) {
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& r : b["releases"])
+        rows.push_back({str(r["version"]), str(r["outcome"]),
+                        formatTime(r.value("started_ms", int64_t{0})),
+                        formatTime(r.value("ended_ms", int64_t{0})), str(r["rollout_id"]),
+                        r["reason"] == "" ? "-" : str(r["reason"])});
+      std::printf("current release: %s\n", str(b["current_version"]).c_str());
+      printTable({"VERSION", "OUTCOME", "STARTED", "ENDED", "ROLLOUT", "REASON"}, rows);
+    });
+  if (instances->parsed())
+    return printOrJson(o, call(o.control, "GET", "/v1/instances"), "instances", [](const json& b) {
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& i : b["instances"]) {
+        std::string seen;
+        for (const auto& v : i["proxies"])
+          seen += (seen.empty() ? "" : ",") + str(v["state"]) + "/" + str(v["health"]);
+        rows.push_back({str(i["id"]), str(i["version"]), str(i["address"]), str(i["phase"]),
+                        seen.empty() ? "-" : seen, str(i["pid"]),
+                        i["note"] == "" ? "-" : str(i["note"])});
+      }
+      printTable({"INSTANCE", "VERSION", "ADDRESS", "PHASE", "PROXIES", "PID", "NOTE"}, rows);
+    });
+  return kUsage;
+}
+
+}  // namespace
+}  // namespace lb::lbctl
+
+int main(int argc, char** argv) { return lb::lbctl::run(argc, argv); }
