@@ -15,6 +15,7 @@ struct TestConfig {
   std::string routes;          // replaces the default catch-all route when set
   std::string clusters_extra;  // more clusters, each starting "  - name: ..."
   std::string admin = "admin: { listen: 127.0.0.1:0 }\n";  // whole "admin:" block
+  std::string access_log = "access_log: { path: /dev/stdout }\n";
   int workers = 2;
   std::string shutdown_timeout = "5s";
 
@@ -28,12 +29,12 @@ struct TestConfig {
                    route_timeout + "\n"
              : routes;
     y += "clusters:\n  - name: app\n    balancer: " + balancer + "\n" + cluster_extra +
-         "    hosts:\n";
+         (hosts.empty() ? "    hosts: []\n" : "    hosts:\n");
     for (size_t i = 0; i < hosts.size(); ++i)
       y += "      - { id: h" + std::to_string(i + 1) + ", address: \"" + hosts[i] + "\" }\n";
     y += clusters_extra;
     y += admin;
-    y += "access_log: { path: /dev/stdout }\n";
+    y += access_log;
     return y;
   }
 };

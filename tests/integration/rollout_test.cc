@@ -1,0 +1,240 @@
+// lbcontrol end to end: real lbproxy, real lbcontrol, real demo-instance processes, lbctl, and
+// a paced keep-alive load through the proxy while versions roll.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <optional>
+#include <set>
+
+#include "tests/support/control_stack.h"
+#include "tests/support/test_util.h"
+
+namespace lb::test {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+// 4 clients x 100 requests/s: the "at least 300 requests per second".
+constexpr int kClients = 4;
+constexpr int kRatePerClient = 100;
+
+std::set<std::string> proxyVersions(ControlStack& s) {
+  std::set<std::string> v;
+  for (const auto& h : s.proxyHosts())
+    if (h["state"] == "ready") v.insert(h["labels"].value("version", "?"));
+  return v;
+}
+
+TEST(Rollout, RollingUpdateUnderLoadFailsNoRequest) {
+  ControlStack s;
+  ASSERT_TRUE(s.ok()) << s.why();
+  ASSERT_TRUE(s.waitForRelease("1.0.0", 60s)) << s.api("/v1/status").dump(2);
+  ASSERT_EQ(s.proxyHosts().size(), 3u);
+
+  LoadGenerator load(s.proxyPort(), kClients, kRatePerClient);
+  std::this_thread::sleep_for(1s);
+  std::string out;
+  int code = s.lbctl({"deploy", "2.0.0", "--wait", "--reason", "e2e"}, &out);
+  std::this_thread::sleep_for(500ms);
+  load.stop();
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("succeeded"), std::string::npos) << out;
+
+  const auto answers = load.answers();
+  size_t v1 = 0, v2 = 0;
+  for (const auto& a : answers) (a.version == "2.0.0" ? v2 : v1) += a.status == 200;
+  std::printf(
+      "rolling update: %zu requests at %.0f/s, %llu failed; %zu answered by 1.0.0, %zu by "
+      "2.0.0\n",
+      answers.size(), load.rate(), static_cast<unsigned long long>(load.failures()), v1, v2);
+  EXPECT_EQ(load.failures(), 0u);
+  EXPECT_GT(v1, 0u);
+  EXPECT_GT(v2, 0u);
+
+  ASSERT_TRUE(s.waitForRelease("2.0.0", 30s)) << s.api("/v1/status").dump(2);
+  EXPECT_EQ(proxyVersions(s), std::set<std::string>{"2.0.0"});
+  EXPECT_TRUE(waitUntil([&] { return s.proxyHosts().size() == 3u; }, 10s))
+      << "old instances removed from the proxy: " << s.proxyHosts().dump();
+  EXPECT_TRUE(waitUntil([&] { return s.livePids().size() == 3u; }, 10s)) << "old instances stopped";
+  json releases = s.api("/v1/releases");
+  ASSERT_GE(releases["releases"].size(), 2u);
+  EXPECT_EQ(releases["releases"][0]["version"], "2.0.0");
+  EXPECT_EQ(releases["releases"][0]["outcome"], "succeeded");
+}
+
+TEST(Rollout, BrokenVersionIsRolledBackAutomatically) {
+  ControlStack s;
+  ASSERT_TRUE(s.ok()) << s.why();
+  ASSERT_TRUE(s.waitForRelease("1.0.0", 60s)) << s.api("/v1/status").dump(2);
+
+  LoadGenerator load(s.proxyPort(), kClients, kRatePerClient);
+  std::this_thread::sleep_for(1s);
+  std::string out;
+  int code = s.lbctl({"deploy", "2.0.0-broken", "--wait"}, &out);
+  std::this_thread::sleep_for(500ms);
+  load.stop();
+  EXPECT_EQ(code, 3) << "exit 3: rolled back\n" << out;
+
+  // How long the broken version had traffic, as the clients saw it.
+  std::optional<std::chrono::steady_clock::time_point> first, last;
+  uint64_t broken_answers = 0;
+  for (const auto& a : load.answers()) {
+    if (a.version != "2.0.0-broken") continue;
+    ++broken_answers;
+    if (!first) first = a.at;
+    last = a.at;
+  }
+  ASSERT_TRUE(first) << "the broken version never got a request";
+  const double had_traffic_s = std::chrono::duration<double>(*last - *first).count();
+  json rollout = s.api("/v1/rollout");
+  std::printf(
+      "broken version: %llu of %zu client requests failed; it answered %llu requests "
+      "over %.2f s (lbcontrol: %s ms from first traffic to out of traffic); reason: %s\n",
+      static_cast<unsigned long long>(load.failures()), load.answers().size(),
+      static_cast<unsigned long long>(broken_answers), had_traffic_s,
+      rollout.value("broken_version_traffic_ms", json(nullptr)).dump().c_str(),
+      rollout["reason"].get<std::string>().c_str());
+  EXPECT_LT(had_traffic_s, 10.0) << "the issue's target: out of traffic within 10 s";
+  EXPECT_EQ(rollout["status"], "rolled_back");
+  EXPECT_FALSE(rollout["reason"].get<std::string>().empty());
+  // Only the broken version's answers failed.
+  for (const auto& a : load.answers()) {
+    if (a.status != 200) {
+      EXPECT_EQ(a.version, "2.0.0-broken") << "status " << a.status;
+    }
+  }
+
+  ASSERT_TRUE(s.waitForRelease("1.0.0", 30s)) << s.api("/v1/status").dump(2);
+  EXPECT_EQ(proxyVersions(s), std::set<std::string>{"1.0.0"});
+  EXPECT_TRUE(waitUntil([&] { return s.livePids().size() == 3u; }, 15s))
+      << "the broken instance was stopped";
+  json releases = s.api("/v1/releases");
+  EXPECT_EQ(releases["current_version"], "1.0.0");
+  EXPECT_EQ(releases["releases"][0]["version"], "2.0.0-broken");
+  EXPECT_EQ(releases["releases"][0]["outcome"], "rolled_back");
+}
+
+TEST(Rollout, VersionThatNeverBecomesHealthyFailsItsGateAndTakesNoTraffic) {
+  StackOptions opt;
+  opt.gate_deadline = "3s";
+  ControlStack s(opt);
+  ASSERT_TRUE(s.ok()) << s.why();
+  ASSERT_TRUE(s.waitForRelease("1.0.0", 60s)) << s.api("/v1/status").dump(2);
+  LoadGenerator load(s.proxyPort(), 2, 50);
+  std::string out;
+  EXPECT_EQ(s.lbctl({"deploy", "2.0.0-unhealthy", "--wait"}, &out), 3) << out;
+  load.stop();
+  EXPECT_NE(out.find("health gate"), std::string::npos) << out;
+  EXPECT_EQ(load.failures(), 0u);
+  for (const auto& a : load.answers()) EXPECT_EQ(a.version, "1.0.0");
+  EXPECT_TRUE(s.waitForRelease("1.0.0", 30s));
+}
+
+TEST(Rollout, ConcurrentDeployGets409AndManualRollbackRestoresThePreviousRelease) {
+  ControlStack s;
+  ASSERT_TRUE(s.ok()) << s.why();
+  ASSERT_TRUE(s.waitForRelease("1.0.0", 60s)) << s.api("/v1/status").dump(2);
+  std::string out;
+  ASSERT_EQ(s.lbctl({"deploy", "2.0.0"}, &out), 0) << out;
+  json running = s.api("/v1/rollout");
+  EXPECT_NE(s.lbctl({"deploy", "3.0.0"}, &out), 0);
+  EXPECT_NE(out.find("one rollout at a time"), std::string::npos) << out;
+  EXPECT_NE(out.find(running["id"].get<std::string>()), std::string::npos)
+      << "the 409 names the running rollout: " << out;
+  EXPECT_EQ(s.lbctl({"rollout", "status", "--watch"}, &out), 0) << out;
+  ASSERT_TRUE(s.waitForRelease("2.0.0", 30s));
+
+  LoadGenerator load(s.proxyPort(), 2, 50);
+  EXPECT_EQ(s.lbctl({"rollback", "--wait", "--reason", "customer reports"}, &out), 0) << out;
+  load.stop();
+  EXPECT_EQ(load.failures(), 0u);
+  ASSERT_TRUE(s.waitForRelease("1.0.0", 30s)) << s.api("/v1/status").dump(2);
+  EXPECT_EQ(proxyVersions(s), std::set<std::string>{"1.0.0"});
+  json releases = s.api("/v1/releases");
+  ASSERT_GE(releases["releases"].size(), 3u);
+  EXPECT_EQ(releases["releases"][0]["version"], "1.0.0");
+  EXPECT_EQ(releases["releases"][1]["version"], "2.0.0");
+  json audit = s.api("/v1/audit");
+  bool seen = false;
+  for (const auto& e : audit["entries"])
+    if (e["action"] == "rollback" && e["reason"] == "customer reports" && e["who"] == "local")
+      seen = true;
+  EXPECT_TRUE(seen) << audit.dump(2);
+  EXPECT_EQ(s.lbctl({"rollback", "--to", "9.9.9"}, &out), 1);
+  EXPECT_NE(out.find("not in the release history"), std::string::npos) << out;
+}
+
+TEST(Rollout, ApprovalPauseResumeAndAbort) {
+  StackOptions opt;
+  opt.approval = "first_step";
+  opt.bake_time = "3s";
+  ControlStack s(opt);
+  ASSERT_TRUE(s.ok()) << s.why();
+  ASSERT_TRUE(s.waitForRelease("1.0.0", 60s)) << s.api("/v1/status").dump(2);
+  std::string out;
+  EXPECT_EQ(s.lbctl({"deploy", "2.0.0", "--wait"}, &out), 4) << "waiting for approval\n" << out;
+  EXPECT_EQ(s.api("/v1/rollout")["status"], "waiting_approval");
+  EXPECT_EQ(s.livePids().size(), 3u) << "nothing starts before the approval";
+  EXPECT_EQ(s.lbctl({"rollout", "approve", "--reason", "QA signed off"}, &out), 0) << out;
+  ASSERT_TRUE(waitUntil([&] { return s.api("/v1/rollout")["phases"].contains("baking"); }, 30s))
+      << s.api("/v1/rollout").dump(2);
+  EXPECT_EQ(s.lbctl({"rollout", "pause"}, &out), 0) << out;
+  EXPECT_EQ(s.lbctl({"rollout", "status"}, &out), 5) << "exit 5: paused\n" << out;
+  EXPECT_EQ(s.lbctl({"rollout", "resume"}, &out), 0) << out;
+  EXPECT_EQ(s.lbctl({"rollout", "abort", "--reason", "wrong build"}, &out), 0) << out;
+  EXPECT_EQ(s.lbctl({"rollout", "status", "--watch"}, &out), 1) << "aborted\n" << out;
+  EXPECT_EQ(s.api("/v1/rollout")["status"], "aborted");
+  ASSERT_TRUE(s.waitForRelease("1.0.0", 30s)) << s.api("/v1/status").dump(2);
+  EXPECT_EQ(proxyVersions(s), std::set<std::string>{"1.0.0"});
+  EXPECT_TRUE(waitUntil([&] { return s.livePids().size() == 3u; }, 15s))
+      << "abort stops the new instances";
+}
+
+// SIGKILL lbcontrol at several points of a rollout, restart it each time: the rollout completes,
+// no request fails, and no instance is left running or in traffic that the journal does not know.
+TEST(Rollout, SurvivesSigkillAtEveryStage) {
+  ControlStack s;
+  ASSERT_TRUE(s.ok()) << s.why();
+  ASSERT_TRUE(s.waitForRelease("1.0.0", 60s)) << s.api("/v1/status").dump(2);
+  LoadGenerator load(s.proxyPort(), kClients, kRatePerClient);
+  std::string out;
+  ASSERT_EQ(s.lbctl({"deploy", "2.0.0"}, &out), 0) << out;
+  int kills = 0;
+  for (const char* stage : {"starting", "gating", "baking", "draining", "parked", "watching"}) {
+    bool reached = waitUntil(
+        [&] {
+          json r = s.api("/v1/rollout");
+          if (r.is_null()) return false;
+          if (r["status"] == "succeeded") return true;
+          return std::string(stage) == "watching" ? r["status"] == "watching"
+                                                  : r["phases"].contains(stage);
+        },
+        60s);
+    ASSERT_TRUE(reached) << stage;
+    if (s.api("/v1/rollout")["status"] == "succeeded") break;
+    s.killControl();
+    ++kills;
+    std::this_thread::sleep_for(300ms);
+    ASSERT_TRUE(s.startControl()) << s.why();
+  }
+  EXPECT_GE(kills, 4);
+  EXPECT_EQ(s.lbctl({"rollout", "status", "--watch"}, &out), 0) << out;
+  ASSERT_TRUE(s.waitForRelease("2.0.0", 30s)) << s.api("/v1/status").dump(2);
+  load.stop();
+  EXPECT_EQ(load.failures(), 0u);
+  EXPECT_EQ(proxyVersions(s), std::set<std::string>{"2.0.0"});
+  ASSERT_TRUE(waitUntil([&] { return s.livePids().size() == 3u; }, 15s))
+      << "every process lbcontrol started is known and stopped when done";
+  std::set<std::string> journal_ids, proxy_ids;
+  ASSERT_TRUE(s.control().running()) << s.control().output();
+  json instances = s.api("/v1/instances");
+  for (const auto& i : instances["instances"]) journal_ids.insert(i["id"]);
+  for (const auto& h : s.proxyHosts()) proxy_ids.insert(h["id"]);
+  EXPECT_EQ(proxy_ids, journal_ids) << instances.dump(2);
+  std::printf("SIGKILLed lbcontrol %d times during the rollout; %zu requests, %llu failed\n", kills,
+              load.answers().size(), static_cast<unsigned long long>(load.failures()));
+}
+
+}  // namespace
+}  // namespace lb::test

@@ -1,0 +1,211 @@
+#include "tests/support/control_stack.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "tests/support/admin_client.h"
+#include "tests/support/configs.h"
+#include "tests/support/test_client.h"
+#include "tests/support/test_util.h"
+
+namespace lb::test {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+ControlStack::ControlStack(StackOptions opt) : opt_(std::move(opt)) {
+  TestConfig cfg;
+  cfg.workers = 2;
+  cfg.access_log = "access_log: { enabled: false }\n";
+  cfg.cluster_extra =
+      "    health_check: { path: /actuator/health, interval: 200ms, timeout: 200ms, "
+      "healthy_threshold: 2, unhealthy_threshold: 2 }\n"
+      "    outlier_detection: { consecutive_5xx: 5, base_ejection_time: 30s }\n";
+  proxy_ = std::make_unique<ProxyProcess>(cfg.yaml());
+  if (!proxy_->ok()) {
+    why_ = "lbproxy did not start: " + proxy_->process().output();
+    return;
+  }
+  state_dir_ = dir_.path() + "/state";
+  // Each test process gets its own port range: ctest runs several at once.
+  const int base = 21000 + static_cast<int>(getpid() % 400) * 20;
+  std::ostringstream y;
+  y << "listen: 127.0.0.1:0\n"
+    << "state_dir: " << state_dir_ << "\n"
+    << "cluster: app\n"
+    << "proxies:\n  - admin: " << proxyAdminUrl() << "\n"
+    << "instances:\n"
+    << "  count: " << opt_.count << "\n"
+    << "  id_prefix: app\n"
+    << "  initial_version: \"" << opt_.initial_version << "\"\n"
+    << "  driver:\n"
+    << "    kind: process\n"
+    << "    command: " << demoInstanceBinary()
+    << " --host {host} --port {port} --instance {instance} --version {version} "
+       "--latency-scale 0\n"
+    << "    ports: " << base << "-" << base + 19 << "\n"
+    << "    stop_grace: 3s\n"
+    << "rollout:\n"
+    << "  max_surge: 1\n"
+    << "  max_unavailable: 0\n"
+    << "  health_gate: { path: /actuator/health, checks: 2, min_healthy_time: "
+    << opt_.min_healthy_time << ", deadline: " << opt_.gate_deadline << " }\n"
+    << "  drain_timeout: 10s\n"
+    << "  bake_time: " << opt_.bake_time << "\n"
+    << "  watch_window: " << opt_.watch_window << "\n"
+    << "  analysis: { interval: 1s, min_requests: 20, max_error_rate: 0.01, failing_intervals: 2 "
+       "}\n"
+    << "  approval: " << opt_.approval << "\n";
+  control_config_ = dir_.write("lbcontrol.yaml", y.str());
+  ok_ = startControl();
+}
+
+ControlStack::~ControlStack() {
+  if (control_) killControl();
+  // lbcontrol never stops the application on exit; the test does.
+  for (int pid : livePids()) kill(-pid, SIGTERM);
+  waitUntil([&] { return livePids().empty(); }, 5s);
+  for (int pid : livePids()) kill(-pid, SIGKILL);
+}
+
+bool ControlStack::startControl() {
+  control_ = std::make_unique<ChildProcess>();
+  if (!control_->start({LB_CONTROL_BIN, "-c", control_config_})) {
+    why_ = "cannot run lbcontrol";
+    return false;
+  }
+  auto line = control_->waitForLine("lbcontrol: api on", 15s);
+  if (!line) {
+    why_ = "lbcontrol did not start: " + control_->output();
+    return false;
+  }
+  control_port_ = static_cast<uint16_t>(std::stoi(line->substr(line->rfind(' ') + 1)));
+  return true;
+}
+
+void ControlStack::killControl() {
+  control_->signal(SIGKILL);
+  control_->waitExit(10s);
+}
+
+int ControlStack::lbctl(const std::vector<std::string>& args, std::string* output,
+                        std::chrono::seconds timeout) {
+  std::vector<std::string> argv{LB_CTL_BIN, "--control", controlUrl(), "--proxy", proxyAdminUrl()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  ChildProcess child;
+  if (!child.start(argv)) return -1;
+  auto code = child.waitExit(timeout);
+  if (output) *output = child.output();
+  return code ? *code : -1;
+}
+
+json ControlStack::api(const std::string& path) {
+  AdminResponse r = AdminClient(control_port_).get(path);
+  return r.status == 200 ? r.body : json(nullptr);
+}
+
+json ControlStack::proxyHosts() {
+  AdminResponse r = AdminClient(proxy_->adminPort()).get("/v1/clusters/app");
+  return r.status == 200 ? r.body["hosts"] : json::array();
+}
+
+bool ControlStack::waitForRelease(const std::string& version, std::chrono::seconds timeout) {
+  return waitUntil(
+      [&] {
+        json s = api("/v1/status");
+        if (s.is_null() || s["current_version"] != version) return false;
+        if (s["rollout"].is_object() && s["rollout"]["status"] != "succeeded" &&
+            s["rollout"]["status"] != "rolled_back" && s["rollout"]["status"] != "aborted")
+          return false;
+        uint32_t serving = 0;
+        for (const auto& i : s["instances"])
+          if (i["version"] == version && i["phase"] == "serving") ++serving;
+        return serving == opt_.count && s["instances"].size() == opt_.count;
+      },
+      timeout);
+}
+
+std::vector<int> ControlStack::livePids() {
+  std::vector<int> pids;
+  for (int slot = 1; slot < 200; ++slot) {
+    std::ifstream in(state_dir_ + "/pids/app-" + std::to_string(slot) + ".pid");
+    int pid = 0;
+    if (in >> pid && pid > 0 && kill(pid, 0) == 0) {
+      // A zombie is not running (lbcontrol was killed before it reaped it).
+      std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+      std::string text;
+      std::getline(stat, text);
+      size_t close = text.rfind(')');
+      if (close != std::string::npos && close + 2 < text.size() && text[close + 2] == 'Z') continue;
+      pids.push_back(pid);
+    }
+  }
+  return pids;
+}
+
+LoadGenerator::LoadGenerator(uint16_t port, int clients, int rate_per_client) : port_(port) {
+  started_ = std::chrono::steady_clock::now();
+  for (int i = 0; i < clients; ++i)
+    threads_.emplace_back([this, rate_per_client] { run(rate_per_client); });
+}
+
+LoadGenerator::~LoadGenerator() { stop(); }
+
+void LoadGenerator::stop() {
+  if (stop_.exchange(true)) return;
+  for (auto& t : threads_) t.join();
+  stopped_ = std::chrono::steady_clock::now();
+}
+
+void LoadGenerator::run(int rate) {
+  const auto gap = std::chrono::microseconds(1000000 / rate);
+  auto next = std::chrono::steady_clock::now();
+  std::unique_ptr<TestClient> client;
+  // Bounded: at most 10 minutes of load, whatever the test does.
+  const auto limit = std::chrono::steady_clock::now() + 10min;
+  while (!stop_ && std::chrono::steady_clock::now() < limit) {
+    if (!client || !client->connected()) client = std::make_unique<TestClient>(port_);
+    Answer a{std::chrono::steady_clock::now(), 0, ""};
+    if (client->send("GET /api/products HTTP/1.1\r\nHost: shop\r\n\r\n")) {
+      auto r = client->read(false, 10s);
+      if (r) {
+        a.status = r->status;
+        if (const std::string* v = r->header("x-app-version")) a.version = *v;
+        const std::string* conn = r->header("connection");
+        if (conn && iequals(*conn, "close")) client.reset();
+      } else {
+        client.reset();
+      }
+    } else {
+      client.reset();
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      answers_.push_back(a);
+    }
+    next += gap;
+    std::this_thread::sleep_until(next);
+  }
+}
+
+std::vector<LoadGenerator::Answer> LoadGenerator::answers() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return answers_;
+}
+
+uint64_t LoadGenerator::failures() {
+  uint64_t n = 0;
+  for (const auto& a : answers())
+    if (a.status < 200 || a.status >= 300) ++n;
+  return n;
+}
+
+double LoadGenerator::rate() {
+  double seconds = std::chrono::duration<double>(stopped_ - started_).count();
+  return seconds > 0 ? static_cast<double>(answers().size()) / seconds : 0;
+}
+
+}  // namespace lb::test
