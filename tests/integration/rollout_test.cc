@@ -115,6 +115,29 @@ TEST(Rollout, BrokenVersionIsRolledBackAutomatically) {
   EXPECT_EQ(releases["releases"][0]["outcome"], "rolled_back");
 }
 
+// The analysis path: a version that answers, but far slower than the route's p99 objective.
+// Outlier detection does not see it (no 5xx); the live p99 against the SLO does.
+TEST(Rollout, VersionSlowerThanTheSloIsRolledBackByAnalysis) {
+  StackOptions opt;
+  opt.slo_p99 = "300ms";
+  opt.bake_time = "20s";
+  ControlStack s(opt);
+  ASSERT_TRUE(s.ok()) << s.why();
+  ASSERT_TRUE(s.waitForRelease("1.0.0", 60s)) << s.api("/v1/status").dump(2);
+  LoadGenerator load(s.proxyPort(), 8, 50);
+  std::string out;
+  EXPECT_EQ(s.lbctl({"deploy", "2.0.0-slow", "--wait"}, &out), 3) << out;
+  load.stop();
+  json rollout = s.api("/v1/rollout");
+  const std::string reason = rollout["reason"];
+  EXPECT_NE(reason.find("analysis: p99"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("> 300.0 ms"), std::string::npos) << reason;
+  EXPECT_EQ(load.failures(), 0u) << "slow, not failing";
+  std::printf("slow version: %s; out of traffic %s ms after its first request\n", reason.c_str(),
+              rollout.value("broken_version_traffic_ms", json(nullptr)).dump().c_str());
+  EXPECT_TRUE(s.waitForRelease("1.0.0", 30s));
+}
+
 TEST(Rollout, VersionThatNeverBecomesHealthyFailsItsGateAndTakesNoTraffic) {
   StackOptions opt;
   opt.gate_deadline = "3s";

@@ -20,6 +20,10 @@ ControlStack::ControlStack(StackOptions opt) : opt_(std::move(opt)) {
   TestConfig cfg;
   cfg.workers = 2;
   cfg.access_log = "access_log: { enabled: false }\n";
+  if (!opt_.slo_p99.empty())
+    cfg.routes = "      - match: { path_prefix: / }\n        cluster: app\n        timeout: 5s\n"
+                 "        slo: { p99: " +
+                 opt_.slo_p99 + " }\n";
   cfg.cluster_extra =
       "    health_check: { path: /actuator/health, interval: 200ms, timeout: 200ms, "
       "healthy_threshold: 2, unhealthy_threshold: 2 }\n"

@@ -26,6 +26,7 @@ struct StackOptions {
   std::string gate_deadline = "8s";
   std::string bake_time = "2s";
   std::string watch_window = "2s";
+  std::string slo_p99;  // routes[].slo.p99 of the proxy's route; "" = none
 };
 
 class ControlStack {
