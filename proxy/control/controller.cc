@@ -825,6 +825,11 @@ void Controller::onOutlier(const std::shared_ptr<HostState>& host, core::Outlier
   for (const auto& h : c->hosts)
     if (auto s = hostState(c->name, h.id); s && s->ejected.load()) ++ejected;
   if ((ejected + 1) * 100 > od.max_ejection_percent * total) {
+    // Every failure of a host that stays over the threshold reports again: log once a minute.
+    HostRuntime& capped = runtime(*host);
+    const int64_t now = upstream::steadyMillis();
+    if (capped.cap_logged_ms != 0 && now - capped.cap_logged_ms < 60000) return;
+    capped.cap_logged_ms = now;
     std::fprintf(stderr,
                  "lbproxy: host %s/%s crossed the outlier threshold, but ejecting it would pass "
                  "max_ejection_percent (%u%%)\n",

@@ -72,6 +72,7 @@ class Controller {
     bool ejected = false;
     int64_t ejected_until_ms = 0;
     int64_t last_ejection_ms = 0;  // length of the latest ejection
+    int64_t cap_logged_ms = 0;     // last "would pass max_ejection_percent" line (one a minute)
     std::unique_ptr<common::Timer> eject_timer;
     std::unique_ptr<common::Timer> drain_timer;
   };

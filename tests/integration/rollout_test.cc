@@ -138,6 +138,21 @@ TEST(Rollout, VersionSlowerThanTheSloIsRolledBackByAnalysis) {
   EXPECT_TRUE(s.waitForRelease("1.0.0", 30s));
 }
 
+TEST(Rollout, VersionThatCrashesIsRolledBack) {
+  ControlStack s;
+  ASSERT_TRUE(s.ok()) << s.why();
+  ASSERT_TRUE(s.waitForRelease("1.0.0", 60s)) << s.api("/v1/status").dump(2);
+  LoadGenerator load(s.proxyPort(), 2, 100);
+  std::string out;
+  EXPECT_EQ(s.lbctl({"deploy", "2.0.0-crash", "--wait"}, &out), 3) << out;
+  load.stop();
+  std::printf("crashing version: %s; %llu of %zu client requests failed\n",
+              s.api("/v1/rollout")["reason"].get<std::string>().c_str(),
+              static_cast<unsigned long long>(load.failures()), load.answers().size());
+  EXPECT_TRUE(s.waitForRelease("1.0.0", 30s)) << s.api("/v1/status").dump(2);
+  EXPECT_EQ(proxyVersions(s), std::set<std::string>{"1.0.0"});
+}
+
 TEST(Rollout, VersionThatNeverBecomesHealthyFailsItsGateAndTakesNoTraffic) {
   StackOptions opt;
   opt.gate_deadline = "3s";
