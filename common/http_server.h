@@ -7,6 +7,7 @@
 #include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 struct evhttp;
@@ -31,6 +32,12 @@ std::string bodyOf(evhttp_request* req);
 std::string methodOf(evhttp_request* req);
 // The value after "Bearer " in Authorization, or "" (with *present false when there is none).
 std::string bearerToken(evhttp_request* req, bool* present);
+
+// Bearer authentication against named tokens. Returns the matching token's name, or "" after
+// answering 401 with WWW-Authenticate (realm `realm`). Every token is compared in constant time.
+std::string authorizeBearer(evhttp_request* req,
+                            const std::vector<std::pair<std::string, std::string>>& tokens,
+                            const char* realm);
 
 // Constant-time comparison (time depends only on the lengths' maximum, not on the content).
 bool tokenEquals(std::string_view a, std::string_view b);

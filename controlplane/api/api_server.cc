@@ -70,22 +70,10 @@ void ApiServer::onRequest(evhttp_request* req, void* arg) {
 }
 
 void ApiServer::handle(evhttp_request* req) {
-  std::string who = "local";
+  std::string who = "local";  // no tokens: loopback only (the config loader enforces it)
   if (!tokens_.empty()) {
-    bool present = false;
-    std::string given = common::bearerToken(req, &present);
-    who.clear();
-    for (const auto& [name, token] : tokens_)
-      if (common::tokenEquals(given, token)) who = name;
-    if (who.empty()) {
-      evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
-                        "Bearer realm=\"lbcontrol\"");
-      common::sendJson(
-          req, 401,
-          common::errorBody("unauthorized", present ? "invalid bearer token"
-                                                    : "missing Authorization: Bearer <token>"));
-      return;
-    }
+    who = common::authorizeBearer(req, tokens_, "lbcontrol");
+    if (who.empty()) return;
   }
   const evhttp_uri* uri = evhttp_request_get_evhttp_uri(req);
   const char* raw_path = uri ? evhttp_uri_get_path(uri) : nullptr;

@@ -64,19 +64,9 @@ void AdminServer::handle(evhttp_request* req) {
     sendJson(req, 503, control::errorBody("shutting_down", "lbproxy is shutting down"));
     return;
   }
-  if (!controller_.admin_token.empty()) {
-    bool present = false;
-    std::string given = common::bearerToken(req, &present);
-    if (!common::tokenEquals(given, controller_.admin_token)) {
-      evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
-                        "Bearer realm=\"lbproxy admin\"");
-      sendJson(
-          req, 401,
-          control::errorBody("unauthorized", present ? "invalid bearer token"
-                                                     : "missing Authorization: Bearer <token>"));
-      return;
-    }
-  }
+  if (!controller_.admin_token.empty() &&
+      common::authorizeBearer(req, {{"admin", controller_.admin_token}}, "lbproxy admin").empty())
+    return;
   const evhttp_uri* uri = evhttp_request_get_evhttp_uri(req);
   const char* raw_path = uri ? evhttp_uri_get_path(uri) : nullptr;
   const char* query = uri ? evhttp_uri_get_query(uri) : nullptr;

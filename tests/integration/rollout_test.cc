@@ -6,6 +6,7 @@
 #include <optional>
 #include <set>
 
+#include "tests/support/admin_client.h"
 #include "tests/support/control_stack.h"
 #include "tests/support/test_util.h"
 
@@ -272,6 +273,54 @@ TEST(Rollout, SurvivesSigkillAtEveryStage) {
   EXPECT_EQ(proxy_ids, journal_ids) << instances.dump(2);
   std::printf("SIGKILLed lbcontrol %d times during the rollout; %zu requests, %llu failed\n", kills,
               load.answers().size(), static_cast<unsigned long long>(load.failures()));
+}
+
+TEST(ControlApi, NamedTokensAndClearErrors) {
+  StackOptions opt;
+  opt.tokens =
+      "# name token\nci-pipeline pipeline-token-0123456789\nalice alice-token-0123456789\n";
+  ControlStack s(opt);
+  ASSERT_TRUE(s.ok()) << s.why();
+  AdminClient anonymous(s.controlPort());
+  AdminResponse r = anonymous.get("/v1/status");
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.body["error"]["code"], "unauthorized");
+  EXPECT_EQ(AdminClient(s.controlPort(), "pipeline-token-0123456788").get("/v1/status").status,
+            401);
+
+  AdminClient ci(s.controlPort(), "pipeline-token-0123456789");
+  ASSERT_TRUE(
+      waitUntil([&] { return ci.get("/v1/status").body["current_version"] == "1.0.0"; }, 60s));
+  auto expectError = [&](const std::string& method, const std::string& path,
+                         const std::string& body, int status, const std::string& says) {
+    AdminResponse e = ci.call(method, path, body);
+    EXPECT_EQ(e.status, status) << method << " " << path << ": " << e.text;
+    EXPECT_NE(e.body["error"]["message"].get<std::string>().find(says), std::string::npos)
+        << e.text;
+  };
+  expectError("POST", "/v1/deploys", "not json", 400, "must be a JSON object");
+  expectError("POST", "/v1/deploys", R"({"version":"2","colour":"red"})", 400,
+              "unknown field \"colour\"");
+  expectError("POST", "/v1/deploys", R"({"version":2})", 400, "must be a string");
+  expectError("POST", "/v1/deploys", R"({"version":"a b"})", 400, "version must be");
+  expectError("POST", "/v1/deploys", "{}", 400, "version is required");
+  expectError("GET", "/v1/deploys", "", 405, "allowed: POST");
+  expectError("GET", "/v2/status", "", 404, "under /v1");
+  expectError("POST", "/v1/rollout/approve", "", 409, "no rollout is waiting for approval");
+
+  // lbctl with the token from the environment variable's flag; the audit log has the name.
+  std::string out;
+  EXPECT_EQ(
+      s.lbctl({"--token", "alice-token-0123456789", "deploy", "2.0.0", "--reason", "r"}, &out), 0)
+      << out;
+  EXPECT_EQ(s.lbctl({"deploy", "3.0.0"}, &out), 1) << "no token: refused\n" << out;
+  json audit = ci.get("/v1/audit").body;
+  bool by_alice = false;
+  for (const auto& e : audit["entries"])
+    if (e["who"] == "alice" && e["action"] == "deploy" && e["target"] == "2.0.0") by_alice = true;
+  EXPECT_TRUE(by_alice) << audit.dump(2);
+  EXPECT_EQ(s.lbctl({"--token", "alice-token-0123456789", "rollout", "status", "--watch"}, &out), 0)
+      << out;
 }
 
 }  // namespace

@@ -21,9 +21,10 @@ ControlStack::ControlStack(StackOptions opt) : opt_(std::move(opt)) {
   cfg.workers = 2;
   cfg.access_log = "access_log: { enabled: false }\n";
   if (!opt_.slo_p99.empty())
-    cfg.routes = "      - match: { path_prefix: / }\n        cluster: app\n        timeout: 5s\n"
-                 "        slo: { p99: " +
-                 opt_.slo_p99 + " }\n";
+    cfg.routes =
+        "      - match: { path_prefix: / }\n        cluster: app\n        timeout: 5s\n"
+        "        slo: { p99: " +
+        opt_.slo_p99 + " }\n";
   cfg.cluster_extra =
       "    health_check: { path: /actuator/health, interval: 200ms, timeout: 200ms, "
       "healthy_threshold: 2, unhealthy_threshold: 2 }\n"
@@ -37,6 +38,8 @@ ControlStack::ControlStack(StackOptions opt) : opt_(std::move(opt)) {
   // Each test process gets its own port range: ctest runs several at once.
   const int base = 21000 + static_cast<int>(getpid() % 400) * 20;
   std::ostringstream y;
+  if (!opt_.tokens.empty())
+    y << "auth: { tokens_file: " << dir_.write("tokens", opt_.tokens) << " }\n";
   y << "listen: 127.0.0.1:0\n"
     << "state_dir: " << state_dir_ << "\n"
     << "cluster: app\n"

@@ -27,6 +27,7 @@ struct StackOptions {
   std::string bake_time = "2s";
   std::string watch_window = "2s";
   std::string slo_p99;  // routes[].slo.p99 of the proxy's route; "" = none
+  std::string tokens;   // content of auth.tokens_file ("NAME TOKEN" lines); "" = no auth
 };
 
 class ControlStack {
@@ -46,6 +47,7 @@ class ControlStack {
   void killControl();  // SIGKILL, as a crash would
   ChildProcess& control() { return *control_; }
 
+  uint16_t controlPort() const { return control_port_; }
   // Runs lbctl with --control/--proxy set; returns its exit code and fills *output.
   int lbctl(const std::vector<std::string>& args, std::string* output = nullptr,
             std::chrono::seconds timeout = std::chrono::seconds(180));
