@@ -1,9 +1,11 @@
 #include "tests/support/control_stack.h"
 
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "tests/support/admin_client.h"
@@ -71,7 +73,13 @@ ControlStack::ControlStack(StackOptions opt) : opt_(std::move(opt)) {
 }
 
 ControlStack::~ControlStack() {
-  if (control_) killControl();
+  // A clean exit on SIGTERM, so a sanitizer report or leak inside lbcontrol fails the test.
+  if (control_ && control_->running()) {
+    control_->signal(SIGTERM);
+    auto code = control_->waitExit(15s);
+    EXPECT_EQ(code, std::optional<int>(0)) << "lbcontrol did not exit cleanly:\n"
+                                           << control_->output();
+  }
   // lbcontrol never stops the application on exit; the test does.
   for (int pid : livePids()) kill(-pid, SIGTERM);
   waitUntil([&] { return livePids().empty(); }, 5s);
