@@ -275,6 +275,95 @@ TEST(Rollout, SurvivesSigkillAtEveryStage) {
               load.answers().size(), static_cast<unsigned long long>(load.failures()));
 }
 
+// Two proxies in front of the same instances: every step waits for both (gates, drains), and
+// clients of either see no failure.
+TEST(Rollout, DrivesEveryProxy) {
+  StackOptions opt;
+  opt.proxies = 2;
+  ControlStack s(opt);
+  ASSERT_TRUE(s.ok()) << s.why();
+  ASSERT_TRUE(s.waitForRelease("1.0.0", 60s)) << s.api("/v1/status").dump(2);
+  LoadGenerator a(s.proxyPort(0), 2, 100), b(s.proxyPort(1), 2, 100);
+  std::string out;
+  EXPECT_EQ(s.lbctl({"deploy", "2.0.0", "--wait"}, &out), 0) << out;
+  a.stop();
+  b.stop();
+  EXPECT_EQ(a.failures() + b.failures(), 0u);
+  ASSERT_TRUE(s.waitForRelease("2.0.0", 30s));
+  for (int n = 0; n < 2; ++n) {
+    EXPECT_TRUE(waitUntil([&] { return s.proxyHosts(n).size() == 3u; }, 10s)) << n;
+    std::set<std::string> versions;
+    for (const auto& h : s.proxyHosts(n)) versions.insert(h["labels"]["version"]);
+    EXPECT_EQ(versions, std::set<std::string>{"2.0.0"}) << "proxy " << n;
+  }
+}
+
+TEST(Rollout, ExecDriverRunsUserCommands) {
+  StackOptions opt;
+  opt.exec_driver = true;
+  ControlStack s(opt);
+  ASSERT_TRUE(s.ok()) << s.why();
+  ASSERT_TRUE(s.waitForRelease("1.0.0", 60s)) << s.api("/v1/status").dump(2);
+  ASSERT_EQ(s.livePids().size(), 3u);
+  LoadGenerator load(s.proxyPort(), 2, 100);
+  std::string out;
+  EXPECT_EQ(s.lbctl({"deploy", "2.0.0", "--wait"}, &out), 0) << out;
+  load.stop();
+  EXPECT_EQ(load.failures(), 0u);
+  ASSERT_TRUE(s.waitForRelease("2.0.0", 30s));
+  EXPECT_TRUE(waitUntil([&] { return s.livePids().size() == 3u; }, 10s))
+      << "the stop command ran for the old instances";
+  EXPECT_EQ(proxyVersions(s), std::set<std::string>{"2.0.0"});
+}
+
+TEST(Lbctl, ProxyCommandsAndExitCodes) {
+  ControlStack s;
+  ASSERT_TRUE(s.ok()) << s.why();
+  ASSERT_TRUE(s.waitForRelease("1.0.0", 60s)) << s.api("/v1/status").dump(2);
+  std::string out;
+  EXPECT_EQ(s.lbctl({"hosts", "app"}, &out), 0) << out;
+  EXPECT_NE(out.find("CLUSTER"), std::string::npos) << out;
+  EXPECT_NE(out.find("app-1"), std::string::npos) << out;
+  EXPECT_NE(out.find("version=1.0.0"), std::string::npos) << out;
+  EXPECT_EQ(s.lbctl({"-o", "json", "clusters"}, &out), 0) << out;
+  EXPECT_NE(out.find("\"clusters\""), std::string::npos) << out;
+
+  EXPECT_EQ(s.lbctl({"drain", "app", "app-1", "--wait"}, &out), 0) << out;
+  EXPECT_NE(out.find("drained"), std::string::npos) << out;
+  EXPECT_EQ(s.lbctl({"undrain", "app", "app-1"}, &out), 0) << out;
+  EXPECT_EQ(s.lbctl({"weight", "app", "app-2", "5"}, &out), 0) << out;
+  EXPECT_EQ(s.lbctl({"add-host", "app", "extra", "127.0.0.1:9", "--label", "version=x"}, &out), 0)
+      << out;
+  EXPECT_EQ(s.lbctl({"remove-host", "app", "extra"}, &out), 1) << "not drained: refused\n" << out;
+  EXPECT_EQ(s.lbctl({"remove-host", "app", "extra", "--force"}, &out), 0) << out;
+  EXPECT_EQ(s.lbctl({"stats", "--window", "5s"}, &out), 0) << out;
+  EXPECT_NE(out.find("ROUTE"), std::string::npos) << out;
+  EXPECT_EQ(s.lbctl({"reload"}, &out), 0) << out;
+  EXPECT_EQ(s.lbctl({"drain", "app", "nope"}, &out), 1) << out;
+  EXPECT_NE(out.find("no host"), std::string::npos) << out;
+  EXPECT_EQ(s.lbctl({"weight", "app", "app-2", "0"}, &out), 2) << "usage error\n" << out;
+  EXPECT_EQ(s.lbctl({"no-such-command"}, &out), 2) << out;
+
+  TempDir dir;
+  std::string bad = dir.write("bad.yaml", "listen: 127.0.0.1:9902\ncluster: app\nproxies: []\n");
+  EXPECT_EQ(s.lbctl({"config", "check", bad}, &out), 1) << out;
+  EXPECT_NE(out.find(bad + ":1:1: state_dir: missing required field"), std::string::npos) << out;
+  EXPECT_NE(out.find(bad + ":3:10: proxies: expected a non-empty list of proxies"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(s.lbctl({"config", "check",
+                     std::string(LB_SOURCE_DIR) + "/config/examples/lbcontrol-demo.yaml"},
+                    &out),
+            0)
+      << out;
+  EXPECT_EQ(
+      s.lbctl({"config", "check", std::string(LB_SOURCE_DIR) + "/config/examples/demo.yaml"}, &out),
+      0)
+      << out;
+  EXPECT_EQ(s.lbctl({"--help"}, &out), 0);
+  EXPECT_NE(out.find("3 rolled back"), std::string::npos) << "exit codes in --help\n" << out;
+}
+
 TEST(ControlApi, NamedTokensAndClearErrors) {
   StackOptions opt;
   opt.tokens =

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -31,10 +32,12 @@ ControlStack::ControlStack(StackOptions opt) : opt_(std::move(opt)) {
       "    health_check: { path: /actuator/health, interval: 200ms, timeout: 200ms, "
       "healthy_threshold: 2, unhealthy_threshold: 2 }\n"
       "    outlier_detection: { consecutive_5xx: 5, base_ejection_time: 30s }\n";
-  proxy_ = std::make_unique<ProxyProcess>(cfg.yaml());
-  if (!proxy_->ok()) {
-    why_ = "lbproxy did not start: " + proxy_->process().output();
-    return;
+  for (int n = 0; n < opt_.proxies; ++n) {
+    proxies_.push_back(std::make_unique<ProxyProcess>(cfg.yaml()));
+    if (!proxies_.back()->ok()) {
+      why_ = "lbproxy did not start: " + proxies_.back()->process().output();
+      return;
+    }
   }
   state_dir_ = dir_.path() + "/state";
   // Each test process gets its own port range: ctest runs several at once.
@@ -45,18 +48,29 @@ ControlStack::ControlStack(StackOptions opt) : opt_(std::move(opt)) {
   y << "listen: 127.0.0.1:0\n"
     << "state_dir: " << state_dir_ << "\n"
     << "cluster: app\n"
-    << "proxies:\n  - admin: " << proxyAdminUrl() << "\n"
-    << "instances:\n"
+    << "proxies:\n";
+  for (int n = 0; n < opt_.proxies; ++n) y << "  - admin: " << proxyAdminUrl(n) << "\n";
+  y << "instances:\n"
     << "  count: " << opt_.count << "\n"
     << "  id_prefix: app\n"
     << "  initial_version: \"" << opt_.initial_version << "\"\n"
-    << "  driver:\n"
-    << "    kind: process\n"
-    << "    command: " << demoInstanceBinary()
-    << " --host {host} --port {port} --instance {instance} --version {version} "
-       "--latency-scale 0\n"
-    << "    ports: " << base << "-" << base + 19 << "\n"
-    << "    stop_grace: 3s\n"
+    << "  driver:\n";
+  const std::string instance = demoInstanceBinary() +
+                               " --host {host} --port {port} --instance {instance} "
+                               "--version {version} --latency-scale 0";
+  if (opt_.exec_driver) {
+    // What a team would write around its own tooling: start in the background, record the pid,
+    // print the address; stop by pid.
+    y << "    kind: exec\n"
+      << "    start: \"" << instance << " >/dev/null 2>&1 & echo $! > " << state_dir_
+      << "/pids/{instance}.pid; echo {host}:{port}\"\n"
+      << "    stop: \"kill $(cat " << state_dir_ << "/pids/{instance}.pid)\"\n";
+  } else {
+    y << "    kind: process\n"
+      << "    command: " << instance << "\n"
+      << "    stop_grace: 3s\n";
+  }
+  y << "    ports: " << base << "-" << base + 19 << "\n"
     << "rollout:\n"
     << "  max_surge: 1\n"
     << "  max_unavailable: 0\n"
@@ -69,6 +83,10 @@ ControlStack::ControlStack(StackOptions opt) : opt_(std::move(opt)) {
        "}\n"
     << "  approval: " << opt_.approval << "\n";
   control_config_ = dir_.write("lbcontrol.yaml", y.str());
+  if (opt_.exec_driver) {
+    mkdir(state_dir_.c_str(), 0755);
+    mkdir((state_dir_ + "/pids").c_str(), 0755);
+  }
   ok_ = startControl();
 }
 
@@ -122,8 +140,8 @@ json ControlStack::api(const std::string& path) {
   return r.status == 200 ? r.body : json(nullptr);
 }
 
-json ControlStack::proxyHosts() {
-  AdminResponse r = AdminClient(proxy_->adminPort()).get("/v1/clusters/app");
+json ControlStack::proxyHosts(int n) {
+  AdminResponse r = AdminClient(proxies_[n]->adminPort()).get("/v1/clusters/app");
   return r.status == 200 ? r.body["hosts"] : json::array();
 }
 

@@ -26,8 +26,10 @@ struct StackOptions {
   std::string gate_deadline = "8s";
   std::string bake_time = "2s";
   std::string watch_window = "2s";
-  std::string slo_p99;  // routes[].slo.p99 of the proxy's route; "" = none
-  std::string tokens;   // content of auth.tokens_file ("NAME TOKEN" lines); "" = no auth
+  std::string slo_p99;       // routes[].slo.p99 of the proxy's route; "" = none
+  std::string tokens;        // content of auth.tokens_file ("NAME TOKEN" lines); "" = no auth
+  int proxies = 1;           // lbproxy processes lbcontrol drives
+  bool exec_driver = false;  // start/stop the demo instances with shell commands instead
 };
 
 class ControlStack {
@@ -37,9 +39,11 @@ class ControlStack {
 
   bool ok() const { return ok_; }
   std::string why() { return why_; }
-  uint16_t proxyPort() { return proxy_->port(); }
+  uint16_t proxyPort(int n = 0) { return proxies_[n]->port(); }
   std::string controlUrl() const { return "http://127.0.0.1:" + std::to_string(control_port_); }
-  std::string proxyAdminUrl() { return "http://127.0.0.1:" + std::to_string(proxy_->adminPort()); }
+  std::string proxyAdminUrl(int n = 0) {
+    return "http://127.0.0.1:" + std::to_string(proxies_[n]->adminPort());
+  }
   const std::string& stateDir() const { return state_dir_; }
 
   // (Re)starts lbcontrol on the same state directory; false when it does not come up.
@@ -52,11 +56,12 @@ class ControlStack {
   int lbctl(const std::vector<std::string>& args, std::string* output = nullptr,
             std::chrono::seconds timeout = std::chrono::seconds(180));
   nlohmann::json api(const std::string& path);  // GET on lbcontrol; null on failure
-  nlohmann::json proxyHosts();                  // the proxy's hosts of cluster app
+  nlohmann::json proxyHosts(int n = 0);         // that proxy's hosts of cluster app
 
   // True once `version` is the current release with `count` instances serving it.
   bool waitForRelease(const std::string& version, std::chrono::seconds timeout);
-  // Pids of live processes started by this stack's lbcontrol (from its pid files).
+  // Pids of live instance processes (from the process driver's pid files, or the exec
+  // driver's, which the test's start command writes).
   std::vector<int> livePids();
 
  private:
@@ -66,7 +71,7 @@ class ControlStack {
   TempDir dir_;
   std::string state_dir_;
   std::string control_config_;
-  std::unique_ptr<ProxyProcess> proxy_;
+  std::vector<std::unique_ptr<ProxyProcess>> proxies_;
   std::unique_ptr<ChildProcess> control_;
   uint16_t control_port_ = 0;
 };
