@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <fstream>
 #include <optional>
 #include <set>
 
@@ -58,6 +59,12 @@ TEST(Rollout, RollingUpdateUnderLoadFailsNoRequest) {
   EXPECT_TRUE(waitUntil([&] { return s.proxyHosts().size() == 3u; }, 10s))
       << "old instances removed from the proxy: " << s.proxyHosts().dump();
   EXPECT_TRUE(waitUntil([&] { return s.livePids().size() == 3u; }, 10s)) << "old instances stopped";
+  // The process driver keeps each instance's output in <state_dir>/logs/<id>.log.
+  std::ifstream log(s.stateDir() + "/logs/app-1.log");
+  std::string first_line;
+  std::getline(log, first_line);
+  EXPECT_NE(first_line.find("demo-instance app-1 version 1.0.0 listening"), std::string::npos)
+      << first_line;
   json releases = s.api("/v1/releases");
   ASSERT_GE(releases["releases"].size(), 2u);
   EXPECT_EQ(releases["releases"][0]["version"], "2.0.0");
