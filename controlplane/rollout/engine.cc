@@ -526,6 +526,8 @@ ApiResult Engine::startRollout(const std::string& version, const std::string& wh
           "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-+") !=
           std::string::npos)
     return error(400, "bad_request", "version must be 1-128 of A-Z a-z 0-9 . _ - +");
+  if (version == state_.current_version)
+    return error(409, "conflict", version + " is already the current release");
   const int64_t now = nowMs();
   Rollout r;
   r.id = "r-" + std::to_string(state_.next_rollout++);
@@ -634,6 +636,7 @@ json Engine::rolloutJson() const {
   uint32_t done = 0;
   json phases = json::object();
   for (const auto& i : state_.instances) {
+    if (i.phase == Phase::kStopped) continue;  // kept for the journal until the rollout ends
     if (i.version == r.version && i.phase == Phase::kServing) ++done;
     phases[std::string(phaseName(i.phase))] = phases.value(phaseName(i.phase), 0) + 1;
   }

@@ -403,6 +403,8 @@ TEST(ControlApi, NamedTokensAndClearErrors) {
   expectError("GET", "/v1/deploys", "", 405, "allowed: POST");
   expectError("GET", "/v2/status", "", 404, "under /v1");
   expectError("POST", "/v1/rollout/approve", "", 409, "no rollout is waiting for approval");
+  expectError("POST", "/v1/deploys", R"({"version":"1.0.0"})", 409,
+              "1.0.0 is already the current release");
 
   // lbctl with the token from the environment variable's flag; the audit log has the name.
   std::string out;
