@@ -9,6 +9,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev node-llhttp
   nlohmann-json3-dev libcli11-dev clang-format
   prometheus  # promtool, to validate /metrics in the tests
+  systemd     # systemd-analyze, to verify deploy/systemd/ in the tests
 )
 
 missing=()

@@ -371,6 +371,32 @@ TEST(Lbctl, ProxyCommandsAndExitCodes) {
   EXPECT_NE(out.find("3 rolled back"), std::string::npos) << "exit codes in --help\n" << out;
 }
 
+// deploy/pipeline/deploy.sh, the step a CI job runs: passes on success, fails the job with the
+// reason on a rollback.
+TEST(Rollout, PipelineScriptFailsTheJobOnRollback) {
+  ControlStack s;
+  ASSERT_TRUE(s.ok()) << s.why();
+  ASSERT_TRUE(s.waitForRelease("1.0.0", 60s)) << s.api("/v1/status").dump(2);
+  LoadGenerator load(s.proxyPort(), 2, 100);
+  auto step = [&](const std::string& version, std::string* out) {
+    ChildProcess job;
+    EXPECT_TRUE(job.start({"/usr/bin/env", std::string("LBCTL=") + LB_CTL_BIN,
+                           "LBCTL_CONTROL=" + s.controlUrl(),
+                           std::string(LB_SOURCE_DIR) + "/deploy/pipeline/deploy.sh", version}));
+    auto code = job.waitExit(180s);
+    *out = job.output();
+    return code.value_or(-1);
+  };
+  std::string out;
+  EXPECT_EQ(step("2.0.0", &out), 0) << out;
+  EXPECT_NE(out.find("deploy: 2.0.0 is live"), std::string::npos) << out;
+  EXPECT_EQ(step("3.0.0-broken", &out), 3) << out;
+  EXPECT_NE(out.find("was rolled back automatically"), std::string::npos) << out;
+  EXPECT_NE(out.find("rolled_back"), std::string::npos) << "the history is printed\n" << out;
+  load.stop();
+  EXPECT_EQ(s.api("/v1/releases")["current_version"], "2.0.0");
+}
+
 TEST(ControlApi, NamedTokensAndClearErrors) {
   StackOptions opt;
   opt.tokens =
