@@ -136,56 +136,41 @@ TrafficView ProxyFleet::traffic(uint32_t window_s) const {
   return view;
 }
 
-std::string ProxyFleet::addHost(const std::string& id, const std::string& address,
-                                const std::map<std::string, std::string>& labels,
-                                const std::string& state) const {
+std::string ProxyFleet::onEveryProxy(const std::string& method, const std::string& target,
+                                     const std::string& body,
+                                     std::initializer_list<int> done) const {
   std::string failures;
-  json req{{"id", id}, {"address", address}, {"labels", labels}, {"state", state}};
   for (const auto& p : endpoints_) {
     int status = 0;
-    json body;
-    std::string err =
-        call(p, "POST", "/v1/clusters/" + encode(cluster_) + "/hosts", req.dump(), &status, &body);
-    if (err.empty() && status != 201 && status != 409)
+    json answer;
+    std::string err = call(p, method, target, body, &status, &answer);
+    if (err.empty() && std::find(done.begin(), done.end(), status) == done.end())
       err = p.name + ": HTTP " + std::to_string(status) + " " +
-            body.value("/error/message"_json_pointer, std::string());
+            answer.value("/error/message"_json_pointer, std::string());
     if (!err.empty()) failures += (failures.empty() ? "" : "; ") + err;
   }
   return failures;
+}
+
+std::string ProxyFleet::addHost(const std::string& id, const std::string& address,
+                                const std::map<std::string, std::string>& labels,
+                                const std::string& state) const {
+  json req{{"id", id}, {"address", address}, {"labels", labels}, {"state", state}};
+  return onEveryProxy("POST", "/v1/clusters/" + encode(cluster_) + "/hosts", req.dump(),
+                      {201, 409});
 }
 
 std::string ProxyFleet::setState(const std::string& id, const std::string& state,
                                  std::optional<uint32_t> deadline_ms) const {
-  std::string failures;
   json req{{"state", state}};
   if (deadline_ms) req["deadline"] = std::to_string(*deadline_ms) + "ms";
-  for (const auto& p : endpoints_) {
-    int status = 0;
-    json body;
-    std::string err =
-        call(p, "PUT", "/v1/clusters/" + encode(cluster_) + "/hosts/" + encode(id) + "/state",
-             req.dump(), &status, &body);
-    if (err.empty() && status != 200)
-      err = p.name + ": HTTP " + std::to_string(status) + " " +
-            body.value("/error/message"_json_pointer, std::string());
-    if (!err.empty()) failures += (failures.empty() ? "" : "; ") + err;
-  }
-  return failures;
+  return onEveryProxy("PUT", "/v1/clusters/" + encode(cluster_) + "/hosts/" + encode(id) + "/state",
+                      req.dump(), {200});
 }
 
 std::string ProxyFleet::removeHost(const std::string& id) const {
-  std::string failures;
-  for (const auto& p : endpoints_) {
-    int status = 0;
-    json body;
-    std::string err = call(p, "DELETE", "/v1/clusters/" + encode(cluster_) + "/hosts/" + encode(id),
-                           "", &status, &body);
-    if (err.empty() && status != 200 && status != 404)
-      err = p.name + ": HTTP " + std::to_string(status) + " " +
-            body.value("/error/message"_json_pointer, std::string());
-    if (!err.empty()) failures += (failures.empty() ? "" : "; ") + err;
-  }
-  return failures;
+  return onEveryProxy("DELETE", "/v1/clusters/" + encode(cluster_) + "/hosts/" + encode(id), "",
+                      {200, 404});
 }
 
 }  // namespace lb::controlplane

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
@@ -84,6 +85,9 @@ class ProxyFleet {
   };
   std::string call(const Endpoint& p, const std::string& method, const std::string& target,
                    const std::string& body, int* status, nlohmann::json* out) const;
+  // The same call on every proxy; a status outside `done` is a failure. "" when all succeeded.
+  std::string onEveryProxy(const std::string& method, const std::string& target,
+                           const std::string& body, std::initializer_list<int> done) const;
 
   std::string cluster_;
   std::vector<Endpoint> endpoints_;

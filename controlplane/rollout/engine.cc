@@ -9,7 +9,6 @@
 #include <cstdio>
 
 #include "common/http_client.h"
-#include "common/http_server.h"
 #include "config/values.h"
 #include "controlplane/driver/process_driver.h"
 #include "controlplane/rollout/analysis.h"
@@ -117,6 +116,14 @@ void Engine::fail(Instance& inst, const std::string& why, int64_t now) {
     beginRollback("instance " + inst.id + " failed: " + why, "lbcontrol", false, now);
 }
 
+void Engine::addToProxies(Instance& inst) {
+  // In drain: health-checked by the proxies, but no traffic until the gate passes.
+  std::map<std::string, std::string> labels{{cfg_.version_label, inst.version},
+                                            {"managed_by", "lbcontrol"}};
+  if (std::string err = fleet_.addHost(inst.id, inst.address, labels, "drain"); !err.empty())
+    inst.note = err;
+}
+
 void Engine::tick() {
   driver_->poll();
   last_view_ = fleet_.observe();
@@ -168,10 +175,7 @@ void Engine::advance(Instance& inst, const FleetView& view, int64_t now) {
       if (inst.probe_passes >= gate.checks) {
         inst.note.clear();
         setPhase(inst, Phase::kGating, now);
-        std::map<std::string, std::string> labels{{cfg_.version_label, inst.version},
-                                                  {"managed_by", "lbcontrol"}};
-        if (std::string err = fleet_.addHost(inst.id, inst.address, labels, "drain"); !err.empty())
-          inst.note = err;
+        addToProxies(inst);
       }
       return;
     }
@@ -184,13 +188,7 @@ void Engine::advance(Instance& inst, const FleetView& view, int64_t now) {
                         std::to_string(gate.deadline.count() / 1000) + "s",
                     now);
       if (!view.complete()) return;
-      if (!view.all(inst.id, [](const HostView&) { return true; })) {
-        std::map<std::string, std::string> labels{{cfg_.version_label, inst.version},
-                                                  {"managed_by", "lbcontrol"}};
-        if (std::string err = fleet_.addHost(inst.id, inst.address, labels, "drain"); !err.empty())
-          inst.note = err;
-        return;
-      }
+      if (!view.all(inst.id, [](const HostView&) { return true; })) return addToProxies(inst);
       const bool healthy =
           view.all(inst.id, [](const HostView& v) { return v.health == "healthy"; });
       if (!healthy) {

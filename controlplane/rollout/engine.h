@@ -52,6 +52,7 @@ class Engine {
                          const std::string& reason, const std::string& kind);
   void tick();
   void advance(Instance& inst, const FleetView& view, int64_t now);
+  void addToProxies(Instance& inst);
   void analyse(int64_t now);
   void drive(int64_t now);
   void reconcileIdle(int64_t now);

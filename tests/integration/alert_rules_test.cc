@@ -12,26 +12,17 @@
 #include "tests/support/proxy_process.h"
 #include "tests/support/test_backend.h"
 #include "tests/support/test_client.h"
+#include "tests/support/test_util.h"
 
 namespace lb::test {
 namespace {
 
 const std::string kDir = std::string(LB_SOURCE_DIR) + "/deploy/prometheus";
 
-// Runs a shell command; returns its exit code and appends its output to *out.
-int run(const std::string& cmd, std::string* out) {
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return -1;
-  char buf[512];
-  while (size_t n = fread(buf, 1, sizeof(buf), p)) out->append(buf, n);
-  int rc = pclose(p);
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
 TEST(AlertRules, PromtoolChecksAndUnitTestsPass) {
   std::string out;
-  EXPECT_EQ(run("cd " + kDir + " && promtool check config prometheus.yml", &out), 0) << out;
-  EXPECT_EQ(run("cd " + kDir + " && promtool test rules rules_test.yml", &out), 0) << out;
+  EXPECT_EQ(runShell("cd " + kDir + " && promtool check config prometheus.yml", &out), 0) << out;
+  EXPECT_EQ(runShell("cd " + kDir + " && promtool test rules rules_test.yml", &out), 0) << out;
 }
 
 TEST(AlertRules, EverySeriesTheyUseIsExported) {

@@ -2,25 +2,16 @@
 // pointed at this build, and say what the programs need (a drain on stop, a reload by SIGHUP
 // after a --check, instances that outlive lbcontrol).
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 
 #include "tests/support/proxy_process.h"
+#include "tests/support/test_util.h"
 
 namespace lb::test {
 namespace {
-
-int run(const std::string& cmd, std::string* out) {
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return -1;
-  char buf[512];
-  while (size_t n = fread(buf, 1, sizeof(buf), p)) out->append(buf, n);
-  int rc = pclose(p);
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
 
 std::string read(const std::string& path) {
   std::ifstream in(path);
@@ -50,11 +41,11 @@ TEST(DeployFiles, SystemdUnitsVerify) {
       tmp.write("lbcontrol.service",
                 replaceAll(control, "/usr/local/bin/lbcontrol", LB_CONTROL_BIN));
   std::string out;
-  EXPECT_EQ(run("systemd-analyze verify " + units, &out), 0) << out;
+  EXPECT_EQ(runShell("systemd-analyze verify " + units, &out), 0) << out;
   // And the check can fail: a unit whose binary is missing does not verify.
   std::string bad = tmp.write("bad.service", proxy);
   out.clear();
-  EXPECT_NE(run("systemd-analyze verify " + bad, &out), 0) << out;
+  EXPECT_NE(runShell("systemd-analyze verify " + bad, &out), 0) << out;
 }
 
 }  // namespace

@@ -1,9 +1,13 @@
 // Small helpers shared by the test support code and the integration tests.
 #pragma once
 
+#include <sys/wait.h>
+
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cstdio>
+#include <string>
 #include <string_view>
 #include <thread>
 
@@ -27,6 +31,16 @@ bool waitUntil(Predicate done, std::chrono::milliseconds timeout) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return true;
+}
+
+// Runs a shell command; returns its exit code and appends its stdout and stderr to *out.
+inline int runShell(const std::string& cmd, std::string* out) {
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  if (!p) return -1;
+  char buf[512];
+  while (size_t n = fread(buf, 1, sizeof(buf), p)) out->append(buf, n);
+  int rc = pclose(p);
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
 }  // namespace lb::test
