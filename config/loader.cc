@@ -2,6 +2,7 @@
 
 #include <sstream>
 
+#include "config/tls_files.h"
 #include "config/yaml_reader.h"
 
 namespace lb::config {
@@ -238,12 +239,81 @@ void readAdmin(Reader& r, const YAML::Node& node, AdminConfig* a) {
   }
 }
 
-void readListener(Reader& r, const YAML::Node& node, const std::string& path, ListenerConfig* l) {
+// A relative certificate path is taken from the config file's directory, so a config and its
+// certificates can move together.
+std::string resolvePath(const std::string& path, const std::string& base_dir) {
+  if (path.empty() || path[0] == '/' || base_dir.empty()) return path;
+  return base_dir + "/" + path;
+}
+
+void readTls(Reader& r, const YAML::Node& node, const std::string& path,
+             const std::string& base_dir, TlsConfig* t) {
+  t->enabled = true;
+  t->mark = markOf(node);
+  if (!r.expectMap(node, path,
+                   {"certificates", "min_version", "handshake_timeout", "session_tickets",
+                    "ticket_key_rotation"}))
+    return;
+  r.string(node, "min_version", path, &t->min_version, false);
+  if (t->min_version != "1.2" && t->min_version != "1.3")
+    r.error(node["min_version"], Reader::join(path, "min_version"),
+            "expected \"1.2\" or \"1.3\", got " + quoted(t->min_version) +
+                " (older protocols are not offered)");
+  r.duration(node, "handshake_timeout", path, &t->handshake_timeout);
+  r.boolean(node, "session_tickets", path, &t->session_tickets);
+  r.duration(node, "ticket_key_rotation", path, &t->ticket_key_rotation);
+  YAML::Node certs = node["certificates"];
+  std::string cpath = Reader::join(path, "certificates");
+  if (!certs) {
+    r.error(node, cpath, "missing required field");
+    return;
+  }
+  if (!certs.IsSequence() || certs.size() == 0) {
+    r.error(certs, cpath, "expected a non-empty list of {cert, key}; the first is the default");
+    return;
+  }
+  for (size_t i = 0; i < certs.size(); ++i) {
+    std::string ipath = Reader::index(cpath, i);
+    TlsCertificateConfig c;
+    c.mark = markOf(certs[i]);
+    if (!r.expectMap(certs[i], ipath, {"cert", "key"})) continue;
+    r.string(certs[i], "cert", ipath, &c.cert, true);
+    r.string(certs[i], "key", ipath, &c.key, true);
+    if (c.cert.empty() || c.key.empty()) continue;
+    c.cert = resolvePath(c.cert, base_dir);
+    c.key = resolvePath(c.key, base_dir);
+    std::string problem = checkCertificateFiles(c.cert, c.key);
+    if (!problem.empty()) r.error(certs[i], ipath, problem);
+    t->certificates.push_back(std::move(c));
+  }
+}
+
+void readHttp2(Reader& r, const YAML::Node& node, const std::string& path, Http2Config* h) {
+  if (!r.expectMap(node, path,
+                   {"enabled", "cleartext", "max_concurrent_streams", "max_requests_per_connection",
+                    "stream_idle_timeout", "initial_window"}))
+    return;
+  r.boolean(node, "enabled", path, &h->enabled);
+  r.boolean(node, "cleartext", path, &h->cleartext);
+  r.number(node, "max_concurrent_streams", path, &h->max_concurrent_streams, 1, 1000);
+  r.number(node, "max_requests_per_connection", path, &h->max_requests_per_connection, 1,
+           100000000);
+  r.duration(node, "stream_idle_timeout", path, &h->stream_idle_timeout);
+  r.number(node, "initial_window", path, &h->initial_window, 16384, (1u << 31) - 1, true);
+}
+
+void readListener(Reader& r, const YAML::Node& node, const std::string& path,
+                  const std::string& base_dir, ListenerConfig* l) {
   l->mark = markOf(node);
   if (!r.expectMap(node, path,
                    {"name", "listen", "request_headers_timeout", "idle_timeout", "max_request_line",
-                    "max_header_bytes", "max_headers", "max_body_bytes", "routes"}))
+                    "max_header_bytes", "max_headers", "max_body_bytes", "tls", "http2", "routes"}))
     return;
+  if (YAML::Node tls = node["tls"]) readTls(r, tls, Reader::join(path, "tls"), base_dir, &l->tls);
+  if (YAML::Node h2 = node["http2"]) readHttp2(r, h2, Reader::join(path, "http2"), &l->http2);
+  if (l->http2.cleartext && l->tls.enabled)
+    r.error(node["http2"]["cleartext"], Reader::join(path, "http2.cleartext"),
+            "cleartext HTTP/2 is for listeners without tls (with tls, ALPN offers h2)");
   r.string(node, "name", path, &l->name, true);
   r.string(node, "listen", path, &l->listen, true);
   if (!l->listen.empty() && !parseHostPort(l->listen, true))
@@ -270,7 +340,7 @@ void readListener(Reader& r, const YAML::Node& node, const std::string& path, Li
   }
 }
 
-void readRoot(Reader& r, const YAML::Node& root, ProxyConfig* cfg) {
+void readRoot(Reader& r, const YAML::Node& root, const std::string& base_dir, ProxyConfig* cfg) {
   if (!r.expectMap(root, "",
                    {"workers", "shutdown_timeout", "listeners", "clusters", "access_log", "admin",
                     "metrics"}))
@@ -316,7 +386,7 @@ void readRoot(Reader& r, const YAML::Node& root, ProxyConfig* cfg) {
     for (size_t i = 0; i < listeners.size(); ++i) {
       ListenerConfig l;
       std::string lpath = Reader::index("listeners", i);
-      readListener(r, listeners[i], lpath, &l);
+      readListener(r, listeners[i], lpath, base_dir, &l);
       for (size_t j = 0; j < l.routes.size(); ++j) {
         RouteConfig& route = l.routes[j];
         const bool named = !route.name.empty();
@@ -349,22 +419,26 @@ void readRoot(Reader& r, const YAML::Node& root, ProxyConfig* cfg) {
   }
 }
 
-LoadResult loadFromNode(const std::function<YAML::Node()>& load, const std::string& source) {
+LoadResult loadFromNode(const std::function<YAML::Node()>& load, const std::string& source,
+                        const std::string& base_dir) {
   LoadResult result;
   result.config.source = source;
-  result.errors = readYaml(
-      load, source, [&](Reader& r, const YAML::Node& root) { readRoot(r, root, &result.config); });
+  result.errors = readYaml(load, source, [&](Reader& r, const YAML::Node& root) {
+    readRoot(r, root, base_dir, &result.config);
+  });
   return result;
 }
 
 }  // namespace
 
 LoadResult loadProxyConfigFile(const std::string& path) {
-  return loadFromNode([&] { return YAML::LoadFile(path); }, path);
+  size_t slash = path.rfind('/');
+  std::string base_dir = slash == std::string::npos ? "" : path.substr(0, slash);
+  return loadFromNode([&] { return YAML::LoadFile(path); }, path, base_dir);
 }
 
 LoadResult loadProxyConfigString(const std::string& yaml, const std::string& source_name) {
-  return loadFromNode([&] { return YAML::Load(yaml); }, source_name);
+  return loadFromNode([&] { return YAML::Load(yaml); }, source_name, "");
 }
 
 }  // namespace lb::config

@@ -98,6 +98,39 @@ struct RouteConfig {
   Mark cluster_mark;
 };
 
+// One certificate of a TLS listener: chosen when the client's SNI name matches one of the
+// certificate's own names (subjectAltName DNS entries, wildcards included).
+struct TlsCertificateConfig {
+  std::string cert;  // PEM file: the certificate, then its chain
+  std::string key;   // PEM file: its private key
+  Mark mark;
+};
+
+// TLS on a listener (docs/tls.md). TLS 1.2 and 1.3 only, modern ciphers, no renegotiation,
+// no compression, no 0-RTT: those are not settings.
+struct TlsConfig {
+  bool enabled = false;
+  std::vector<TlsCertificateConfig> certificates;  // [0] is the default (no or unknown SNI)
+  std::string min_version = "1.2";                 // "1.2" or "1.3"
+  Duration handshake_timeout{10000};
+  bool session_tickets = true;
+  // Ticket keys are derived from a per-process secret and the current period; a ticket stays
+  // valid for two periods.
+  Duration ticket_key_rotation{3600000};
+  Mark mark;
+};
+
+// HTTP/2 from clients (docs/http2.md): offered by ALPN on TLS listeners; on a plain listener
+// only with `cleartext` (h2c with prior knowledge, beside HTTP/1.1).
+struct Http2Config {
+  bool enabled = true;
+  bool cleartext = false;
+  uint32_t max_concurrent_streams = 100;
+  uint32_t max_requests_per_connection = 10000;  // then GOAWAY; the client opens a new one
+  Duration stream_idle_timeout{60000};           // a stream with no frames either way
+  uint32_t initial_window = 65535;               // per stream, bytes; opened as upstream takes data
+};
+
 struct ListenerConfig {
   std::string name;
   std::string listen;                       // "ip:port"
@@ -107,6 +140,8 @@ struct ListenerConfig {
   uint32_t max_header_bytes = 32768;
   uint32_t max_headers = 100;
   uint64_t max_body_bytes = 0;  // 0 = unlimited
+  TlsConfig tls;
+  Http2Config http2;
   std::vector<RouteConfig> routes;
   Mark mark;
 };

@@ -1,6 +1,7 @@
 // Small helpers shared by the test support code and the integration tests.
 #pragma once
 
+#include <stdlib.h>
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 namespace lb::test {
 
@@ -41,6 +43,27 @@ inline int runShell(const std::string& cmd, std::string* out) {
   while (size_t n = fread(buf, 1, sizeof(buf), p)) out->append(buf, n);
   int rc = pclose(p);
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+// Writes a self-signed P-256 certificate for `names` (subjectAltName DNS entries; the first is
+// also the CN) to dir/stem.crt and its key to dir/stem.key, with the openssl tool. True on success.
+inline bool makeCertificate(const std::string& dir, const std::string& stem,
+                            const std::vector<std::string>& names) {
+  std::string san;
+  for (const auto& n : names) san += (san.empty() ? "DNS:" : ",DNS:") + n;
+  std::string out;
+  return runShell(
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2"
+             " -subj /CN=" +
+                 names.at(0) + " -addext subjectAltName=" + san + " -keyout " + dir + "/" + stem +
+                 ".key -out " + dir + "/" + stem + ".crt",
+             &out) == 0;
+}
+
+// A fresh directory under /tmp, for files a test writes.
+inline std::string makeTempDir(const std::string& prefix) {
+  std::string templ = "/tmp/" + prefix + "-XXXXXX";
+  return mkdtemp(templ.data()) ? templ : std::string();
 }
 
 }  // namespace lb::test

@@ -1,11 +1,13 @@
 // Each validation rule of the config loader, with the exact place and field it reports.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <string>
 
 #include "config/loader.h"
 #include "config/values.h"
+#include "tests/support/test_util.h"
 
 namespace lb::config {
 namespace {
@@ -73,10 +75,11 @@ TEST(ConfigLoader, ValidConfigFillsTheModel) {
 }
 
 TEST(ConfigLoader, UnknownKeyIsAnError) {
-  expectSingleError("    max_header_bytes: 16KiB", "    max_header_byte: 16KiB",
-                    "t.yaml:7:5: listeners[0].max_header_byte: unknown field \"max_header_byte\" "
-                    "(expected one of: name, listen, request_headers_timeout, idle_timeout, "
-                    "max_request_line, max_header_bytes, max_headers, max_body_bytes, routes)");
+  expectSingleError(
+      "    max_header_bytes: 16KiB", "    max_header_byte: 16KiB",
+      "t.yaml:7:5: listeners[0].max_header_byte: unknown field \"max_header_byte\" "
+      "(expected one of: name, listen, request_headers_timeout, idle_timeout, "
+      "max_request_line, max_header_bytes, max_headers, max_body_bytes, tls, http2, routes)");
 }
 
 TEST(ConfigLoader, UnknownClusterNamesRouteAndPlace) {
@@ -252,6 +255,79 @@ admin: { listen: 127.0.0.1:9901, state_file: /tmp/x.json }
   EXPECT_EQ(errors[2],
             "t.yaml:16:18: admin.listen: a non-loopback admin address needs admin.token_file "
             "(the API can drain and remove hosts)");
+}
+
+}  // namespace
+}  // namespace lb::config
+
+namespace lb::config {
+namespace {
+
+// A TLS listener's certificates are read at load time, so `--check` and a reload report a
+// missing file or a key that is not the certificate's, at the certificate's place.
+TEST(ConfigLoader, TlsCertificatesAreCheckedAtLoad) {
+  std::string dir = test::makeTempDir("lbtls");
+  ASSERT_FALSE(dir.empty());
+  ASSERT_TRUE(test::makeCertificate(dir, "a", {"a.test", "*.a.test"}));
+  ASSERT_TRUE(test::makeCertificate(dir, "b", {"b.test"}));
+  std::string yaml = R"(listeners:
+  - name: public
+    listen: 127.0.0.1:8443
+    tls:
+      min_version: "1.3"
+      handshake_timeout: 3s
+      certificates:
+        - { cert: a.crt, key: a.key }
+        - { cert: DIR/b.crt, key: DIR/b.key }
+    http2: { max_concurrent_streams: 50, stream_idle_timeout: 20s }
+    routes:
+      - cluster: app
+clusters:
+  - name: app
+    hosts:
+      - { id: a, address: 127.0.0.1:9001 }
+)";
+  for (size_t at; (at = yaml.find("DIR")) != std::string::npos;) yaml.replace(at, 3, dir);
+  std::ofstream(dir + "/lb.yaml") << yaml;
+  LoadResult r = loadProxyConfigFile(dir + "/lb.yaml");
+  ASSERT_TRUE(r.ok()) << r.errors[0].toString();
+  const ListenerConfig& l = r.config.listeners[0];
+  EXPECT_TRUE(l.tls.enabled);
+  EXPECT_EQ(l.tls.min_version, "1.3");
+  EXPECT_EQ(l.tls.handshake_timeout, Duration(3000));
+  ASSERT_EQ(l.tls.certificates.size(), 2u);
+  EXPECT_EQ(l.tls.certificates[0].cert, dir + "/a.crt");  // relative to the config file
+  EXPECT_EQ(l.tls.certificates[1].key, dir + "/b.key");
+  EXPECT_TRUE(l.http2.enabled);
+  EXPECT_EQ(l.http2.max_concurrent_streams, 50u);
+  EXPECT_EQ(l.http2.stream_idle_timeout, Duration(20000));
+
+  std::string bad = yaml;
+  bad.replace(bad.find("key: a.key"), 10, "key: b.key");  // b's key under a's certificate
+  bad.replace(bad.find(dir + "/b.crt"), dir.size() + 6, "missing.crt");
+  bad.replace(bad.find("\"1.3\""), 5, "\"1.1\"");
+  std::ofstream(dir + "/bad.yaml") << bad;
+  std::vector<std::string> errors;
+  for (const auto& e : loadProxyConfigFile(dir + "/bad.yaml").errors)
+    errors.push_back(e.toString());
+  ASSERT_EQ(errors.size(), 3u) << testing::PrintToString(errors);
+  EXPECT_EQ(errors[0], dir +
+                           "/bad.yaml:5:20: listeners[0].tls.min_version: expected \"1.2\" or "
+                           "\"1.3\", got \"1.1\" (older protocols are not offered)");
+  EXPECT_EQ(errors[1], dir + "/bad.yaml:8:11: listeners[0].tls.certificates[0]: key " + dir +
+                           "/b.key does not match certificate " + dir + "/a.crt");
+  EXPECT_NE(errors[2].find("bad.yaml:9:11: listeners[0].tls.certificates[1]: cannot open "
+                           "certificate file " +
+                           dir + "/missing.crt"),
+            std::string::npos)
+      << errors[2];
+
+  auto cleartext = errorsOf(std::string(kValid).replace(std::string(kValid).find("    routes:"), 0,
+                                                        "    tls: { certificates: [] }\n"));
+  ASSERT_EQ(cleartext.size(), 1u) << testing::PrintToString(cleartext);
+  EXPECT_NE(cleartext[0].find("listeners[0].tls.certificates: expected a non-empty list"),
+            std::string::npos);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -1,0 +1,52 @@
+#include "config/tls_files.h"
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+namespace lb::config {
+
+namespace {
+
+struct FileCloser {
+  void operator()(FILE* f) const { std::fclose(f); }
+};
+using File = std::unique_ptr<FILE, FileCloser>;
+
+std::string openSslReason() {
+  unsigned long code = ERR_peek_last_error();
+  ERR_clear_error();
+  if (code == 0) return "no PEM data";
+  char buf[256];
+  ERR_error_string_n(code, buf, sizeof(buf));
+  return buf;
+}
+
+}  // namespace
+
+std::string checkCertificateFiles(const std::string& cert_path, const std::string& key_path) {
+  ERR_clear_error();
+  File cert_file(std::fopen(cert_path.c_str(), "r"));
+  if (!cert_file) return "cannot open certificate file " + cert_path + ": " + std::strerror(errno);
+  X509* cert = PEM_read_X509(cert_file.get(), nullptr, nullptr, nullptr);
+  if (!cert) return "no PEM certificate in " + cert_path + " (" + openSslReason() + ")";
+  std::unique_ptr<X509, decltype(&X509_free)> cert_owner(cert, X509_free);
+
+  File key_file(std::fopen(key_path.c_str(), "r"));
+  if (!key_file) return "cannot open key file " + key_path + ": " + std::strerror(errno);
+  EVP_PKEY* key = PEM_read_PrivateKey(key_file.get(), nullptr, nullptr, nullptr);
+  if (!key) return "no PEM private key in " + key_path + " (" + openSslReason() + ")";
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key_owner(key, EVP_PKEY_free);
+
+  if (X509_check_private_key(cert, key) != 1) {
+    ERR_clear_error();
+    return "key " + key_path + " does not match certificate " + cert_path;
+  }
+  return "";
+}
+
+}  // namespace lb::config

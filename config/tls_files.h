@@ -1,0 +1,14 @@
+// Checks a listener's certificate and key files the way the proxy will load them, so that
+// `--check`, `lbctl config check` and a reload report a missing file, a bad PEM or a key that
+// does not belong to its certificate before anything is switched. Setup code, any thread.
+#pragma once
+
+#include <string>
+
+namespace lb::config {
+
+// "" when `cert_path` holds a PEM certificate (and optional chain) and `key_path` its private
+// key; otherwise what is wrong, in words.
+std::string checkCertificateFiles(const std::string& cert_path, const std::string& key_path);
+
+}  // namespace lb::config
