@@ -228,7 +228,7 @@ void Controller::collectReports(uint32_t window_s,
 }
 
 bool Controller::publish(const config::ProxyConfig& file, std::function<void()> done,
-                         std::string* error) {
+                         std::string* error, bool reread_certificates) {
   config::ProxyConfig effective = overlay_.apply(file);
 
   // Listeners first, before anything changes: keep those whose name and address are
@@ -250,7 +250,8 @@ bool Controller::publish(const config::ProxyConfig& file, std::function<void()> 
     std::fprintf(stderr, "lbproxy: listener %s added on %s (port %u)\n", l.name.c_str(),
                  l.listen.c_str(), port);
   }
-  auto snap = snapshot::buildSnapshot(effective, snapshot_version_ + 1, registry_, error);
+  auto snap = snapshot::buildSnapshot(effective, snapshot_version_ + 1, registry_, error,
+                                      reread_certificates ? nullptr : snapshot_.get());
   if (!snap) {
     closeAll(new_fds);
     return false;
@@ -333,7 +334,7 @@ void Controller::reload(Reply reply) {
                     {"workers_switched", workers_.size()},
                     {"warnings", warnings}});
       },
-      &error);
+      &error, /*reread_certificates=*/true);
   if (!ok) {
     ++reloads_failed_;
     admin_token = old_token;

@@ -83,7 +83,10 @@ class Controller {
 
   // Builds the effective config and a snapshot from it and sends it to every worker;
   // `done` runs when all have switched. Returns false and sets *error when it cannot.
-  bool publish(const config::ProxyConfig& file, std::function<void()> done, std::string* error);
+  // `reread_certificates`: a config reload reads TLS certificate files again; a runtime change
+  // (hosts, weights) keeps the listeners' TLS contexts, so it cannot fail on a file being renewed.
+  bool publish(const config::ProxyConfig& file, std::function<void()> done, std::string* error,
+               bool reread_certificates = false);
   void forEachWorker(const std::function<void(core::Worker&, std::function<void()>)>& fn,
                      std::function<void()> all_done);
   void collectReports(uint32_t window_s, std::function<void(std::vector<core::WorkerReport>)> done);

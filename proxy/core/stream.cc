@@ -1,9 +1,12 @@
 #include "proxy/core/stream.h"
 
 #include <event2/buffer.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace lb::core {
@@ -11,6 +14,7 @@ namespace lb::core {
 namespace {
 constexpr size_t kReadChunk = 16 * 1024;
 constexpr size_t kMaxReadPerEvent = 256 * 1024;  // fairness between connections
+constexpr size_t kTlsRecord = 16 * 1024;         // the largest TLS record payload
 }  // namespace
 
 Stream::Stream(event_base* base, int fd)
@@ -25,6 +29,7 @@ Stream::Stream(event_base* base, int fd)
 }
 
 Stream::~Stream() {
+  if (ssl_) SSL_free(ssl_);
   if (read_ev_) event_free(read_ev_);
   if (write_ev_) event_free(write_ev_);
   event_free(flush_ev_);
@@ -36,6 +41,11 @@ Stream::~Stream() {
 void Stream::release() {
   if (dead_) return;
   dead_ = true;
+  if (ssl_ && !handshaking_ && !tls_failed_ && !tls_shut_ && fd_ >= 0) {
+    ERR_clear_error();
+    SSL_shutdown(ssl_);  // best effort close_notify: a truncation is then detectable
+    ERR_clear_error();
+  }
   // Stop every event now; the memory goes when no callback of ours is on the stack.
   if (read_ev_) event_del(read_ev_);
   if (write_ev_) event_del(write_ev_);
@@ -71,7 +81,7 @@ void Stream::enableRead() {
   if (reading_) return;
   reading_ = true;
   // An edge that came while reading was off will not come again: look now.
-  if (readable_ && read_ev_ && !connecting_) event_active(read_ev_, EV_READ, 0);
+  if (readable_ && read_ev_ && !connecting_ && !handshaking_) event_active(read_ev_, EV_READ, 0);
 }
 
 void Stream::disableRead() { reading_ = false; }
@@ -89,6 +99,52 @@ int Stream::connect(const sockaddr* addr, socklen_t len) {
   return 0;
 }
 
+void Stream::startTlsServer(SSL* ssl) {
+  ssl_ = ssl;
+  handshaking_ = true;
+  SSL_set_fd(ssl_, fd_);  // a socket BIO that does not close the fd (the stream does)
+  SSL_set_accept_state(ssl_);
+  // The ClientHello may already be here; the edge that announced it came before us.
+  event_active(read_ev_, EV_READ, 0);
+}
+
+void Stream::doHandshake() {
+  ERR_clear_error();
+  int r = SSL_do_handshake(ssl_);
+  if (r == 1) {
+    handshaking_ = false;
+    fire(BEV_EVENT_CONNECTED);
+    if (dead_) return;
+    // Application data may have come with the client's Finished: look without an edge.
+    readable_ = true;
+    if (reading_) event_active(read_ev_, EV_READ, 0);
+    if (evbuffer_get_length(output_) > 0) scheduleFlush();
+    return;
+  }
+  switch (SSL_get_error(ssl_, r)) {
+    case SSL_ERROR_WANT_READ:
+      readable_ = false;
+      return;
+    case SSL_ERROR_WANT_WRITE:
+      writable_ = false;
+      return;
+    default:
+      tls_failed_ = true;
+      ERR_clear_error();
+      fire(BEV_EVENT_ERROR | BEV_EVENT_READING);
+  }
+}
+
+void Stream::shutdownWrite() {
+  if (ssl_ && !handshaking_ && !tls_failed_ && !tls_shut_) {
+    ERR_clear_error();
+    SSL_shutdown(ssl_);
+    ERR_clear_error();
+    tls_shut_ = true;
+  }
+  if (fd_ >= 0) ::shutdown(fd_, SHUT_WR);
+}
+
 void Stream::fire(short events) {
   if (event_cb_) event_cb_(this, events, arg_);
 }
@@ -97,10 +153,58 @@ void Stream::onReadable(evutil_socket_t, short what, void* arg) {
   auto* self = static_cast<Stream*>(arg);
   self->readable_ = true;
   if (what & EV_CLOSED) self->peer_closed_ = true;
+  if (self->handshaking_) {
+    self->enter();
+    self->doHandshake();
+    self->leave();
+    return;
+  }
   if (!self->reading_ || self->connecting_ || self->eof_) return;
   self->enter();
-  self->doRead();
+  if (self->ssl_)
+    self->doReadTls();
+  else
+    self->doRead();
   self->leave();
+}
+
+void Stream::doReadTls() {
+  size_t got = 0;
+  bool eof = false, error = false;
+  while (reading_ && got < kMaxReadPerEvent) {
+    size_t have = evbuffer_get_length(input_);
+    if (read_high_ && have >= read_high_) break;  // resumes when the owner drains input
+    size_t want = kReadChunk;
+    if (read_high_ && read_high_ - have < want) want = read_high_ - have;
+    evbuffer_iovec vec[1];
+    if (evbuffer_reserve_space(input_, static_cast<ev_ssize_t>(want), vec, 1) != 1) break;
+    size_t n = 0;
+    ERR_clear_error();
+    int r = SSL_read_ex(ssl_, vec[0].iov_base, std::min(vec[0].iov_len, want), &n);
+    if (r == 1) {
+      vec[0].iov_len = n;
+      evbuffer_commit_space(input_, vec, 1);
+      got += n;
+      continue;  // no short-read shortcut: OpenSSL may hold more than one record
+    }
+    evbuffer_commit_space(input_, vec, 0);
+    int err = SSL_get_error(ssl_, r);
+    if (err == SSL_ERROR_WANT_READ) {
+      readable_ = false;
+    } else if (err == SSL_ERROR_WANT_WRITE) {
+      read_wants_write_ = true;  // retried on the next EPOLLOUT edge
+    } else if (err == SSL_ERROR_ZERO_RETURN) {
+      eof = true;  // close_notify, or a bare FIN (SSL_OP_IGNORE_UNEXPECTED_EOF)
+      readable_ = false;
+    } else {
+      tls_failed_ = true;  // SYSCALL or SSL: no close_notify may follow
+      ERR_clear_error();
+      error = true;
+      readable_ = false;
+    }
+    break;
+  }
+  finishRead(got, eof, error);
 }
 
 void Stream::doRead() {
@@ -149,6 +253,10 @@ void Stream::doRead() {
     }
     if (n == 0 || errno != EINTR) break;
   }
+  finishRead(got, eof, error);
+}
+
+void Stream::finishRead(size_t got, bool eof, bool error) {
   if (got > 0 && read_cb_) {
     read_cb_(this, arg_);
     if (dead_) return;
@@ -182,6 +290,15 @@ void Stream::onWritable(evutil_socket_t, short, void* arg) {
     if (self->readable_ && self->reading_) event_active(self->read_ev_, EV_READ, 0);
   }
   self->writable_ = true;
+  if (self->handshaking_) {
+    self->doHandshake();
+    self->leave();
+    return;
+  }
+  if (self->read_wants_write_ && !self->dead_) {
+    self->read_wants_write_ = false;
+    if (self->reading_) event_active(self->read_ev_, EV_READ, 0);
+  }
   if (!self->dead_) self->doWrite();
   self->leave();
 }
@@ -189,13 +306,45 @@ void Stream::onWritable(evutil_socket_t, short, void* arg) {
 void Stream::onFlush(evutil_socket_t, short, void* arg) {
   auto* self = static_cast<Stream*>(arg);
   self->flush_scheduled_ = false;
-  if (self->connecting_ || !self->writable_) return;  // the EPOLLOUT edge will write
+  if (self->connecting_ || self->handshaking_ || !self->writable_) return;  // an edge will
   self->enter();
   self->doWrite();
   self->leave();
 }
 
+void Stream::doWriteTls() {
+  bool wrote = false;
+  while (size_t len = evbuffer_get_length(output_)) {
+    // A retry after WANT_WRITE must offer at least the bytes offered before: the output only
+    // grows until a write succeeds, and the chunk is the same prefix or longer.
+    size_t chunk = std::min(len, kTlsRecord);
+    const unsigned char* data = evbuffer_pullup(output_, static_cast<ev_ssize_t>(chunk));
+    size_t n = 0;
+    ERR_clear_error();
+    if (SSL_write_ex(ssl_, data, chunk, &n) == 1) {
+      evbuffer_drain(output_, n);
+      wrote = true;
+      continue;
+    }
+    int err = SSL_get_error(ssl_, 0);
+    if (err == SSL_ERROR_WANT_WRITE) {
+      writable_ = false;  // wait for the EPOLLOUT edge
+      break;
+    }
+    if (err == SSL_ERROR_WANT_READ) break;  // cannot happen without renegotiation
+    tls_failed_ = true;
+    ERR_clear_error();
+    fire(BEV_EVENT_ERROR | BEV_EVENT_WRITING);
+    return;
+  }
+  if (wrote && write_cb_ && evbuffer_get_length(output_) <= write_low_) write_cb_(this, arg_);
+}
+
 void Stream::doWrite() {
+  if (ssl_) {
+    doWriteTls();
+    return;
+  }
   bool wrote = false;
   while (evbuffer_get_length(output_) > 0) {
     int n = evbuffer_write(output_, fd_);

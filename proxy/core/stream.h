@@ -10,6 +10,11 @@
 // read callback after data was added to input; write callback after a write left the output
 // at or below the low watermark; event callback with BEV_EVENT_CONNECTED / EOF / ERROR.
 // release() may be called from inside any of the stream's own callbacks.
+//
+// TLS (server side): after startTlsServer() the stream runs the handshake on the socket's
+// edges and reports BEV_EVENT_CONNECTED when it is done (ERROR if it fails); from then on
+// input() holds decrypted bytes and output() takes plaintext, with the same callbacks,
+// watermarks and edge logic. Records are written 16 KiB at most per SSL_write.
 // Owner: one loop thread.
 #pragma once
 
@@ -21,6 +26,7 @@
 
 struct evbuffer;
 struct evbuffer_cb_info;
+struct ssl_st;
 
 namespace lb::core {
 
@@ -53,6 +59,13 @@ class Stream {
   int connect(const sockaddr* addr, socklen_t len);
   int fd() const { return fd_; }
 
+  // Server-side TLS on an accepted socket; the stream owns `ssl` from now on.
+  void startTlsServer(ssl_st* ssl);
+  ssl_st* ssl() const { return ssl_; }
+  // Half-closes the sending side once the owner has seen the output drained: a TLS
+  // close_notify first, then the TCP FIN. Reading goes on.
+  void shutdownWrite();
+
  private:
   ~Stream();
   static void onReadable(evutil_socket_t, short, void* arg);
@@ -63,7 +76,11 @@ class Stream {
 
   void attach();  // registers the fd's events (once)
   void doRead();
+  void doReadTls();
   void doWrite();
+  void doWriteTls();
+  void doHandshake();
+  void finishRead(size_t got, bool eof, bool error);
   void scheduleFlush();
   void enter() { ++depth_; }
   bool leave();  // false when the stream was deleted
@@ -91,6 +108,11 @@ class Stream {
   bool flush_scheduled_ = false;
   bool eof_ = false;
   bool peer_closed_ = false;  // EPOLLRDHUP seen: read until 0, whatever the read sizes
+  ssl_st* ssl_ = nullptr;
+  bool handshaking_ = false;
+  bool tls_failed_ = false;        // after a fatal TLS error no close_notify may be sent
+  bool tls_shut_ = false;          // close_notify sent
+  bool read_wants_write_ = false;  // SSL_read needs the socket writable (a key update reply)
 };
 
 }  // namespace lb::core

@@ -175,6 +175,7 @@ void Worker::collect(uint32_t window_s, std::function<void(WorkerReport)> done) 
       h.active_requests = local->load.active_requests;
       h.idle_connections = static_cast<uint32_t>(local->pool.idleCount());
     }
+    report.listeners = listener_counters_;
     report.downstream_connections = sessions_.size();
     done(std::move(report));
   });

@@ -16,6 +16,7 @@
 
 #include "common/event_loop.h"
 #include "proxy/snapshot/snapshot.h"
+#include "proxy/stats/listener_counters.h"
 #include "proxy/stats/traffic_stats.h"
 #include "proxy/upstream/connection_pool.h"
 #include "proxy/upstream/load_balancer.h"
@@ -81,8 +82,9 @@ struct WorkerReport {
     uint32_t active_requests = 0;
     uint32_t idle_connections = 0;
   };
-  std::map<std::string, stats::Report> routes;       // by route name
-  std::map<const upstream::HostState*, Host> hosts;  // by shared host state
+  std::map<std::string, stats::Report> routes;               // by route name
+  std::map<const upstream::HostState*, Host> hosts;          // by shared host state
+  std::map<std::string, stats::ListenerCounters> listeners;  // by listener name
   uint64_t downstream_connections = 0;
 };
 
@@ -122,6 +124,10 @@ class Worker {
   void appendAccessLog(const std::string& line);
   bool accessLogEnabled() const { return hooks_.access_log != nullptr; }
   void sessionClosed(stream::DownstreamSession* session);
+  // This worker's counters for a listener; the reference stays valid for the worker's life.
+  stats::ListenerCounters& listenerCounters(const std::string& name) {
+    return listener_counters_[name];
+  }
   // A finished exchange with a host, for passive outlier detection.
   void reportHostResult(WorkerHost& host, const config::OutlierConfig& outlier, bool server_error,
                         bool connect_failure);
@@ -149,6 +155,7 @@ class Worker {
   std::map<std::string, std::shared_ptr<stats::TrafficStats>> route_stats_;
   std::vector<std::unique_ptr<ListenerCtx>> listeners_;
   std::unordered_set<stream::DownstreamSession*> sessions_;
+  std::map<std::string, stats::ListenerCounters> listener_counters_;
   bool draining_ = false;
   std::string log_buffer_;
   Timer log_flush_timer_;

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "config/values.h"
+#include "proxy/tls/server_context.h"
 
 namespace lb::snapshot {
 
@@ -62,8 +63,23 @@ static bool toSockaddr(const std::string& address, sockaddr_storage* out, sockle
   return true;
 }
 
+static bool sameTls(const ListenerSnapshot& old, const config::ListenerConfig& l) {
+  const config::TlsConfig& a = old.tls_config;
+  const config::TlsConfig& b = l.tls;
+  if (!old.tls || old.http2.enabled != l.http2.enabled || a.min_version != b.min_version ||
+      a.session_tickets != b.session_tickets || a.ticket_key_rotation != b.ticket_key_rotation ||
+      a.certificates.size() != b.certificates.size())
+    return false;
+  for (size_t i = 0; i < a.certificates.size(); ++i)
+    if (a.certificates[i].cert != b.certificates[i].cert ||
+        a.certificates[i].key != b.certificates[i].key)
+      return false;
+  return true;
+}
+
 std::shared_ptr<const Snapshot> buildSnapshot(const config::ProxyConfig& cfg, uint64_t version,
-                                              HostRegistry& registry, std::string* error) {
+                                              HostRegistry& registry, std::string* error,
+                                              const Snapshot* previous) {
   auto snap = std::make_shared<Snapshot>();
   snap->version = version;
   snap->metrics_enabled = cfg.metrics.enabled;
@@ -89,6 +105,21 @@ std::shared_ptr<const Snapshot> buildSnapshot(const config::ProxyConfig& cfg, ui
     ls.request_headers_timeout = l.request_headers_timeout;
     ls.idle_timeout = l.idle_timeout;
     ls.max_body_bytes = l.max_body_bytes;
+    ls.http2 = l.http2;
+    ls.tls_config = l.tls;
+    if (l.tls.enabled && previous) {
+      for (const auto& old : previous->listeners)
+        if (old.name == l.name && sameTls(old, l)) ls.tls = old.tls;
+    }
+    if (l.tls.enabled && !ls.tls) {
+      // Certificates are read here, so a reload picks up renewed files.
+      std::string tls_error;
+      ls.tls = tls::ServerContext::build(l.tls, false, l.name, &tls_error);
+      if (!ls.tls) {
+        *error = "listener " + l.name + ": " + tls_error;
+        return nullptr;
+      }
+    }
     for (const auto& r : l.routes) {
       router::RouteEntry e;
       e.host = r.match.host;

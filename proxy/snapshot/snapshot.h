@@ -13,6 +13,10 @@
 #include "proxy/router/route_table.h"
 #include "proxy/upstream/host.h"
 
+namespace lb::tls {
+class ServerContext;
+}
+
 namespace lb::snapshot {
 
 struct ClusterSnapshot {
@@ -28,6 +32,9 @@ struct ListenerSnapshot {
   config::Duration idle_timeout;
   uint64_t max_body_bytes = 0;
   router::RouteTable routes;
+  std::shared_ptr<const tls::ServerContext> tls;  // null: plain TCP
+  config::TlsConfig tls_config;
+  config::Http2Config http2;
 };
 
 struct Snapshot {
@@ -55,8 +62,11 @@ class HostRegistry {
   std::map<std::string, std::shared_ptr<upstream::HostState>> hosts_;
 };
 
-// Returns nullptr and sets *error when a host address cannot be resolved to a socket address.
+// Returns nullptr and sets *error when a host address cannot be resolved to a socket address
+// or a TLS listener's certificates cannot be loaded. With `previous`, a listener whose TLS
+// settings are unchanged keeps its TLS context instead of reading the files again.
 std::shared_ptr<const Snapshot> buildSnapshot(const config::ProxyConfig& cfg, uint64_t version,
-                                              HostRegistry& registry, std::string* error);
+                                              HostRegistry& registry, std::string* error,
+                                              const Snapshot* previous = nullptr);
 
 }  // namespace lb::snapshot

@@ -99,6 +99,30 @@ std::string renderPrometheus(const MetricsInput& in) {
       .Add({})
       .Set(static_cast<double>(downstream));
 
+  // Per listener: client protocol and TLS.
+  auto& down_requests = counter("lbproxy_downstream_requests_total",
+                                "Client requests per listener, by protocol and TLS version");
+  auto& handshakes =
+      counter("lbproxy_tls_handshakes_total", "TLS handshakes per listener, by result");
+  for (const auto& l : in.config->listeners) {
+    ListenerCounters merged;
+    for (const auto& r : *in.reports)
+      if (auto it = r.listeners.find(l.name); it != r.listeners.end()) merged.merge(it->second);
+    for (size_t p = 0; p < kClientProtocols; ++p)
+      for (size_t v = 0; v < kTlsVersions; ++v) {
+        if ((v == 0) == l.tls.enabled) continue;  // a TLS listener has no plain requests
+        down_requests
+            .Add({{"listener", l.name},
+                  {"protocol", clientProtocolName(p)},
+                  {"tls", tlsVersionName(v)}})
+            .Increment(static_cast<double>(merged.requests[p][v]));
+      }
+    if (l.tls.enabled)
+      for (size_t i = 0; i < kHandshakeResults; ++i)
+        handshakes.Add({{"listener", l.name}, {"result", handshakeResultName(i)}})
+            .Increment(static_cast<double>(merged.handshakes[i]));
+  }
+
   // Per route.
   auto& route_requests = counter("lbproxy_route_requests_total",
                                  "Requests that matched a route, by response status class");

@@ -4,6 +4,7 @@
 #include <event2/buffer.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 
 #include <cstring>
@@ -15,6 +16,7 @@
 #include "proxy/router/route_table.h"
 #include "proxy/snapshot/snapshot.h"
 #include "proxy/stats/traffic_stats.h"
+#include "proxy/tls/server_context.h"
 
 namespace lb::stream {
 
@@ -95,6 +97,7 @@ DownstreamSession::DownstreamSession(core::Worker& worker, uint32_t listener_ind
       listener_name_(listener_->name),
       down_(new core::Stream(worker.loop().base(), fd)),
       client_ip_(peerAddress(peer)),
+      counters_(worker.listenerCounters(listener_->name)),
       parser_(http::Http1HeadParser::Kind::kRequest, listener_->limits),
       down_timer_(worker.loop(), [this] { onDownTimeout(); }),
       up_timer_(worker.loop(), [this] { onUpstreamTimeout(); }) {}
@@ -110,10 +113,33 @@ void DownstreamSession::start() {
   down_->setCallbacks(onReadCb, onWriteCb, onEventCb, this);
   down_->setReadHighWater(kHighWater);
   down_->enableRead();
+  started_at_ = std::chrono::steady_clock::now();
+  if (listener_->tls) {
+    SSL* ssl = listener_->tls->newSession();
+    if (!ssl) {
+      close();
+      return;
+    }
+    tls_ = listener_->tls;
+    state_ = State::kHandshaking;
+    down_timer_.start(listener_->tls_config.handshake_timeout);
+    down_->startTlsServer(ssl);
+    return;
+  }
   // A connection that sends nothing gets the head deadline, not the keep-alive idle time.
   down_timer_.start(listener_->request_headers_timeout);
   head_timer_running_ = true;
-  started_at_ = std::chrono::steady_clock::now();
+}
+
+void DownstreamSession::onHandshakeDone() {
+  SSL* ssl = down_->ssl();
+  counters_.countHandshake(SSL_session_reused(ssl) ? stats::HandshakeResult::kResumed
+                                                   : stats::HandshakeResult::kFull);
+  tls_version_ =
+      SSL_version(ssl) == TLS1_3_VERSION ? stats::TlsVersion::kTls13 : stats::TlsVersion::kTls12;
+  state_ = State::kReadingHead;
+  down_timer_.start(listener_->request_headers_timeout);
+  head_timer_running_ = true;
 }
 
 void DownstreamSession::onReadCb(core::Stream*, void* arg) {
@@ -139,6 +165,7 @@ void DownstreamSession::onDownRead() {
       evbuffer_drain(in, evbuffer_get_length(in));
       break;
     }
+    case State::kHandshaking:
     case State::kClosed:
       break;
   }
@@ -150,7 +177,7 @@ void DownstreamSession::onDownWrite() {
     if (evbuffer_get_length(out) == 0) {
       // Everything is sent: half-close and read (discarding) until the client closes, so
       // unread request bytes do not turn our last response into a reset.
-      shutdown(down_->fd(), SHUT_WR);
+      down_->shutdownWrite();
       down_->enableRead();
     }
     return;
@@ -163,6 +190,15 @@ void DownstreamSession::onDownWrite() {
 
 void DownstreamSession::onDownEvent(short events) {
   if (state_ == State::kClosed) return;
+  if (state_ == State::kHandshaking) {
+    if (events & BEV_EVENT_CONNECTED) {
+      onHandshakeDone();
+      return;
+    }
+    counters_.countHandshake(stats::HandshakeResult::kFailed);
+    close();
+    return;
+  }
   if (state_ == State::kLingering || (state_ == State::kReadingHead && !parser_.started())) {
     close();
     return;
@@ -592,7 +628,10 @@ void DownstreamSession::onUpstreamTimeout() {
 }
 
 void DownstreamSession::onDownTimeout() {
-  if (state_ == State::kReadingHead) {
+  if (state_ == State::kHandshaking) {
+    counters_.countHandshake(stats::HandshakeResult::kTimeout);
+    close();
+  } else if (state_ == State::kReadingHead) {
     if (parser_.started()) {
       state_ = State::kProxying;
       failRequest(
@@ -714,7 +753,7 @@ void DownstreamSession::pauseUpstreamRead(bool pause) {
 
 void DownstreamSession::beginShutdown() {
   shutting_down_ = true;
-  if (state_ == State::kReadingHead && !parser_.started())
+  if (state_ == State::kHandshaking || (state_ == State::kReadingHead && !parser_.started()))
     close();
   else
     close_after_response_ = true;
@@ -754,6 +793,7 @@ void DownstreamSession::recordRequest() {
       std::chrono::duration_cast<std::chrono::microseconds>(now - started_at_).count());
   const int reason = last_error_ ? stats::upstreamReasonIndex(last_error_.code) : -1;
   const uint32_t retries = attempts_ > 0 ? attempts_ - 1 : 0;
+  counters_.countRequest(stats::ClientProtocol::kHttp1, tls_version_);
   if (route_ && metrics)
     view_->route_stats[route_->stats_index]->recordRequest(second, status_, micros, reason,
                                                            retries);
@@ -822,6 +862,9 @@ void DownstreamSession::writeAccessLog(std::chrono::steady_clock::time_point now
   log::appendJsonEscaped(&line, trace_id);
   line.append("\",\"client\":\"").append(client_ip_);
   line.append("\",\"listener\":\"").append(listener_->name);
+  line.append("\",\"protocol\":\"http/1.1\",\"tls\":\"");
+  if (tls_version_ != stats::TlsVersion::kNone)
+    line.append(stats::tlsVersionName(static_cast<size_t>(tls_version_)));
   line.append("\",\"method\":\"");
   log::appendJsonEscaped(&line, req.method);
   line.append("\",\"host\":\"");

@@ -16,6 +16,7 @@
 #include "proxy/http/body_decoder.h"
 #include "proxy/http/error.h"
 #include "proxy/http/http1_parser.h"
+#include "proxy/stats/listener_counters.h"
 #include "proxy/upstream/connection_pool.h"
 
 namespace lb::core {
@@ -30,6 +31,10 @@ struct HostState;
 
 namespace lb::router {
 struct RouteEntry;
+}
+
+namespace lb::tls {
+class ServerContext;
 }
 
 namespace lb::snapshot {
@@ -57,7 +62,7 @@ class DownstreamSession final : public upstream::UpstreamHandler {
   void abortIfUsing(const upstream::HostState* host);
 
  private:
-  enum class State { kReadingHead, kProxying, kLingering, kClosed };
+  enum class State { kHandshaking, kReadingHead, kProxying, kLingering, kClosed };
 
   static void onReadCb(core::Stream*, void* arg);
   static void onWriteCb(core::Stream*, void* arg);
@@ -82,6 +87,7 @@ class DownstreamSession final : public upstream::UpstreamHandler {
   void finishExchange();
   void onUpstreamTimeout();
   void onDownTimeout();
+  void onHandshakeDone();
 
   // Before any response byte went out: answer with an error. After: drop the connection.
   void failRequest(http::Error error);
@@ -104,6 +110,9 @@ class DownstreamSession final : public upstream::UpstreamHandler {
   std::string listener_name_;
   core::Stream* down_;
   std::string client_ip_;
+  stats::ListenerCounters& counters_;
+  std::shared_ptr<const tls::ServerContext> tls_;  // kept for the connection's life
+  stats::TlsVersion tls_version_ = stats::TlsVersion::kNone;
   State state_ = State::kReadingHead;
   http::Http1HeadParser parser_;
   http::BodyDecoder request_body_;

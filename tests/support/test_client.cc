@@ -2,6 +2,9 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -31,11 +34,68 @@ TestClient::TestClient(uint16_t port) {
 }
 
 TestClient::~TestClient() {
+  // Marked as shut down so OpenSSL keeps the session resumable for later clients.
+  if (ssl_) SSL_set_shutdown(ssl_, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+  if (ssl_) SSL_free(ssl_);
+  if (ssl_ctx_) SSL_CTX_free(ssl_ctx_);
   if (fd_ >= 0) ::close(fd_);
 }
 
+bool TestClient::startTls(const std::string& sni, const std::vector<std::string>& alpn,
+                          SSL_SESSION* resume) {
+  if (fd_ < 0) return false;
+  ssl_ctx_ = SSL_CTX_new(TLS_client_method());
+  SSL_CTX_set_verify(ssl_ctx_, SSL_VERIFY_NONE, nullptr);
+  ssl_ = SSL_new(ssl_ctx_);
+  SSL_set_fd(ssl_, fd_);
+  if (!sni.empty()) SSL_set_tlsext_host_name(ssl_, sni.c_str());
+  std::string wire;
+  for (const auto& p : alpn) wire += static_cast<char>(p.size()) + p;
+  if (!wire.empty())
+    SSL_set_alpn_protos(ssl_, reinterpret_cast<const unsigned char*>(wire.data()),
+                        static_cast<unsigned>(wire.size()));
+  if (resume) SSL_set_session(ssl_, resume);
+  timeval tv{10, 0};  // a handshake that hangs fails the test instead of hanging it
+  ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  bool ok = SSL_connect(ssl_) == 1;
+  ERR_clear_error();
+  return ok;
+}
+
+std::string TestClient::tlsVersion() const { return ssl_ ? SSL_get_version(ssl_) : ""; }
+
+std::string TestClient::peerCommonName() const {
+  if (!ssl_) return "";
+  X509* cert = SSL_get1_peer_certificate(ssl_);
+  if (!cert) return "";
+  char cn[256] = "";
+  X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn));
+  X509_free(cert);
+  return cn;
+}
+
+std::string TestClient::alpnSelected() const {
+  const unsigned char* p = nullptr;
+  unsigned len = 0;
+  if (ssl_) SSL_get0_alpn_selected(ssl_, &p, &len);
+  return std::string(reinterpret_cast<const char*>(p), p ? len : 0);
+}
+
+bool TestClient::sessionReused() const { return ssl_ && SSL_session_reused(ssl_) == 1; }
+
+SSL_SESSION* TestClient::session() const { return ssl_ ? SSL_get1_session(ssl_) : nullptr; }
+
 bool TestClient::send(std::string_view bytes) {
   while (!bytes.empty()) {
+    if (ssl_) {
+      size_t written = 0;
+      if (SSL_write_ex(ssl_, bytes.data(), bytes.size(), &written) != 1) {
+        ERR_clear_error();
+        return false;
+      }
+      bytes.remove_prefix(written);
+      continue;
+    }
     ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     if (n <= 0) return false;
     bytes.remove_prefix(static_cast<size_t>(n));
@@ -43,7 +103,10 @@ bool TestClient::send(std::string_view bytes) {
   return true;
 }
 
-void TestClient::shutdownWrite() { ::shutdown(fd_, SHUT_WR); }
+void TestClient::shutdownWrite() {
+  if (ssl_) SSL_shutdown(ssl_);
+  ::shutdown(fd_, SHUT_WR);
+}
 
 void TestClient::setReceiveBuffer(int bytes) {
   ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
@@ -54,10 +117,25 @@ bool TestClient::fill(std::chrono::steady_clock::time_point deadline) {
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
       deadline - std::chrono::steady_clock::now());
   if (left.count() <= 0) return false;
-  pollfd p{fd_, POLLIN, 0};
-  if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
   char tmp[65536];
-  ssize_t n = ::recv(fd_, tmp, sizeof(tmp), 0);
+  ssize_t n;
+  if (ssl_) {
+    // Bounded by the deadline even when a record arrives in pieces.
+    timeval tv{static_cast<time_t>(left.count() / 1000),
+               static_cast<suseconds_t>(left.count() % 1000 * 1000)};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    size_t got = 0;
+    n = SSL_read_ex(ssl_, tmp, sizeof(tmp), &got) == 1 ? static_cast<ssize_t>(got) : -1;
+    if (n < 0) {
+      int err = SSL_get_error(ssl_, 0);
+      ERR_clear_error();
+      if (err == SSL_ERROR_WANT_READ) return false;  // timed out
+    }
+  } else {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+    n = ::recv(fd_, tmp, sizeof(tmp), 0);
+  }
   if (n <= 0) {
     eof_ = true;
     return false;

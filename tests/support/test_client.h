@@ -11,6 +11,10 @@
 #include <utility>
 #include <vector>
 
+struct ssl_st;
+struct ssl_ctx_st;
+struct ssl_session_st;
+
 namespace lb::test {
 
 struct ClientResponse {
@@ -37,6 +41,16 @@ class TestClient {
   TestClient& operator=(const TestClient&) = delete;
 
   bool connected() const { return fd_ >= 0; }
+  // TLS from here on (blocking handshake, no certificate verification): `sni` empty sends no
+  // server name; `alpn` is the offer in order (empty: no ALPN); `resume` a session from an
+  // earlier client's session(). False when the handshake fails.
+  bool startTls(const std::string& sni, const std::vector<std::string>& alpn = {"http/1.1"},
+                ssl_session_st* resume = nullptr);
+  std::string tlsVersion() const;      // "TLSv1.3"
+  std::string peerCommonName() const;  // the server certificate's CN
+  std::string alpnSelected() const;    // "" when the server chose none
+  bool sessionReused() const;
+  ssl_session_st* session() const;  // a new reference; free with SSL_SESSION_free
   bool send(std::string_view bytes);
   // Reads one response. nullopt on timeout or when the connection closed before a head.
   std::optional<ClientResponse> read(bool request_was_head = false,
@@ -55,6 +69,8 @@ class TestClient {
   bool fill(std::chrono::steady_clock::time_point deadline);
 
   int fd_ = -1;
+  ssl_ctx_st* ssl_ctx_ = nullptr;
+  ssl_st* ssl_ = nullptr;
   std::string buf_;
   bool eof_ = false;
 };
