@@ -361,6 +361,7 @@ void DownstreamSession::sendRequestHead() {
   http::ForwardContext ctx;
   ctx.client_ip = client_ip_;
   ctx.request_id = request_id_;
+  if (tls_) ctx.proto = "https";
   http::encodeUpstreamRequest(req, ctx, &scratch_);
   core::Stream* up = upstream_->stream();
   up->setWriteLowWater(kLowWater);

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <openssl/ssl.h>
 
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -50,7 +51,12 @@ double metric(const std::string& text, const std::string& series) {
 
 TEST(Tls, SniChoosesTheCertificateAndBothVersionsServe) {
   Certs certs;
-  TestBackend backend(answers("hello"));
+  std::atomic<int> https_seen{0};
+  TestBackend backend([&](const BackendRequest& req, BackendConnection& conn) {
+    for (const auto& [name, value] : req.headers)
+      if (iequals(name, "x-forwarded-proto") && value == "https") ++https_seen;
+    conn.write(simpleResponse(200, "hello"));
+  });
   TestConfig cfg;
   cfg.hosts = {backend.address()};
   cfg.listener_extra = certs.tlsBlock();
@@ -104,6 +110,8 @@ TEST(Tls, SniChoosesTheCertificateAndBothVersionsServe) {
                      &out),
             0);
   EXPECT_NE(out.find("alert protocol version"), std::string::npos) << out;
+
+  EXPECT_EQ(https_seen.load(), 12);  // every request told the backend it came over TLS
 
   auto log = proxy.waitAccessLog(12);
   ASSERT_GE(log.size(), 12u);
