@@ -3,7 +3,8 @@
 # front of the same three backends, one worker/thread each, upstream keep-alive, wrk with
 # keep-alive. Rounds alternate between the proxies so machine noise hits all alike; the
 # table shows medians over the rounds and lbproxy's ratios. Then idle keep-alive connection
-# memory per proxy, and lbproxy with 2 workers.
+# memory per proxy, and lbproxy with 2 workers. Then TLS: keep-alive requests over TLS and
+# handshakes per second (openssl s_time, full and resumed) with the proxies' CPU per handshake.
 #
 #   bench/load/run.sh                 # 3 rounds x 8 s, 64 connections, 5000 idle connections
 #   ROUNDS=5 DURATION=10 CONNS=64 IDLE=5000 bench/load/run.sh
@@ -51,13 +52,28 @@ nginx -p "$TMP/backend" -c "$TMP/backend/nginx.conf" &
 pids+=($!)
 
 # --- the proxies ---------------------------------------------------------------------------
-lbproxy_config() {  # port workers
+# One P-256 certificate for the TLS listeners of all three (ports 8311-8313).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=bench.test \
+  -addext subjectAltName=DNS:bench.test -keyout "$TMP/tls.key" -out "$TMP/tls.crt" 2>/dev/null
+cat "$TMP/tls.crt" "$TMP/tls.key" >"$TMP/tls.pem"  # HAProxy wants both in one file
+
+lbproxy_config() {  # port workers [tls-port]
   cat <<YAML
 workers: $2
 listeners:
   - name: public
     listen: 127.0.0.1:$1
     routes: [{ cluster: app }]
+YAML
+  if [[ -n "${3:-}" ]]; then
+    cat <<YAML
+  - name: tls
+    listen: 127.0.0.1:$3
+    tls: { certificates: [{ cert: $TMP/tls.crt, key: $TMP/tls.key }] }
+    routes: [{ cluster: app }]
+YAML
+  fi
+  cat <<YAML
 clusters:
   - name: app
     hosts:
@@ -68,7 +84,7 @@ access_log: { enabled: false }
 admin: { listen: 127.0.0.1:0 }
 YAML
 }
-lbproxy_config 8301 1 >"$TMP/lbproxy1.yaml"
+lbproxy_config 8301 1 8311 >"$TMP/lbproxy1.yaml"
 lbproxy_config 8304 2 >"$TMP/lbproxy2.yaml"
 "$BIN/proxy/lbproxy" -c "$TMP/lbproxy1.yaml" >"$TMP/lbproxy1.log" 2>&1 &
 pids+=($!)
@@ -92,8 +108,12 @@ http {
     keepalive 128;
     keepalive_requests 1000000;
   }
+  ssl_certificate $TMP/tls.crt;
+  ssl_certificate_key $TMP/tls.key;
+  ssl_protocols TLSv1.2 TLSv1.3;
   server {
     listen 127.0.0.1:8302;
+    listen 127.0.0.1:8312 ssl;
     location / {
       proxy_pass http://app;
       proxy_http_version 1.1;
@@ -120,6 +140,7 @@ defaults
   http-reuse always
 frontend public
   bind 127.0.0.1:8303
+  bind 127.0.0.1:8313 ssl crt $TMP/tls.pem alpn http/1.1
   default_backend app
 backend app
   balance roundrobin
@@ -135,6 +156,9 @@ sleep 1.5
 NGINX_PID=$(pgrep -P "$NGINX_MASTER" | head -1)  # the worker does the proxying
 for port in 9201 8301 8302 8303 8304; do
   curl -fsS "http://127.0.0.1:$port/" >/dev/null || { echo "port $port does not answer" >&2; exit 1; }
+done
+for port in 8311 8312 8313; do
+  curl -kfsS "https://127.0.0.1:$port/" >/dev/null || { echo "port $port does not answer" >&2; exit 1; }
 done
 
 # --- measurement ---------------------------------------------------------------------------
@@ -195,6 +219,50 @@ for peer in nginx haproxy; do
   awk -v a="${M_RPS[lbproxy]}" -v b="${M_RPS[$peer]}" -v ca="${M_CPU[lbproxy]}" -v cb="${M_CPU[$peer]}" \
     -v pa="${M_P99[lbproxy]}" -v pb="${M_P99[$peer]}" -v p="$peer" \
     'BEGIN { printf "lbproxy / %s: req/s x%.2f, CPU per request x%.2f, p99 x%.2f\n", p, a / b, ca / cb, pa / pb }'
+done
+
+# --- TLS: keep-alive HTTP/1.1 over TLS, and handshakes with and without resumption ---------
+declare -A TPORT=([lbproxy]=8311 [nginx]=8312 [haproxy]=8313)
+declare -A T_RPS T_CPU HS_NEW HS_NEW_CPU HS_REUSE HS_REUSE_CPU
+handshakes() {  # name mode(-new|-reuse) -> "per-second cpu-us-per-handshake"
+  local port=${TPORT[$1]} pid=${PID[$1]} c0 c1 out n secs
+  c0=$(cpu_ticks "$pid")
+  # TLS 1.2: s_time takes the session for -reuse before a TLS 1.3 ticket arrives, so with
+  # 1.3 it never resumes.
+  out=$(openssl s_time -connect "127.0.0.1:$port" "$2" -tls1_2 -time "$HS_TIME" 2>/dev/null)
+  c1=$(cpu_ticks "$pid")
+  n=$(awk '/connections in .* real seconds/ {print $1}' <<<"$out" | tail -1)
+  secs=$(awk '/connections in .* real seconds/ {print $4}' <<<"$out" | tail -1)
+  awk -v n="${n:-0}" -v s="${secs:-1}" -v d=$((c1 - c0)) -v t="$TICK" \
+    'BEGIN { if (n == 0) { print "0 0"; exit } printf "%.0f %.1f\n", n / s, d / t * 1e6 / n }'
+}
+HS_TIME=${HS_TIME:-4}
+echo
+echo "TLS (P-256 ECDSA certificate): wrk over https (TLS 1.3), keep-alive; openssl s_time TLS 1.2 handshakes, full and resumed by ticket"
+for ((r = 1; r <= ROUNDS; r++)); do
+  echo "round $r"
+  for name in lbproxy nginx haproxy; do
+    port=${TPORT[$name]} pid=${PID[$name]}
+    wrk -t1 -c"$CONNS" -d1s "https://127.0.0.1:$port/" >/dev/null
+    c0=$(cpu_ticks "$pid")
+    out=$(wrk -t1 -c"$CONNS" -d"${DURATION}s" "https://127.0.0.1:$port/")
+    c1=$(cpu_ticks "$pid")
+    rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+    requests=$(awk '/requests in/ {print $1}' <<<"$out")
+    us=$(awk -v d=$((c1 - c0)) -v t="$TICK" -v n="$requests" 'BEGIN { printf "%.2f", d / t * 1e6 / n }')
+    read -r hn hnc < <(handshakes "$name" -new)
+    read -r hr hrc < <(handshakes "$name" -reuse)
+    T_RPS[$name]+="$rps " T_CPU[$name]+="$us " HS_NEW[$name]+="$hn " HS_NEW_CPU[$name]+="$hnc "
+    HS_REUSE[$name]+="$hr " HS_REUSE_CPU[$name]+="$hrc "
+    printf '  %-8s %10s req/s  cpu %6s us/req | full handshakes %6s/s (%s us cpu) | resumed %6s/s (%s us cpu)\n' \
+      "$name" "$rps" "$us" "$hn" "$hnc" "$hr" "$hrc"
+  done
+done
+echo
+echo "| proxy | https req/s | CPU us/req | full handshakes/s | CPU us/handshake | resumed/s | CPU us/resumed |"
+echo "|---|---|---|---|---|---|---|"
+for name in lbproxy nginx haproxy; do
+  echo "| $name | $(median "${T_RPS[$name]}") | $(median "${T_CPU[$name]}") | $(median "${HS_NEW[$name]}") | $(median "${HS_NEW_CPU[$name]}") | $(median "${HS_REUSE[$name]}") | $(median "${HS_REUSE_CPU[$name]}") |"
 done
 
 # --- idle keep-alive connections -----------------------------------------------------------

@@ -25,10 +25,6 @@ using http::ErrorCode;
 
 namespace {
 
-// Every buffer that can grow has a high and a low mark: above the high mark its producer stops
-// reading, below the low mark it reads again.
-constexpr size_t kHighWater = 256 * 1024;
-constexpr size_t kLowWater = 64 * 1024;
 constexpr std::chrono::milliseconds kLingerTime{2000};
 
 bool firstChunk(evbuffer* buf, const char** data, size_t* len) {
@@ -37,11 +33,6 @@ bool firstChunk(evbuffer* buf, const char** data, size_t* len) {
   *data = static_cast<const char*>(v.iov_base);
   *len = v.iov_len;
   return true;
-}
-
-bool isIdempotent(const std::string& method) {
-  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE" ||
-         method == "PUT" || method == "DELETE";
 }
 
 bool validRequestId(const std::string& id) {
@@ -68,24 +59,6 @@ std::string peerAddress(const sockaddr* sa) {
   return buf;
 }
 
-// The value of cookie `name` in any Cookie field, or empty.
-std::string_view findCookie(const http::RequestHead& req, std::string_view name) {
-  for (const auto& h : req.headers) {
-    if (!http::equalsIgnoreCase(h.name, "cookie")) continue;
-    std::string_view rest = h.value;
-    while (!rest.empty()) {
-      size_t semi = rest.find(';');
-      std::string_view pair = rest.substr(0, semi);
-      while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
-      size_t eq = pair.find('=');
-      if (eq != std::string_view::npos && pair.substr(0, eq) == name) return pair.substr(eq + 1);
-      if (semi == std::string_view::npos) break;
-      rest.remove_prefix(semi + 1);
-    }
-  }
-  return {};
-}
-
 }  // namespace
 
 DownstreamSession::DownstreamSession(core::Worker& worker, uint32_t listener_index, int fd,
@@ -100,10 +73,10 @@ DownstreamSession::DownstreamSession(core::Worker& worker, uint32_t listener_ind
       counters_(worker.listenerCounters(listener_->name)),
       parser_(http::Http1HeadParser::Kind::kRequest, listener_->limits),
       down_timer_(worker.loop(), [this] { onDownTimeout(); }),
-      up_timer_(worker.loop(), [this] { onUpstreamTimeout(); }) {}
+      exchange_(worker, *this) {}
 
 DownstreamSession::~DownstreamSession() {
-  upstream_.reset();
+  exchange_.abort();
   if (down_) down_->release();
 }
 
@@ -112,6 +85,7 @@ void DownstreamSession::start() {
   setsockopt(down_->fd(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   down_->setCallbacks(onReadCb, onWriteCb, onEventCb, this);
   down_->setReadHighWater(kHighWater);
+  down_->setWriteLowWater(kLowWater);  // onDownWrite: resume a paused response below it
   down_->enableRead();
   started_at_ = std::chrono::steady_clock::now();
   if (listener_->tls) {
@@ -158,7 +132,7 @@ void DownstreamSession::onDownRead() {
       processInput();
       break;
     case State::kProxying:
-      if (upstream_ && upstream_->connected && !request_body_done_) pumpRequestBody();
+      if (!request_body_done_) pumpRequestBody();
       break;
     case State::kLingering: {
       evbuffer* in = down_->input();
@@ -182,10 +156,8 @@ void DownstreamSession::onDownWrite() {
     }
     return;
   }
-  if (upstream_read_paused_ && evbuffer_get_length(out) <= kLowWater) {
-    pauseUpstreamRead(false);
-    readResponse();
-  }
+  if (state_ == State::kProxying && evbuffer_get_length(out) <= kLowWater)
+    exchange_.resumeResponse();
 }
 
 void DownstreamSession::onDownEvent(short events) {
@@ -212,7 +184,7 @@ void DownstreamSession::onDownEvent(short events) {
   // The client went away mid-request (or reset): nobody is left to answer.
   if (state_ == State::kProxying) {
     if (!response_done_ && status_ == 0) status_ = 499;
-    releaseUpstream(false);
+    exchange_.abort();
     recordRequest();
   }
   close();
@@ -272,7 +244,7 @@ void DownstreamSession::handleRequestHead() {
   }
   if (!req.keep_alive || shutting_down_) close_after_response_ = true;
   if (req.framing != BodyFraming::kNone && (req.method == "GET" || req.method == "HEAD")) {
-    isolate_ = true;
+    exchange_.setNoReuse();
     close_after_response_ = true;
   }
 
@@ -289,92 +261,17 @@ void DownstreamSession::handleRequestHead() {
     return;
   }
   cluster_ = &view_->clusters[route_->cluster_index];
-  startAttempt();
+  http::ForwardContext fwd;
+  fwd.client_ip = client_ip_;
+  fwd.request_id = request_id_;
+  if (tls_) fwd.proto = "https";
+  exchange_.start(req, fwd, *route_, *cluster_);
 }
 
-void DownstreamSession::startAttempt() {
-  const http::RequestHead& req = parser_.request();
-  upstream::PickContext ctx;
-  ctx.tried = &tried_;
-  if (cluster_->config->config.slow_start.count() > 0) ctx.now_ms = upstream::steadyMillis();
-  const config::HashOn& hash_on = cluster_->config->config.hash_on;
-  std::string_view key;
-  if (!hash_on.header.empty()) {
-    if (const std::string* v = req.find(hash_on.header)) key = *v;
-  } else if (!hash_on.cookie.empty()) {
-    key = findCookie(req, hash_on.cookie);
-  }
-  if (!key.empty()) {
-    ctx.has_hash = true;
-    ctx.hash = upstream::hashKey(key);
-  }
-  int index = cluster_->balancer->pick(ctx);
-  if (index == upstream::LoadBalancer::kNoHost) {
-    failRequest(last_error_ ? last_error_
-                            : http::upstreamError(ErrorCode::kNoHealthyHost, false,
-                                                  "no usable host in the cluster"));
-    return;
-  }
-  uint32_t host = static_cast<uint32_t>(index);
-  tried_.push_back(host);
-  ++attempts_;
-  upstream_host_ = cluster_->hosts[host].state->id;
-  if (auto pooled = cluster_->locals[host]->pool.take()) {
-    upstream_ = std::move(pooled);
-    upstream_->setHostIndex(host);
-    upstream_->setHandler(this);
-    ++cluster_->locals[host]->load.active_requests;
-    sendRequestHead();
-    return;
-  }
-  connectTo(host);
-}
-
-void DownstreamSession::connectTo(uint32_t host_index) {
-  const upstream::HostState& host = *cluster_->hosts[host_index].state;
-  auto* stream = new core::Stream(worker_.loop().base(), -1);
-  upstream_ = std::make_unique<upstream::UpstreamConnection>(worker_.loop(), stream, host_index);
-  upstream_->setHandler(this);
-  ++cluster_->locals[host_index]->load.active_requests;
-  upstream_started_at_ = std::chrono::steady_clock::now();
-  up_timer_.start(cluster_->config->config.connect_timeout);
-  if (stream->connect(reinterpret_cast<const sockaddr*>(&host.sockaddr), host.sockaddr_len) < 0) {
-    onUpstreamEvent(BEV_EVENT_ERROR);
-    return;
-  }
-  stream->enableRead();
-}
-
-void DownstreamSession::onConnected() {
-  upstream_->connected = true;
-  up_timer_.cancel();
-  int one = 1;
-  setsockopt(upstream_->stream()->fd(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  sendRequestHead();
-}
-
-void DownstreamSession::sendRequestHead() {
-  const http::RequestHead& req = parser_.request();
-  upstream_->connected = true;
-  upstream_->parser.reset(req.method == "HEAD");
-  scratch_.clear();
-  http::ForwardContext ctx;
-  ctx.client_ip = client_ip_;
-  ctx.request_id = request_id_;
-  if (tls_) ctx.proto = "https";
-  http::encodeUpstreamRequest(req, ctx, &scratch_);
-  core::Stream* up = upstream_->stream();
-  up->setWriteLowWater(kLowWater);
-  up->setReadHighWater(kHighWater);
-  up->write(scratch_.data(), scratch_.size());
-  up->enableRead();
-  upstream_started_at_ = std::chrono::steady_clock::now();
-  up_timer_.start(route_->timeout);
-  pumpRequestBody();
-}
+void DownstreamSession::onRequestBodyWanted() { pumpRequestBody(); }
 
 void DownstreamSession::pumpRequestBody() {
-  if (request_body_done_ || !upstream_) return;
+  if (request_body_done_ || !exchange_.upstreamReady()) return;
   const http::RequestHead& req = parser_.request();
   if (req.expect_continue && !sent_continue_) {
     // The backend is reached: invite the body (the Expect field is not forwarded).
@@ -383,11 +280,9 @@ void DownstreamSession::pumpRequestBody() {
     sent_continue_ = true;
   }
   evbuffer* in = down_->input();
-  evbuffer* out = upstream_->stream()->output();
-  const bool chunked = req.framing == BodyFraming::kChunked;
   while (!request_body_.done()) {
-    if (evbuffer_get_length(out) >= kHighWater) {
-      pauseDownstreamRead(true);  // resumed from onUpstreamWrite below the low mark
+    if (!exchange_.bodyRoom()) {
+      pauseDownstreamRead(true);  // resumed from onRequestBodyWanted below the low mark
       return;
     }
     const char* data;
@@ -401,16 +296,7 @@ void DownstreamSession::pumpRequestBody() {
       failRequest(http::clientError(ErrorCode::kBadRequest, step.why));
       return;
     }
-    if (step.data_len) {
-      if (chunked) {
-        scratch_.clear();
-        http::appendChunkHeader(step.data_len, &scratch_);
-        evbuffer_add(out, scratch_.data(), scratch_.size());
-      }
-      evbuffer_add(out, data + step.data_offset, step.data_len);
-      if (chunked) evbuffer_add(out, http::kChunkEnd.data(), http::kChunkEnd.size());
-    }
-    if (step.consumed) request_body_started_ = true;
+    if (step.data_len) exchange_.sendBody(data + step.data_offset, step.data_len);
     evbuffer_drain(in, step.consumed);
     bytes_in_ += step.consumed;
     if (listener_->max_body_bytes && request_body_.payloadBytes() > listener_->max_body_bytes) {
@@ -418,85 +304,16 @@ void DownstreamSession::pumpRequestBody() {
       return;
     }
   }
-  if (chunked) evbuffer_add(out, http::kLastChunk.data(), http::kLastChunk.size());
+  exchange_.endBody();
   request_body_done_ = true;
   pauseDownstreamRead(false);
 }
 
-void DownstreamSession::onUpstreamWrite() {
-  if (!request_body_done_ && upstream_ && upstream_->connected) pumpRequestBody();
-}
+size_t DownstreamSession::responseBacklog() const { return evbuffer_get_length(down_->output()); }
 
-void DownstreamSession::onUpstreamRead() {
-  if (!upstream_) return;
-  if (!upstream_read_paused_ && response_started_) up_timer_.start(route_->timeout);  // stall timer
-  readResponse();
-}
-
-void DownstreamSession::readResponse() {
-  if (!upstream_ || upstream_read_paused_) return;
-  evbuffer* in = upstream_->stream()->input();
-  while (!response_started_) {
-    const char* data;
-    size_t len;
-    if (!firstChunk(in, &data, &len)) return;
-    http::Http1HeadParser::Result r = upstream_->parser.feed(data, len);
-    evbuffer_drain(in, r.consumed);
-    if (r.status == http::Http1HeadParser::Status::kError) {
-      failRequest(http::upstreamError(ErrorCode::kBadResponse, false, r.error.detail));
-      return;
-    }
-    if (r.status == http::Http1HeadParser::Status::kDone && !handleResponseHead()) return;
-  }
-  evbuffer* out = down_->output();
-  while (!upstream_->body.done()) {
-    if (evbuffer_get_length(out) >= kHighWater) {
-      pauseUpstreamRead(true);  // resumed from onDownWrite below the low mark
-      return;
-    }
-    const char* data;
-    size_t len;
-    if (!firstChunk(in, &data, &len)) return;
-    http::BodyDecoder::Step step = upstream_->body.decode(data, len);
-    if (step.error) {
-      failRequest(http::upstreamError(ErrorCode::kBadResponse, false, step.why));
-      return;
-    }
-    if (step.data_len) {
-      if (client_chunked_) {
-        scratch_.clear();
-        http::appendChunkHeader(step.data_len, &scratch_);
-        evbuffer_add(out, scratch_.data(), scratch_.size());
-        bytes_out_ += scratch_.size() + http::kChunkEnd.size();
-      }
-      evbuffer_add(out, data + step.data_offset, step.data_len);
-      if (client_chunked_) evbuffer_add(out, http::kChunkEnd.data(), http::kChunkEnd.size());
-      bytes_out_ += step.data_len;
-    }
-    evbuffer_drain(in, step.consumed);
-  }
-  if (client_chunked_) {
-    evbuffer_add(out, http::kLastChunk.data(), http::kLastChunk.size());
-    bytes_out_ += http::kLastChunk.size();
-  }
-  response_done_ = true;
-  finishExchange();
-}
-
-bool DownstreamSession::handleResponseHead() {
+bool DownstreamSession::onResponseHead(const http::ResponseHead& resp) {
   const http::RequestHead& req = parser_.request();
-  http::ResponseHead& resp = upstream_->parser.response();
   const bool is_head = req.method == "HEAD";
-  if (resp.status < 200) {
-    if (resp.status == 101) {
-      failRequest(http::upstreamError(ErrorCode::kBadResponse, false, "unexpected 101 response"));
-      return false;
-    }
-    upstream_->parser.reset(is_head);  // informational: the client got our own 100 already
-    return true;
-  }
-  up_timer_.start(route_->timeout);  // from now on: the body read stall limit
-  upstream_time_ = std::chrono::steady_clock::now() - upstream_started_at_;
   status_ = resp.status;
   const bool client11 = req.version_minor == 1;
   client_chunked_ = false;
@@ -532,77 +349,28 @@ bool DownstreamSession::handleResponseHead() {
   down_->write(scratch_.data(), scratch_.size());
   bytes_out_ += scratch_.size();
   response_started_ = true;
-  upstream_->body.start(resp.framing, resp.content_length);
   return true;
 }
 
-void DownstreamSession::onUpstreamEvent(short events) {
-  if (!upstream_) return;
-  if (events & BEV_EVENT_CONNECTED) {
-    onConnected();
-    return;
+void DownstreamSession::onResponseData(const char* data, size_t len) {
+  evbuffer* out = down_->output();
+  if (client_chunked_) {
+    scratch_.clear();
+    http::appendChunkHeader(len, &scratch_);
+    evbuffer_add(out, scratch_.data(), scratch_.size());
+    bytes_out_ += scratch_.size() + http::kChunkEnd.size();
   }
-  if (!upstream_->connected) {
-    last_error_ = http::upstreamError(ErrorCode::kConnectFailed, true, "connect failed");
-    up_timer_.cancel();
-    noteConnectFailure(upstream_->hostIndex());
-    releaseUpstream(false);
-    if (attempts_ < cluster_->config->config.max_attempts)
-      startAttempt();
-    else
-      failRequest(last_error_);
-    return;
-  }
-  if (!response_started_ && !upstream_->parser.started()) {
-    // Closed before any response byte. A pooled connection may have been closed by the
-    // backend just as we reused it: one retry on a fresh connection, if that is safe.
-    const http::RequestHead& req = parser_.request();
-    if (upstream_->reused && !stale_retry_done_ && !request_body_started_ &&
-        isIdempotent(req.method)) {
-      stale_retry_done_ = true;
-      uint32_t host = upstream_->hostIndex();
-      up_timer_.cancel();
-      releaseUpstream(false);
-      connectTo(host);
-      return;
-    }
-    failRequest(http::upstreamError(ErrorCode::kUpstreamReset, false,
-                                    "upstream closed the connection before responding"));
-    return;
-  }
-  if (!response_started_) {
-    failRequest(http::upstreamError(ErrorCode::kBadResponse, false,
-                                    "upstream closed the connection inside the response head"));
-    return;
-  }
-  // Body in progress: take what is buffered, then decide.
-  bool paused = upstream_read_paused_;
-  if (!paused) readResponse();
-  if (!upstream_ || response_done_) return;
-  if (upstream_->body.framing() == BodyFraming::kUntilClose && !paused) {
-    evbuffer* out = down_->output();
-    if (client_chunked_) {
-      evbuffer_add(out, http::kLastChunk.data(), http::kLastChunk.size());
-      bytes_out_ += http::kLastChunk.size();
-    }
-    response_done_ = true;
-    finishExchange();
-    return;
-  }
-  if (paused && upstream_->body.framing() == BodyFraming::kUntilClose) {
-    // The rest is still buffered; finish once the client has taken it.
-    upstream_->stream()->disableRead();
-    return;
-  }
-  failRequest(http::upstreamError(ErrorCode::kUpstreamReset, false,
-                                  "upstream closed the connection mid-body"));
+  evbuffer_add(out, data, len);
+  if (client_chunked_) evbuffer_add(out, http::kChunkEnd.data(), http::kChunkEnd.size());
+  bytes_out_ += len;
 }
 
-void DownstreamSession::finishExchange() {
-  up_timer_.cancel();
-  bool reusable = upstream_ && !isolate_ && upstream_->parser.response().keep_alive &&
-                  request_body_done_ && evbuffer_get_length(upstream_->stream()->input()) == 0;
-  releaseUpstream(reusable);
+void DownstreamSession::onResponseEnd() {
+  if (client_chunked_) {
+    evbuffer_add(down_->output(), http::kLastChunk.data(), http::kLastChunk.size());
+    bytes_out_ += http::kLastChunk.size();
+  }
+  response_done_ = true;
   recordRequest();
   if (close_after_response_ || shutting_down_ || !request_body_done_) {
     closeGracefully();
@@ -611,22 +379,7 @@ void DownstreamSession::finishExchange() {
   startNextRequest();
 }
 
-void DownstreamSession::onUpstreamTimeout() {
-  if (!upstream_) return;
-  if (!upstream_->connected) {
-    last_error_ = http::upstreamError(ErrorCode::kConnectFailed, true, "connect timeout");
-    noteConnectFailure(upstream_->hostIndex());
-    releaseUpstream(false);
-    if (attempts_ < cluster_->config->config.max_attempts)
-      startAttempt();
-    else
-      failRequest(last_error_);
-    return;
-  }
-  failRequest(http::upstreamError(
-      ErrorCode::kUpstreamTimeout, false,
-      response_started_ ? "upstream body stalled" : "upstream response timeout"));
-}
+void DownstreamSession::onExchangeFailed(const http::Error& error) { failRequest(error); }
 
 void DownstreamSession::onDownTimeout() {
   if (state_ == State::kHandshaking) {
@@ -648,8 +401,7 @@ void DownstreamSession::onDownTimeout() {
 void DownstreamSession::failRequest(http::Error error) {
   if (state_ == State::kClosed || state_ == State::kLingering) return;
   last_error_ = error;
-  up_timer_.cancel();
-  releaseUpstream(false);
+  exchange_.abort();
   if (response_started_) {
     // Response bytes already reached the client: the only honest signal left is to cut.
     recordRequest();
@@ -677,22 +429,6 @@ void DownstreamSession::failRequest(http::Error error) {
     startNextRequest();
 }
 
-void DownstreamSession::releaseUpstream(bool reusable) {
-  if (!upstream_) return;
-  uint32_t host = upstream_->hostIndex();
-  core::WorkerHost& local = *cluster_->locals[host];
-  if (local.load.active_requests > 0) --local.load.active_requests;
-  upstream_->setHandler(nullptr);
-  upstream_read_paused_ = false;
-  // A host out of rotation (drain, maint, removed) keeps no idle connection.
-  if (reusable && !worker_.draining() &&
-      local.state->admin.load(std::memory_order_relaxed) == upstream::AdminState::kReady) {
-    local.pool.release(std::move(upstream_));
-  } else {
-    upstream_.reset();  // safe inside its callback: libevent defers the free
-  }
-}
-
 void DownstreamSession::startNextRequest() {
   resetRequestState();
   parser_.reset();
@@ -708,25 +444,19 @@ void DownstreamSession::startNextRequest() {
 }
 
 void DownstreamSession::resetRequestState() {
+  exchange_.reset();
   route_ = nullptr;
   cluster_ = nullptr;
-  tried_.clear();
-  attempts_ = 0;
-  stale_retry_done_ = false;
   request_body_done_ = false;
-  request_body_started_ = false;
   sent_continue_ = false;
   response_started_ = false;
   response_done_ = false;
   client_chunked_ = false;
-  isolate_ = false;
   last_error_ = {};
   status_ = 0;
   request_id_.clear();
   bytes_in_ = 0;
   bytes_out_ = 0;
-  upstream_time_ = {};
-  upstream_host_.clear();
   pauseDownstreamRead(false);
 }
 
@@ -739,19 +469,6 @@ void DownstreamSession::pauseDownstreamRead(bool pause) {
     down_->enableRead();
 }
 
-void DownstreamSession::pauseUpstreamRead(bool pause) {
-  if (pause == upstream_read_paused_ || !upstream_) return;
-  upstream_read_paused_ = pause;
-  if (pause) {
-    upstream_->stream()->disableRead();
-    down_->setWriteLowWater(kLowWater);
-    up_timer_.cancel();  // a slow client is not a stalled backend
-  } else {
-    upstream_->stream()->enableRead();
-    up_timer_.start(route_->timeout);
-  }
-}
-
 void DownstreamSession::beginShutdown() {
   shutting_down_ = true;
   if (state_ == State::kHandshaking || (state_ == State::kReadingHead && !parser_.started()))
@@ -761,7 +478,7 @@ void DownstreamSession::beginShutdown() {
 }
 
 void DownstreamSession::forceClose() {
-  releaseUpstream(false);
+  exchange_.abort();
   close();
 }
 
@@ -770,19 +487,7 @@ void DownstreamSession::onViewChanged() {
 }
 
 void DownstreamSession::abortIfUsing(const upstream::HostState* host) {
-  if (!upstream_ || !cluster_ || state_ != State::kProxying) return;
-  if (cluster_->hosts[upstream_->hostIndex()].state != host) return;
-  failRequest(http::upstreamError(ErrorCode::kUpstreamReset, false,
-                                  "host drain deadline passed; request aborted"));
-}
-
-void DownstreamSession::noteConnectFailure(uint32_t host_index) {
-  core::WorkerHost& host = *cluster_->locals[host_index];
-  auto now = std::chrono::steady_clock::now();
-  host.stats.recordUpstreamError(
-      std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count(),
-      stats::upstreamReasonIndex(ErrorCode::kConnectFailed));
-  worker_.reportHostResult(host, cluster_->config->config.outlier_detection, false, true);
+  if (state_ == State::kProxying) exchange_.abortIfUsing(host);
 }
 
 void DownstreamSession::recordRequest() {
@@ -792,20 +497,23 @@ void DownstreamSession::recordRequest() {
       std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
   const uint64_t micros = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(now - started_at_).count());
-  const int reason = last_error_ ? stats::upstreamReasonIndex(last_error_.code) : -1;
-  const uint32_t retries = attempts_ > 0 ? attempts_ - 1 : 0;
+  const ExchangeOutcome& outcome = exchange_.outcome();
+  // A connect failure that a retry got past still counts as the request's upstream error.
+  const http::Error& error = last_error_ ? last_error_ : outcome.last_error;
+  const int reason = error ? stats::upstreamReasonIndex(error.code) : -1;
+  const uint32_t retries = outcome.attempts > 0 ? outcome.attempts - 1 : 0;
   counters_.countRequest(stats::ClientProtocol::kHttp1, tls_version_);
   if (route_ && metrics)
     view_->route_stats[route_->stats_index]->recordRequest(second, status_, micros, reason,
                                                            retries);
-  if (cluster_ && !tried_.empty()) {
-    core::WorkerHost& host = *cluster_->locals[tried_.back()];
-    const bool connect_failed = last_error_.code == ErrorCode::kConnectFailed;
+  if (cluster_ && !outcome.tried.empty()) {
+    core::WorkerHost& host = *cluster_->locals[outcome.tried.back()];
+    const bool connect_failed = error.code == ErrorCode::kConnectFailed;
     // Connect failures were counted on the host when they happened.
     if (metrics) host.stats.recordRequest(second, status_, micros, connect_failed ? -1 : reason, 0);
     if (!connect_failed && status_ != 499) {
       const bool server_error = (response_started_ && status_ >= 500) ||
-                                (last_error_ && last_error_.source == http::ErrorSource::kUpstream);
+                                (error && error.source == http::ErrorSource::kUpstream);
       worker_.reportHostResult(host, cluster_->config->config.outlier_detection, server_error,
                                false);
     }
@@ -816,7 +524,7 @@ void DownstreamSession::recordRequest() {
 void DownstreamSession::closeGracefully() {
   if (state_ == State::kClosed) return;
   state_ = State::kLingering;
-  up_timer_.cancel();
+  exchange_.abort();
   down_timer_.start(kLingerTime);
   down_->setWriteLowWater(0);
   down_->enableRead();
@@ -828,8 +536,7 @@ void DownstreamSession::close() {
   if (state_ == State::kClosed) return;
   state_ = State::kClosed;
   down_timer_.cancel();
-  up_timer_.cancel();
-  releaseUpstream(false);
+  exchange_.abort();
   down_->release();  // safe inside its own callback: the stream defers the free
   down_ = nullptr;
   worker_.sessionClosed(this);
@@ -876,14 +583,17 @@ void DownstreamSession::writeAccessLog(std::chrono::steady_clock::time_point now
   line.append(",\"bytes_in\":").append(std::to_string(bytes_in_));
   line.append(",\"bytes_out\":").append(std::to_string(bytes_out_));
   line.append(",\"cluster\":\"").append(route_ ? route_->cluster_name : "");
-  line.append("\",\"upstream\":\"").append(upstream_host_);
+  const ExchangeOutcome& outcome = exchange_.outcome();
+  line.append("\",\"upstream\":\"").append(outcome.upstream_host);
   char num[64];
-  std::snprintf(num, sizeof(num), "\",\"upstream_time_ms\":%.3f", ms(upstream_time_));
+  std::snprintf(num, sizeof(num), "\",\"upstream_time_ms\":%.3f", ms(outcome.upstream_time));
   line.append(num);
   std::snprintf(num, sizeof(num), ",\"total_time_ms\":%.3f", ms(now - started_at_));
   line.append(num);
-  line.append(",\"retries\":").append(std::to_string(attempts_ > 0 ? attempts_ - 1 : 0));
-  line.append(",\"error\":\"").append(last_error_ ? http::labelFor(last_error_.code) : "");
+  line.append(",\"retries\":")
+      .append(std::to_string(outcome.attempts > 0 ? outcome.attempts - 1 : 0));
+  const http::Error& error = last_error_ ? last_error_ : outcome.last_error;
+  line.append(",\"error\":\"").append(error ? http::labelFor(error.code) : "");
   line.append("\"}\n");
   worker_.appendAccessLog(line);
 }

@@ -17,7 +17,7 @@
 #include "proxy/http/error.h"
 #include "proxy/http/http1_parser.h"
 #include "proxy/stats/listener_counters.h"
-#include "proxy/upstream/connection_pool.h"
+#include "proxy/stream/exchange.h"
 
 namespace lb::core {
 class Worker;
@@ -44,7 +44,7 @@ struct ListenerSnapshot;
 
 namespace lb::stream {
 
-class DownstreamSession final : public upstream::UpstreamHandler {
+class DownstreamSession final : public ExchangeClient {
  public:
   DownstreamSession(core::Worker& worker, uint32_t listener_index, int fd, const sockaddr* peer);
   ~DownstreamSession();
@@ -71,37 +71,31 @@ class DownstreamSession final : public upstream::UpstreamHandler {
   void onDownRead();
   void onDownWrite();
   void onDownEvent(short events);
-  void onUpstreamRead() override;
-  void onUpstreamWrite() override;
-  void onUpstreamEvent(short events) override;
+
+  // ExchangeClient: the upstream half of the request in flight.
+  void onRequestBodyWanted() override;
+  bool onResponseHead(const http::ResponseHead& resp) override;
+  void onResponseData(const char* data, size_t len) override;
+  size_t responseBacklog() const override;
+  void onResponseEnd() override;
+  void onExchangeFailed(const http::Error& error) override;
 
   void processInput();
   void handleRequestHead();
-  void startAttempt();
-  void connectTo(uint32_t host_index);
-  void onConnected();
-  void sendRequestHead();
   void pumpRequestBody();
-  void readResponse();
-  bool handleResponseHead();
-  void finishExchange();
-  void onUpstreamTimeout();
   void onDownTimeout();
   void onHandshakeDone();
 
   // Before any response byte went out: answer with an error. After: drop the connection.
   void failRequest(http::Error error);
-  void releaseUpstream(bool reusable);
   void startNextRequest();
   void closeGracefully();  // flush what is queued, then close (lingering)
   void close();
   // Once per request, at its end: statistics, outlier detection, access log.
   void recordRequest();
-  void noteConnectFailure(uint32_t host_index);
   void writeAccessLog(std::chrono::steady_clock::time_point now);
   void resetRequestState();
   void pauseDownstreamRead(bool pause);
-  void pauseUpstreamRead(bool pause);
 
   core::Worker& worker_;
   uint32_t listener_index_;
@@ -116,28 +110,21 @@ class DownstreamSession final : public upstream::UpstreamHandler {
   State state_ = State::kReadingHead;
   http::Http1HeadParser parser_;
   http::BodyDecoder request_body_;
-  common::Timer down_timer_;  // request head deadline, keep-alive idle, lingering close
-  common::Timer up_timer_;    // connect timeout, response timeout, body read stall
+  common::Timer down_timer_;  // handshake, request head deadline, keep-alive idle, lingering
   bool head_timer_running_ = false;
   bool shutting_down_ = false;
 
   // The request in flight.
   const router::RouteEntry* route_ = nullptr;
   core::WorkerCluster* cluster_ = nullptr;
-  std::unique_ptr<upstream::UpstreamConnection> upstream_;
-  std::vector<uint32_t> tried_;
-  uint32_t attempts_ = 0;
-  bool stale_retry_done_ = false;
+  Exchange exchange_;  // reused from request to request
   bool request_body_done_ = false;
-  bool request_body_started_ = false;  // request body bytes left the input buffer
   bool sent_continue_ = false;
   bool response_started_ = false;  // response head written to the client
   bool response_done_ = false;
-  bool close_after_response_ = false;
-  // A request whose framing some servers read differently (a body on GET or HEAD): it is
+  // A request whose framing some servers read differently (a body on GET or HEAD) is
   // forwarded with clean framing, then neither connection carries another request.
-  bool isolate_ = false;
-  bool upstream_read_paused_ = false;
+  bool close_after_response_ = false;
   bool downstream_read_paused_ = false;
   bool client_chunked_ = false;  // response body re-chunked for the client
   http::BodyFraming client_framing_ = http::BodyFraming::kNone;
@@ -147,9 +134,6 @@ class DownstreamSession final : public upstream::UpstreamHandler {
   uint64_t bytes_in_ = 0;
   uint64_t bytes_out_ = 0;
   std::chrono::steady_clock::time_point started_at_;
-  std::chrono::steady_clock::time_point upstream_started_at_;
-  std::chrono::steady_clock::duration upstream_time_{};
-  std::string upstream_host_;
   std::string scratch_;  // reused for encoding heads
 };
 

@@ -52,6 +52,23 @@ bool derive(int64_t period, PeriodKeys* out) {
          one('h', out->hmac, sizeof(out->hmac));
 }
 
+// The keys of the last two periods this thread derived: a handshake then costs no HMAC.
+// Thread-local, so workers share nothing; a new period is derived once per thread.
+bool cachedKeys(int64_t period, PeriodKeys* out) {
+  struct Slot {
+    int64_t period = -1;
+    PeriodKeys keys;
+  };
+  thread_local Slot slots[2];
+  Slot& slot = slots[period & 1];
+  if (slot.period != period) {
+    if (!derive(period, &slot.keys)) return false;
+    slot.period = period;
+  }
+  *out = slot.keys;
+  return true;
+}
+
 bool setMacKey(evp_mac_ctx_st* mac, unsigned char* key, size_t len) {
   char digest[] = "SHA256";
   OSSL_PARAM params[] = {
@@ -73,14 +90,14 @@ int ticketKeyCallback(int64_t rotation_seconds, unsigned char key_name[16], unsi
   const int64_t period = now / rotation_seconds;
   PeriodKeys keys;
   if (encrypt) {
-    if (!derive(period, &keys)) return -1;
+    if (!cachedKeys(period, &keys)) return -1;
     if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(EVP_aes_256_cbc())) != 1) return -1;
     std::memcpy(key_name, keys.name, sizeof(keys.name));
     if (EVP_EncryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, keys.aes, iv) != 1) return -1;
     return setMacKey(mac, keys.hmac, sizeof(keys.hmac)) ? 1 : -1;
   }
   for (int64_t age = 0; age <= 1; ++age) {
-    if (!derive(period - age, &keys)) return -1;
+    if (!cachedKeys(period - age, &keys)) return -1;
     if (std::memcmp(key_name, keys.name, sizeof(keys.name)) != 0) continue;
     if (!setMacKey(mac, keys.hmac, sizeof(keys.hmac))) return -1;
     if (EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, keys.aes, iv) != 1) return -1;

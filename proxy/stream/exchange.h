@@ -1,0 +1,150 @@
+// One request's trip upstream, whatever protocol the client speaks: choosing a host (the
+// cluster's balancer, hash keys, hosts already tried), a pooled or new connection, connect and
+// response timeouts, safe retries, the rebuilt HTTP/1.1 request head, relaying the request body
+// with upstream framing, reading and de-framing the response with backpressure, and returning
+// the connection to the pool. The client side (an HTTP/1.1 connection, or one HTTP/2 stream)
+// implements ExchangeClient: it supplies the request body when asked and turns the response
+// into its own protocol.
+//
+// Owner: the worker thread of the client connection. The client owns the Exchange; it may
+// call abort() at any time, and may reuse the object for its next request after reset().
+// Callbacks into the client never come after abort(), and the client must not destroy the
+// Exchange from inside one of them (close it, and delete later in the loop turn).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/event_loop.h"
+#include "proxy/http/error.h"
+#include "proxy/http/http1_encoder.h"
+#include "proxy/http/message.h"
+#include "proxy/upstream/connection_pool.h"
+
+namespace lb::core {
+class Worker;
+struct WorkerCluster;
+}  // namespace lb::core
+
+namespace lb::router {
+struct RouteEntry;
+}
+
+namespace lb::upstream {
+struct HostState;
+}
+
+namespace lb::stream {
+
+// Buffer marks shared by both sides: a producer stops above the high mark, resumes below the low.
+inline constexpr size_t kHighWater = 256 * 1024;
+inline constexpr size_t kLowWater = 64 * 1024;
+
+class ExchangeClient {
+ public:
+  // The upstream connection can take request body now: call Exchange::sendBody() with what is
+  // at hand while Exchange::bodyRoom() holds, and Exchange::endBody() after the last byte.
+  // Called once connected, and again each time the upstream output drains below the low mark.
+  virtual void onRequestBodyWanted() = 0;
+  // The final response head (status >= 200). Return false when the client failed the request
+  // instead (it has called Exchange::abort()).
+  virtual bool onResponseHead(const http::ResponseHead& resp) = 0;
+  // De-framed response body bytes.
+  virtual void onResponseData(const char* data, size_t len) = 0;
+  // Response bytes still queued towards the client. At kHighWater or more the exchange stops
+  // reading upstream until the client calls resumeResponse().
+  virtual size_t responseBacklog() const = 0;
+  // The whole response body was delivered; the upstream connection is already released.
+  virtual void onResponseEnd() = 0;
+  // The exchange failed. Before onResponseHead the client answers with an error status for
+  // `error`; after it, the client must cut the response (the only honest signal left).
+  virtual void onExchangeFailed(const http::Error& error) = 0;
+
+ protected:
+  ~ExchangeClient() = default;
+};
+
+// What statistics and the access log need from an exchange, kept after it ends.
+struct ExchangeOutcome {
+  std::vector<uint32_t> tried;  // host indices in the cluster, in order
+  uint32_t attempts = 0;
+  http::Error last_error;
+  int status = 0;  // the upstream's final status, once its head arrived
+  std::string upstream_host;
+  std::chrono::steady_clock::duration upstream_time{};
+  bool response_started = false;  // onResponseHead returned true
+};
+
+class Exchange final : public upstream::UpstreamHandler {
+ public:
+  Exchange(core::Worker& worker, ExchangeClient& client);
+  ~Exchange();
+  Exchange(const Exchange&) = delete;
+  Exchange& operator=(const Exchange&) = delete;
+
+  // Starts the request. `req` and the strings behind `fwd` must stay valid until the exchange
+  // ends. A request whose framing is not kNone has a body: sendBody()/endBody() follow.
+  void start(const http::RequestHead& req, const http::ForwardContext& fwd,
+             const router::RouteEntry& route, core::WorkerCluster& cluster);
+  // Request body, already de-framed by the client; re-framed here for the upstream.
+  void sendBody(const char* data, size_t len);
+  void endBody();
+  bool bodyRoom() const;  // connected, and the upstream output is below the high mark
+  bool upstreamReady() const { return upstream_ && upstream_->connected; }
+  bool bodyDone() const { return body_done_; }
+  // Neither connection may carry another request after this one (ambiguous framing).
+  void setNoReuse() { no_reuse_ = true; }
+  // The client drained its backlog below the low mark: read upstream again.
+  void resumeResponse();
+  // Ends the exchange now without calling the client: the upstream connection is closed.
+  void abort();
+  // Ends a request in flight to `host` (a drain deadline passed): fails it through the client.
+  bool abortIfUsing(const upstream::HostState* host);
+  bool active() const { return active_; }
+  bool usingHost(const upstream::HostState* host) const;
+  const ExchangeOutcome& outcome() const { return outcome_; }
+  // Forget the last request (keeps allocated capacity).
+  void reset();
+
+ private:
+  void onUpstreamRead() override;
+  void onUpstreamWrite() override;
+  void onUpstreamEvent(short events) override;
+
+  void startAttempt();
+  void connectTo(uint32_t host_index);
+  void onConnected();
+  void sendRequestHead();
+  void readResponse();
+  bool handleResponseHead();
+  void finish();
+  void fail(http::Error error);
+  void onTimeout();
+  void release(bool reusable);
+  void pauseRead(bool pause);
+  void noteConnectFailure(uint32_t host_index);
+
+  core::Worker& worker_;
+  ExchangeClient& client_;
+  common::Timer timer_;  // connect timeout, response timeout, body read stall
+  const http::RequestHead* req_ = nullptr;
+  http::ForwardContext fwd_;
+  const router::RouteEntry* route_ = nullptr;
+  core::WorkerCluster* cluster_ = nullptr;
+  std::unique_ptr<upstream::UpstreamConnection> upstream_;
+  ExchangeOutcome outcome_;
+  bool active_ = false;
+  bool stale_retry_done_ = false;
+  bool body_started_ = false;  // request body bytes went upstream: no retry from here
+  bool body_done_ = false;
+  bool chunked_up_ = false;  // the request body goes upstream chunked
+  bool no_reuse_ = false;
+  bool read_paused_ = false;
+  bool upstream_closed_ = false;  // EOF while an until-close body was paused
+  std::chrono::steady_clock::time_point upstream_started_at_;
+  std::string scratch_;
+};
+
+}  // namespace lb::stream
