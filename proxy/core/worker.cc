@@ -33,7 +33,7 @@ Worker::Worker(uint32_t id, std::shared_ptr<const snapshot::Snapshot> snapshot,
       log_flush_timer_(loop_, [this] { flushAccessLog(); }),
       shutdown_timer_(loop_, [this] {
         // Deadline passed: close what is still open.
-        std::vector<stream::DownstreamSession*> open(sessions_.begin(), sessions_.end());
+        std::vector<stream::ClientConnection*> open(sessions_.begin(), sessions_.end());
         for (auto* s : open) s->forceClose();
       }) {
   buildView(std::move(snapshot));
@@ -108,7 +108,7 @@ void Worker::start() {
   thread_ = std::thread([this] {
     loop_.run();
     // Anything left after the loop stops (forced exit) is closed here, on this thread.
-    std::vector<stream::DownstreamSession*> open(sessions_.begin(), sessions_.end());
+    std::vector<stream::ClientConnection*> open(sessions_.begin(), sessions_.end());
     for (auto* s : open) s->forceClose();
     flushAccessLog();
     view_.reset();
@@ -140,7 +140,7 @@ void Worker::applySnapshot(std::shared_ptr<const snapshot::Snapshot> snapshot,
       else
         addListener(name, fd);
     }
-    std::vector<stream::DownstreamSession*> open(sessions_.begin(), sessions_.end());
+    std::vector<stream::ClientConnection*> open(sessions_.begin(), sessions_.end());
     for (auto* s : open) s->onViewChanged();
     if (done) done();
   });
@@ -156,7 +156,7 @@ void Worker::closeIdle(std::shared_ptr<upstream::HostState> host, std::function<
 
 void Worker::abortHost(std::shared_ptr<upstream::HostState> host, std::function<void()> done) {
   loop_.post([this, host = std::move(host), done = std::move(done)] {
-    std::vector<stream::DownstreamSession*> open(sessions_.begin(), sessions_.end());
+    std::vector<stream::ClientConnection*> open(sessions_.begin(), sessions_.end());
     for (auto* s : open) s->abortIfUsing(host.get());
     auto it = hosts_.find(host.get());
     if (it != hosts_.end()) it->second->pool.closeAll();
@@ -206,7 +206,7 @@ void Worker::beginShutdown() {
       l->listener = nullptr;
     }
     shutdown_timer_.start(hooks_.shutdown_timeout);
-    std::vector<stream::DownstreamSession*> open(sessions_.begin(), sessions_.end());
+    std::vector<stream::ClientConnection*> open(sessions_.begin(), sessions_.end());
     for (auto* s : open) s->beginShutdown();
     maybeExit();
   });
@@ -225,7 +225,7 @@ void Worker::onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int, 
   session->start();
 }
 
-void Worker::sessionClosed(stream::DownstreamSession* session) {
+void Worker::sessionClosed(stream::ClientConnection* session) {
   sessions_.erase(session);
   loop_.runLater([session] { delete session; });
   if (draining_) maybeExit();

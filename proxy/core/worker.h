@@ -26,7 +26,7 @@ class AccessLogWriter;
 }
 
 namespace lb::stream {
-class DownstreamSession;
+class ClientConnection;
 }
 
 namespace lb::core {
@@ -123,7 +123,9 @@ class Worker {
   uint32_t id() const { return id_; }
   void appendAccessLog(const std::string& line);
   bool accessLogEnabled() const { return hooks_.access_log != nullptr; }
-  void sessionClosed(stream::DownstreamSession* session);
+  void sessionClosed(stream::ClientConnection* session);
+  // A connection handed over to another protocol's session (ALPN h2, h2c preface).
+  void adoptSession(stream::ClientConnection* session) { sessions_.insert(session); }
   // This worker's counters for a listener; the reference stays valid for the worker's life.
   stats::ListenerCounters& listenerCounters(const std::string& name) {
     return listener_counters_[name];
@@ -154,7 +156,7 @@ class Worker {
   std::map<const upstream::HostState*, std::shared_ptr<WorkerHost>> hosts_;
   std::map<std::string, std::shared_ptr<stats::TrafficStats>> route_stats_;
   std::vector<std::unique_ptr<ListenerCtx>> listeners_;
-  std::unordered_set<stream::DownstreamSession*> sessions_;
+  std::unordered_set<stream::ClientConnection*> sessions_;
   std::map<std::string, stats::ListenerCounters> listener_counters_;
   bool draining_ = false;
   std::string log_buffer_;

@@ -12,10 +12,10 @@
 
 #include "proxy/core/worker.h"
 #include "proxy/http/http1_encoder.h"
-#include "proxy/log/access_log.h"
 #include "proxy/router/route_table.h"
 #include "proxy/snapshot/snapshot.h"
 #include "proxy/stats/traffic_stats.h"
+#include "proxy/stream/request_record.h"
 #include "proxy/tls/server_context.h"
 
 namespace lb::stream {
@@ -491,34 +491,24 @@ void DownstreamSession::abortIfUsing(const upstream::HostState* host) {
 }
 
 void DownstreamSession::recordRequest() {
-  auto now = std::chrono::steady_clock::now();
-  const bool metrics = view_->snapshot->metrics_enabled;
-  const int64_t second =
-      std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
-  const uint64_t micros = static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(now - started_at_).count());
-  const ExchangeOutcome& outcome = exchange_.outcome();
-  // A connect failure that a retry got past still counts as the request's upstream error.
-  const http::Error& error = last_error_ ? last_error_ : outcome.last_error;
-  const int reason = error ? stats::upstreamReasonIndex(error.code) : -1;
-  const uint32_t retries = outcome.attempts > 0 ? outcome.attempts - 1 : 0;
-  counters_.countRequest(stats::ClientProtocol::kHttp1, tls_version_);
-  if (route_ && metrics)
-    view_->route_stats[route_->stats_index]->recordRequest(second, status_, micros, reason,
-                                                           retries);
-  if (cluster_ && !outcome.tried.empty()) {
-    core::WorkerHost& host = *cluster_->locals[outcome.tried.back()];
-    const bool connect_failed = error.code == ErrorCode::kConnectFailed;
-    // Connect failures were counted on the host when they happened.
-    if (metrics) host.stats.recordRequest(second, status_, micros, connect_failed ? -1 : reason, 0);
-    if (!connect_failed && status_ != 499) {
-      const bool server_error = (response_started_ && status_ >= 500) ||
-                                (error && error.source == http::ErrorSource::kUpstream);
-      worker_.reportHostResult(host, cluster_->config->config.outlier_detection, server_error,
-                               false);
-    }
-  }
-  writeAccessLog(now);
+  RequestRecord r;
+  r.view = view_.get();
+  r.route = route_;
+  r.cluster = cluster_;
+  r.outcome = &exchange_.outcome();
+  r.request = &parser_.request();
+  r.client_error = last_error_;
+  r.status = status_;
+  r.response_started = response_started_;
+  r.request_id = request_id_;
+  r.client_ip = client_ip_;
+  r.listener = listener_->name;
+  r.protocol = stats::ClientProtocol::kHttp1;
+  r.tls = tls_version_;
+  r.bytes_in = bytes_in_;
+  r.bytes_out = bytes_out_;
+  r.started_at = started_at_;
+  stream::recordRequest(worker_, counters_, r);
 }
 
 void DownstreamSession::closeGracefully() {
@@ -540,62 +530,6 @@ void DownstreamSession::close() {
   down_->release();  // safe inside its own callback: the stream defers the free
   down_ = nullptr;
   worker_.sessionClosed(this);
-}
-
-void DownstreamSession::writeAccessLog(std::chrono::steady_clock::time_point now) {
-  if (!worker_.accessLogEnabled()) return;
-  const http::RequestHead& req = parser_.request();
-  auto wall = std::chrono::system_clock::now();
-  std::time_t secs = std::chrono::system_clock::to_time_t(wall);
-  int millis = static_cast<int>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(wall.time_since_epoch()).count() %
-      1000);
-  std::tm tm;
-  gmtime_r(&secs, &tm);
-  char time_buf[64];
-  std::snprintf(time_buf, sizeof(time_buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                millis);
-  std::string_view trace_id;
-  if (const std::string* tp = req.find("traceparent"); tp && tp->size() >= 35)
-    trace_id = std::string_view(*tp).substr(3, 32);
-  auto ms = [](std::chrono::steady_clock::duration d) {
-    return std::chrono::duration<double, std::milli>(d).count();
-  };
-  std::string line;
-  line.reserve(384);
-  line.append("{\"time\":\"").append(time_buf);
-  line.append("\",\"request_id\":\"").append(request_id_);
-  line.append("\",\"trace_id\":\"");
-  log::appendJsonEscaped(&line, trace_id);
-  line.append("\",\"client\":\"").append(client_ip_);
-  line.append("\",\"listener\":\"").append(listener_->name);
-  line.append("\",\"protocol\":\"http/1.1\",\"tls\":\"");
-  if (tls_version_ != stats::TlsVersion::kNone)
-    line.append(stats::tlsVersionName(static_cast<size_t>(tls_version_)));
-  line.append("\",\"method\":\"");
-  log::appendJsonEscaped(&line, req.method);
-  line.append("\",\"host\":\"");
-  log::appendJsonEscaped(&line, req.authority);
-  line.append("\",\"path\":\"");
-  log::appendJsonEscaped(&line, req.path);
-  line.append("\",\"status\":").append(std::to_string(status_));
-  line.append(",\"bytes_in\":").append(std::to_string(bytes_in_));
-  line.append(",\"bytes_out\":").append(std::to_string(bytes_out_));
-  line.append(",\"cluster\":\"").append(route_ ? route_->cluster_name : "");
-  const ExchangeOutcome& outcome = exchange_.outcome();
-  line.append("\",\"upstream\":\"").append(outcome.upstream_host);
-  char num[64];
-  std::snprintf(num, sizeof(num), "\",\"upstream_time_ms\":%.3f", ms(outcome.upstream_time));
-  line.append(num);
-  std::snprintf(num, sizeof(num), ",\"total_time_ms\":%.3f", ms(now - started_at_));
-  line.append(num);
-  line.append(",\"retries\":")
-      .append(std::to_string(outcome.attempts > 0 ? outcome.attempts - 1 : 0));
-  const http::Error& error = last_error_ ? last_error_ : outcome.last_error;
-  line.append(",\"error\":\"").append(error ? http::labelFor(error.code) : "");
-  line.append("\"}\n");
-  worker_.appendAccessLog(line);
 }
 
 }  // namespace lb::stream

@@ -17,6 +17,7 @@
 #include "proxy/http/error.h"
 #include "proxy/http/http1_parser.h"
 #include "proxy/stats/listener_counters.h"
+#include "proxy/stream/client_connection.h"
 #include "proxy/stream/exchange.h"
 
 namespace lb::core {
@@ -44,22 +45,22 @@ struct ListenerSnapshot;
 
 namespace lb::stream {
 
-class DownstreamSession final : public ExchangeClient {
+class DownstreamSession final : public ClientConnection, public ExchangeClient {
  public:
   DownstreamSession(core::Worker& worker, uint32_t listener_index, int fd, const sockaddr* peer);
-  ~DownstreamSession();
+  ~DownstreamSession() override;
 
   void start();
   // Graceful shutdown: idle connections close now; a request in flight finishes and its
   // response carries Connection: close.
-  void beginShutdown();
+  void beginShutdown() override;
   // Shutdown deadline or worker exit: close now, whatever is in flight.
-  void forceClose();
+  void forceClose() override;
   // The worker switched to a new view: if this connection's listener is gone, it closes
   // after the request in flight. The next request on it uses the new view.
-  void onViewChanged();
+  void onViewChanged() override;
   // A drain deadline passed for `host`: a request in flight to it ends now.
-  void abortIfUsing(const upstream::HostState* host);
+  void abortIfUsing(const upstream::HostState* host) override;
 
  private:
   enum class State { kHandshaking, kReadingHead, kProxying, kLingering, kClosed };
@@ -93,7 +94,6 @@ class DownstreamSession final : public ExchangeClient {
   void close();
   // Once per request, at its end: statistics, outlier detection, access log.
   void recordRequest();
-  void writeAccessLog(std::chrono::steady_clock::time_point now);
   void resetRequestState();
   void pauseDownstreamRead(bool pause);
 

@@ -1,0 +1,49 @@
+// The end of one client request, whatever protocol carried it: route and host statistics,
+// passive outlier detection, per-listener protocol counters and the JSON access-log line.
+// Worker thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string_view>
+
+#include "proxy/http/error.h"
+#include "proxy/http/message.h"
+#include "proxy/stats/listener_counters.h"
+
+namespace lb::core {
+class Worker;
+struct WorkerCluster;
+struct WorkerView;
+}  // namespace lb::core
+
+namespace lb::router {
+struct RouteEntry;
+}
+
+namespace lb::stream {
+
+struct ExchangeOutcome;
+
+struct RequestRecord {
+  const core::WorkerView* view = nullptr;
+  const router::RouteEntry* route = nullptr;  // null: refused before routing
+  core::WorkerCluster* cluster = nullptr;
+  const ExchangeOutcome* outcome = nullptr;
+  const http::RequestHead* request = nullptr;
+  http::Error client_error;  // the error the client side answered with, if any
+  int status = 0;
+  bool response_started = false;  // a response head from upstream reached the client
+  std::string_view request_id;
+  std::string_view client_ip;
+  std::string_view listener;
+  stats::ClientProtocol protocol = stats::ClientProtocol::kHttp1;
+  stats::TlsVersion tls = stats::TlsVersion::kNone;
+  uint64_t bytes_in = 0;
+  uint64_t bytes_out = 0;
+  std::chrono::steady_clock::time_point started_at;
+};
+
+void recordRequest(core::Worker& worker, stats::ListenerCounters& counters, const RequestRecord& r);
+
+}  // namespace lb::stream
