@@ -10,7 +10,7 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev clang-format
   prometheus  # promtool, to validate /metrics in the tests
   systemd     # systemd-analyze, to verify deploy/systemd/ in the tests
-  nghttp2-client python3-h2 testssl.sh  # h2 clients, abuse client and TLS audit for the TLS/h2 tests
+  nghttp2-client testssl.sh  # HTTP/2 client (nghttp) and TLS audit for the TLS and h2 tests
 )
 
 missing=()

@@ -4,7 +4,8 @@
 # keep-alive. Rounds alternate between the proxies so machine noise hits all alike; the
 # table shows medians over the rounds and lbproxy's ratios. Then idle keep-alive connection
 # memory per proxy, and lbproxy with 2 workers. Then TLS: keep-alive requests over TLS and
-# handshakes per second (openssl s_time, full and resumed) with the proxies' CPU per handshake.
+# HTTP/2 over TLS (h2load -c16 -m10), and handshakes per second (openssl s_time, full and
+# resumed) with the proxies' CPU per request and per handshake.
 #
 #   bench/load/run.sh                 # 3 rounds x 8 s, 64 connections, 5000 idle connections
 #   ROUNDS=5 DURATION=10 CONNS=64 IDLE=5000 bench/load/run.sh
@@ -17,7 +18,7 @@ DURATION=${DURATION:-8}
 CONNS=${CONNS:-64}
 IDLE=${IDLE:-5000}
 
-"$ROOT/scripts/install-deps.sh" nginx haproxy wrk
+"$ROOT/scripts/install-deps.sh" nginx haproxy wrk nghttp2-client
 "$ROOT/scripts/build.sh" release >/dev/null
 BIN="$ROOT/build"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true  # 5000 idle connections need fds
@@ -113,7 +114,7 @@ http {
   ssl_protocols TLSv1.2 TLSv1.3;
   server {
     listen 127.0.0.1:8302;
-    listen 127.0.0.1:8312 ssl;
+    listen 127.0.0.1:8312 ssl http2;
     location / {
       proxy_pass http://app;
       proxy_http_version 1.1;
@@ -140,7 +141,7 @@ defaults
   http-reuse always
 frontend public
   bind 127.0.0.1:8303
-  bind 127.0.0.1:8313 ssl crt $TMP/tls.pem alpn http/1.1
+  bind 127.0.0.1:8313 ssl crt $TMP/tls.pem alpn h2,http/1.1
   default_backend app
 backend app
   balance roundrobin
@@ -223,7 +224,8 @@ done
 
 # --- TLS: keep-alive HTTP/1.1 over TLS, and handshakes with and without resumption ---------
 declare -A TPORT=([lbproxy]=8311 [nginx]=8312 [haproxy]=8313)
-declare -A T_RPS T_CPU HS_NEW HS_NEW_CPU HS_REUSE HS_REUSE_CPU
+declare -A T_RPS T_CPU HS_NEW HS_NEW_CPU HS_REUSE HS_REUSE_CPU H2_RPS H2_CPU
+H2N=${H2N:-200000}
 handshakes() {  # name mode(-new|-reuse) -> "per-second cpu-us-per-handshake"
   local port=${TPORT[$1]} pid=${PID[$1]} c0 c1 out n secs
   c0=$(cpu_ticks "$pid")
@@ -250,19 +252,28 @@ for ((r = 1; r <= ROUNDS; r++)); do
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
     requests=$(awk '/requests in/ {print $1}' <<<"$out")
     us=$(awk -v d=$((c1 - c0)) -v t="$TICK" -v n="$requests" 'BEGIN { printf "%.2f", d / t * 1e6 / n }')
+    # HTTP/2 over TLS: h2load, 16 connections x 10 concurrent streams.
+    c0=$(cpu_ticks "$pid")
+    out=$(h2load -n "$H2N" -c 16 -m 10 "https://127.0.0.1:$port/" 2>&1)
+    c1=$(cpu_ticks "$pid")
+    h2rps=$(awk '/^finished in/ {print $4}' <<<"$out")
+    h2ok=$(awk '/^requests:/ {print $8}' <<<"$out")
+    [[ "$h2ok" == "$H2N" ]] || echo "  $name: h2load: $(grep '^requests:' <<<"$out")" >&2
+    h2us=$(awk -v d=$((c1 - c0)) -v t="$TICK" -v n="$H2N" 'BEGIN { printf "%.2f", d / t * 1e6 / n }')
+    H2_RPS[$name]+="$h2rps " H2_CPU[$name]+="$h2us "
     read -r hn hnc < <(handshakes "$name" -new)
     read -r hr hrc < <(handshakes "$name" -reuse)
     T_RPS[$name]+="$rps " T_CPU[$name]+="$us " HS_NEW[$name]+="$hn " HS_NEW_CPU[$name]+="$hnc "
     HS_REUSE[$name]+="$hr " HS_REUSE_CPU[$name]+="$hrc "
-    printf '  %-8s %10s req/s  cpu %6s us/req | full handshakes %6s/s (%s us cpu) | resumed %6s/s (%s us cpu)\n' \
-      "$name" "$rps" "$us" "$hn" "$hnc" "$hr" "$hrc"
+    printf '  %-8s %10s req/s  cpu %6s us/req | h2 %10s req/s cpu %6s us/req | full handshakes %6s/s (%s us cpu) | resumed %6s/s (%s us cpu)\n' \
+      "$name" "$rps" "$us" "$h2rps" "$h2us" "$hn" "$hnc" "$hr" "$hrc"
   done
 done
 echo
-echo "| proxy | https req/s | CPU us/req | full handshakes/s | CPU us/handshake | resumed/s | CPU us/resumed |"
-echo "|---|---|---|---|---|---|---|"
+echo "| proxy | https req/s | CPU us/req | h2 req/s (h2load -c16 -m10) | h2 CPU us/req | full handshakes/s | CPU us/handshake | resumed/s | CPU us/resumed |"
+echo "|---|---|---|---|---|---|---|---|---|"
 for name in lbproxy nginx haproxy; do
-  echo "| $name | $(median "${T_RPS[$name]}") | $(median "${T_CPU[$name]}") | $(median "${HS_NEW[$name]}") | $(median "${HS_NEW_CPU[$name]}") | $(median "${HS_REUSE[$name]}") | $(median "${HS_REUSE_CPU[$name]}") |"
+  echo "| $name | $(median "${T_RPS[$name]}") | $(median "${T_CPU[$name]}") | $(median "${H2_RPS[$name]}") | $(median "${H2_CPU[$name]}") | $(median "${HS_NEW[$name]}") | $(median "${HS_NEW_CPU[$name]}") | $(median "${HS_REUSE[$name]}") | $(median "${HS_REUSE_CPU[$name]}") |"
 done
 
 # --- idle keep-alive connections -----------------------------------------------------------

@@ -114,7 +114,7 @@ std::shared_ptr<const Snapshot> buildSnapshot(const config::ProxyConfig& cfg, ui
     if (l.tls.enabled && !ls.tls) {
       // Certificates are read here, so a reload picks up renewed files.
       std::string tls_error;
-      ls.tls = tls::ServerContext::build(l.tls, false, l.name, &tls_error);
+      ls.tls = tls::ServerContext::build(l.tls, l.http2.enabled, l.name, &tls_error);
       if (!ls.tls) {
         *error = "listener " + l.name + ": " + tls_error;
         return nullptr;

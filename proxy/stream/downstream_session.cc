@@ -15,6 +15,8 @@
 #include "proxy/router/route_table.h"
 #include "proxy/snapshot/snapshot.h"
 #include "proxy/stats/traffic_stats.h"
+#include "proxy/stream/h2_session.h"
+#include "proxy/stream/request_id.h"
 #include "proxy/stream/request_record.h"
 #include "proxy/tls/server_context.h"
 
@@ -33,21 +35,6 @@ bool firstChunk(evbuffer* buf, const char** data, size_t* len) {
   *data = static_cast<const char*>(v.iov_base);
   *len = v.iov_len;
   return true;
-}
-
-bool validRequestId(const std::string& id) {
-  if (id.empty() || id.size() > 128) return false;
-  for (unsigned char c : id) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_' || c == '.' || c == ':';
-    if (!ok) return false;
-  }
-  return true;
-}
-
-void appendHex(std::string* out, uint64_t v) {
-  static const char* kHex = "0123456789abcdef";
-  for (int shift = 60; shift >= 0; shift -= 4) out->push_back(kHex[(v >> shift) & 15]);
 }
 
 std::string peerAddress(const sockaddr* sa) {
@@ -111,6 +98,10 @@ void DownstreamSession::onHandshakeDone() {
                                                    : stats::HandshakeResult::kFull);
   tls_version_ =
       SSL_version(ssl) == TLS1_3_VERSION ? stats::TlsVersion::kTls13 : stats::TlsVersion::kTls12;
+  if (tls::ServerContext::negotiatedH2(ssl)) {
+    handOverToH2();
+    return;
+  }
   state_ = State::kReadingHead;
   down_timer_.start(listener_->request_headers_timeout);
   head_timer_running_ = true;
@@ -190,8 +181,43 @@ void DownstreamSession::onDownEvent(short events) {
   close();
 }
 
+int DownstreamSession::startsWithH2Preface() const {
+  static constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+  char head[24];
+  evbuffer* in = down_->input();
+  size_t have = evbuffer_get_length(in);
+  size_t n = have < kPreface.size() ? have : kPreface.size();
+  evbuffer_copyout(in, head, n);
+  if (std::string_view(head, n) != kPreface.substr(0, n)) return 0;
+  return n == kPreface.size() ? 1 : -1;
+}
+
+void DownstreamSession::handOverToH2() {
+  H2Session::Origin origin;
+  origin.listener_index = listener_index_;
+  origin.client_ip = client_ip_;
+  origin.tls = tls_;
+  origin.tls_version = tls_version_;
+  core::Stream* stream = down_;
+  down_ = nullptr;
+  state_ = State::kClosed;
+  down_timer_.cancel();
+  auto* h2 = new H2Session(worker_, stream, std::move(origin));
+  worker_.adoptSession(h2);
+  worker_.sessionClosed(this);
+  h2->start();
+}
+
 void DownstreamSession::processInput() {
   evbuffer* in = down_->input();
+  if (!served_any_ && !tls_ && listener_->http2.cleartext && !parser_.started()) {
+    int preface = startsWithH2Preface();
+    if (preface < 0) return;  // wait for more bytes
+    if (preface > 0) {
+      handOverToH2();
+      return;
+    }
+  }
   while (state_ == State::kReadingHead) {
     const char* data;
     size_t len;
@@ -218,6 +244,7 @@ void DownstreamSession::processInput() {
 }
 
 void DownstreamSession::handleRequestHead() {
+  served_any_ = true;
   down_timer_.cancel();
   head_timer_running_ = false;
   state_ = State::kProxying;

@@ -86,6 +86,11 @@ class DownstreamSession final : public ClientConnection, public ExchangeClient {
   void pumpRequestBody();
   void onDownTimeout();
   void onHandshakeDone();
+  // ALPN chose h2, or a cleartext connection began with the HTTP/2 preface: an H2Session
+  // takes the stream over and this session ends.
+  void handOverToH2();
+  // 1: the input starts with the HTTP/2 preface; 0: it cannot; -1: too short to tell.
+  int startsWithH2Preface() const;
 
   // Before any response byte went out: answer with an error. After: drop the connection.
   void failRequest(http::Error error);
@@ -112,6 +117,7 @@ class DownstreamSession final : public ClientConnection, public ExchangeClient {
   http::BodyDecoder request_body_;
   common::Timer down_timer_;  // handshake, request head deadline, keep-alive idle, lingering
   bool head_timer_running_ = false;
+  bool served_any_ = false;  // a request was read on this connection (no h2c preface now)
   bool shutting_down_ = false;
 
   // The request in flight.

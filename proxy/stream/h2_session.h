@@ -1,0 +1,116 @@
+// One HTTP/2 client connection (nghttp2 server session): over TLS after ALPN chose "h2", or in
+// cleartext after the connection preface (h2c with prior knowledge). Each stream becomes an
+// HTTP/1.1-shaped RequestHead and goes through the same routing, balancing, retries, timeouts
+// and access log as an HTTP/1.1 request (an Exchange per stream).
+//
+// Flow control follows backpressure: automatic window updates are off, and a stream's window
+// (and the connection's) opens only as its body is handed to the upstream connection.
+//
+// Abuse limits (docs/http2.md): concurrent streams, decoded header list size and count,
+// nghttp2's reset-rate and CONTINUATION limits, a premature-reset ratio, a control-frame budget
+// (PING, SETTINGS, PRIORITY, WINDOW_UPDATE, empty DATA), requests per connection, stream idle
+// timeout. A stream reset in the same read as its HEADERS never reaches a host: requests are
+// dispatched after the whole read was processed.
+//
+// Owner: the worker thread. Created by a DownstreamSession that hands over its Stream; deleted
+// by the worker after close.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/event_loop.h"
+#include "proxy/core/stream.h"
+#include "proxy/stats/listener_counters.h"
+#include "proxy/stream/client_connection.h"
+
+struct nghttp2_session;
+
+namespace lb::core {
+class Worker;
+struct WorkerView;
+}  // namespace lb::core
+
+namespace lb::snapshot {
+struct ListenerSnapshot;
+}
+
+namespace lb::tls {
+class ServerContext;
+}
+
+namespace lb::stream {
+
+class H2Stream;
+
+class H2Session final : public ClientConnection {
+ public:
+  struct Origin {
+    uint32_t listener_index = 0;
+    std::string client_ip;
+    std::shared_ptr<const tls::ServerContext> tls;  // kept for the connection's life
+    stats::TlsVersion tls_version = stats::TlsVersion::kNone;
+  };
+  // Takes over `down` (its input may already hold the client preface and frames).
+  H2Session(core::Worker& worker, core::Stream* down, Origin origin);
+  ~H2Session() override;
+
+  void start();
+  void beginShutdown() override;
+  void forceClose() override;
+  void onViewChanged() override;
+  void abortIfUsing(const upstream::HostState* host) override;
+
+  // For H2Stream, below.
+  core::Worker& worker() { return worker_; }
+  const Origin& origin() const { return origin_; }
+  const snapshot::ListenerSnapshot& listener() const;
+  const std::shared_ptr<core::WorkerView>& view() const { return view_; }
+  stats::ListenerCounters& counters() { return counters_; }
+  nghttp2_session* ng() { return ng_; }
+  size_t outputBacklog() const;
+  // Frames are produced at the end of the loop turn (never from inside a stream's callback).
+  void scheduleFlush();
+  bool shuttingDown() const { return shutting_down_; }
+
+ private:
+  static void onReadCb(core::Stream*, void* arg);
+  static void onWriteCb(core::Stream*, void* arg);
+  static void onEventCb(core::Stream*, short events, void* arg);
+  void onRead();
+  void flush();
+  void dispatchPending();
+  void close();
+  void goAway(uint32_t error_code);
+  void checkIdle();
+  bool abusive() const;
+
+  friend struct H2Callbacks;  // nghttp2's callbacks, in h2_session.cc
+
+  core::Worker& worker_;
+  core::Stream* down_;
+  Origin origin_;
+  std::shared_ptr<core::WorkerView> view_;  // pinned for the connection; refreshed per stream
+  std::string listener_name_;
+  stats::ListenerCounters& counters_;
+  nghttp2_session* ng_ = nullptr;
+  std::map<int32_t, std::unique_ptr<H2Stream>> streams_;
+  std::vector<int32_t> pending_;                   // complete heads waiting for dispatch
+  std::vector<std::unique_ptr<H2Stream>> closed_;  // freed at the next flush
+  common::Timer flush_timer_;                      // 0 ms: "at the end of this loop turn"
+  common::Timer idle_timer_;                       // connection idle, GOAWAY grace
+  bool flush_scheduled_ = false;
+  bool closed_conn_ = false;
+  bool closing_ = false;  // a last GOAWAY is on its way out; then close
+  bool shutting_down_ = false;
+  bool goaway_final_sent_ = false;
+  uint64_t streams_opened_ = 0;
+  uint64_t client_resets_ = 0;   // RST_STREAM from the client before the response ended
+  uint64_t stream_errors_ = 0;   // streams we refused or reset for what the client sent
+  uint64_t control_frames_ = 0;  // PING, SETTINGS, PRIORITY, WINDOW_UPDATE, empty DATA
+};
+
+}  // namespace lb::stream

@@ -1,0 +1,107 @@
+// One HTTP/2 stream of an H2Session: its request head (decoded header fields checked against
+// HTTP/1.1 rules, since it is forwarded as HTTP/1.1), its request body on the way upstream, the
+// Exchange that carries it, and its response on the way back as HEADERS and DATA frames.
+// Owner: the H2Session (worker thread).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/event_loop.h"
+#include "proxy/http/message.h"
+#include "proxy/stream/exchange.h"
+
+struct evbuffer;
+
+namespace lb::core {
+struct WorkerCluster;
+struct WorkerView;
+}  // namespace lb::core
+
+namespace lb::router {
+struct RouteEntry;
+}
+
+namespace lb::stream {
+
+class H2Session;
+
+class H2Stream final : public ExchangeClient {
+ public:
+  H2Stream(H2Session& session, int32_t id);
+  ~H2Stream();
+  H2Stream(const H2Stream&) = delete;
+  H2Stream& operator=(const H2Stream&) = delete;
+
+  int32_t id() const { return id_; }
+  // One decoded header field. False: the head is refused (too large, too many fields, or a
+  // value HTTP/1.1 cannot carry); the session resets the stream.
+  bool addHeader(std::string_view name, std::string_view value);
+  // The head is complete. `end_stream`: no body follows.
+  void headComplete(bool end_stream);
+  // Routes and starts the exchange, or answers with an error. Called after the read that
+  // completed the head was fully processed (a stream reset in that read never gets here).
+  void dispatch();
+  bool dispatched() const { return dispatched_; }
+  void onData(const uint8_t* data, size_t len);
+  void onEndStream();
+  // The stream is closed (by either side): the exchange, if any, is abandoned.
+  void onClosed(uint32_t error_code);
+  bool responseEnded() const { return response_ended_; }
+  // nghttp2's data source for the response body.
+  long readBody(uint8_t* buf, size_t len, uint32_t* data_flags);
+  // The connection's output drained: a paused upstream read may resume.
+  void resumeIfDrained();
+  void abortIfUsing(const upstream::HostState* host) { exchange_.abortIfUsing(host); }
+  void onIdleTimeout();
+  void touch();  // frames moved: restart the idle timer
+
+ private:
+  // ExchangeClient.
+  void onRequestBodyWanted() override;
+  bool onResponseHead(const http::ResponseHead& resp) override;
+  void onResponseData(const char* data, size_t len) override;
+  size_t responseBacklog() const override;
+  void onResponseEnd() override;
+  void onExchangeFailed(const http::Error& error) override;
+
+  void pumpBody();
+  void fail(const http::Error& error);
+  void submitHead(int status, const http::ResponseHead* resp, bool has_body);
+  void resumeData();
+  void record();
+
+  H2Session& s_;
+  int32_t id_;
+  http::RequestHead req_;
+  std::string cookie_;  // HTTP/2 may split Cookie in several fields; rejoined with "; "
+  std::string method_, scheme_;
+  size_t header_bytes_ = 0;
+  bool head_refused_ = false;
+  bool end_stream_ = false;
+  bool dispatched_ = false;
+  bool closed_ = false;
+  bool recorded_ = false;
+  evbuffer* req_body_;
+  evbuffer* resp_body_;
+  bool response_started_ = false;  // our HEADERS were submitted
+  bool upstream_head_ = false;     // ...and they carry the upstream's response
+  bool response_ended_ = false;    // the last DATA is queued
+  bool data_deferred_ = false;
+  std::shared_ptr<core::WorkerView> view_;
+  const router::RouteEntry* route_ = nullptr;
+  core::WorkerCluster* cluster_ = nullptr;
+  Exchange exchange_;
+  std::string request_id_;
+  int status_ = 0;
+  http::Error last_error_;
+  uint64_t bytes_in_ = 0;
+  uint64_t body_bytes_ = 0;
+  uint64_t bytes_out_ = 0;
+  std::chrono::steady_clock::time_point started_at_;
+  common::Timer idle_timer_;
+};
+
+}  // namespace lb::stream
