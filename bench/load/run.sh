@@ -71,6 +71,7 @@ YAML
   - name: tls
     listen: 127.0.0.1:$3
     tls: { certificates: [{ cert: $TMP/tls.crt, key: $TMP/tls.key }] }
+    http2: { max_requests_per_connection: 100000000 }  # as nginx's keepalive_requests below
     routes: [{ cluster: app }]
 YAML
   fi

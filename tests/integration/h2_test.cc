@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "tests/support/admin_client.h"
+#include "tests/support/child_process.h"
 #include "tests/support/configs.h"
 #include "tests/support/proxy_process.h"
 #include "tests/support/test_backend.h"
@@ -128,13 +129,51 @@ TEST(Http2, CurlAndNghttpOverTlsAndCleartext) {
       << metrics;
 }
 
-TEST(Http2, ErrorsAreHttp2Responses) {
-  TestBackend backend(answers("x"));
-  TestConfig cfg;
-  H2Proxy h2(backend.address());
+TEST(Http2, DemoInstancesBehindTlsAndCleartextHttp2) {
+  ChildProcess demo;
+  uint16_t port = refusedPort();
+  ASSERT_TRUE(demo.start({demoInstanceBinary(), "--port", std::to_string(port), "--instance",
+                          "app-1", "--version", "2.0.0", "--latency-scale", "0"}));
+  ASSERT_TRUE(demo.waitForLine("listening", 10s)) << demo.output();
+  H2Proxy h2("127.0.0.1:" + std::to_string(port));
   ASSERT_TRUE(h2.proxy->ok()) << h2.proxy->process().output();
-  backend.stop();  // nothing listens any more: a 502 from the proxy itself
-  std::string out = shell("curl -s --http2-prior-knowledge -D - " + h2.http("/down"));
+  for (const std::string& url : {h2.https("/api/products/7"), h2.http("/api/products/7")}) {
+    std::string out = shell(std::string("curl -sk -D - ") +
+                            (url[4] == 's' ? "--http2 " : "--http2-prior-knowledge ") + url);
+    EXPECT_NE(out.find("HTTP/2 200"), std::string::npos) << out;
+    EXPECT_NE(out.find("x-app-version: 2.0.0"), std::string::npos) << out;
+    EXPECT_NE(out.find("\"id\":7"), std::string::npos) << out;
+  }
+  int rc = 0;
+  std::string out = shell("nghttp -n -s -m 10 " + h2.https("/api/products"), &rc);
+  EXPECT_EQ(rc, 0) << out;
+}
+
+TEST(Http2, ErrorsStreamLimitsAndIdleTimeout) {
+  TestBackend backend([](const BackendRequest& req, BackendConnection& conn) {
+    if (req.target == "/hang") std::this_thread::sleep_for(3s);
+    conn.write(simpleResponse(200, "x"));
+  });
+  H2Proxy h2(backend.address(), "30s", "stream_idle_timeout: 500ms");
+  ASSERT_TRUE(h2.proxy->ok()) << h2.proxy->process().output();
+
+  // A stream with no frame either way for stream_idle_timeout ends with 504 (the route's
+  // response timeout is 30 s, curl's limit 20 s).
+  std::string out = shell("curl -s -m 20 --http2-prior-knowledge -D - " + h2.http("/hang"));
+  EXPECT_NE(out.find("HTTP/2 504"), std::string::npos) << out;
+
+  // A header list over max_header_bytes: the stream is reset, nothing is forwarded.
+  size_t before = backend.requestCount();
+  int rc = 0;
+  out = shell("curl -s --http2-prior-knowledge -H 'x-big: " + std::string(40000, 'b') + "' " +
+                  h2.http("/big-head"),
+              &rc);
+  EXPECT_NE(rc, 0) << out;
+  EXPECT_EQ(backend.requestCount(), before);
+
+  // No listening backend: a 502 from the proxy, as an HTTP/2 response with a request id.
+  backend.stop();
+  out = shell("curl -s --http2-prior-knowledge -D - " + h2.http("/down"));
   EXPECT_NE(out.find("HTTP/2 502"), std::string::npos) << out;
   EXPECT_NE(out.find("x-request-id"), std::string::npos) << out;
 }
