@@ -12,6 +12,8 @@ Modes:
   ping          20000 PING frames
   hpack_bomb    one 4000-byte header value put in the HPACK dynamic table, then 200 streams whose
                 header blocks reference it 4000 times each (1 byte -> 4000 bytes decoded)
+  crlf          one request whose header value carries CR LF and a second field (request
+                splitting if it were copied into HTTP/1.1 as is)
 Usage: h2_abuse.py PORT MODE [TIMEOUT_SECONDS]
 """
 import json
@@ -81,6 +83,9 @@ def run(port, mode, timeout):
                 block = BASIC_BLOCK + (seed if i == 0 else b"") + bomb
                 sock.sendall(frame(HEADERS, END_HEADERS | END_STREAM, sid, block))
                 sid += 2
+        elif mode == "crlf":
+            smuggle = b"\x00" + hpack_str(b"x-a") + hpack_str(b"b\r\nx-injected: 1")
+            sock.sendall(frame(HEADERS, END_HEADERS | END_STREAM, 1, BASIC_BLOCK + smuggle))
         else:
             raise SystemExit("unknown mode " + mode)
     except (BrokenPipeError, ConnectionResetError):
