@@ -17,29 +17,31 @@ struct FileCloser {
 };
 using File = std::unique_ptr<FILE, FileCloser>;
 
-std::string openSslReason() {
+}  // namespace
+
+std::string takeOpenSslError(const char* if_none) {
   unsigned long code = ERR_peek_last_error();
   ERR_clear_error();
-  if (code == 0) return "no PEM data";
+  if (code == 0) return if_none;
   char buf[256];
   ERR_error_string_n(code, buf, sizeof(buf));
   return buf;
 }
-
-}  // namespace
 
 std::string checkCertificateFiles(const std::string& cert_path, const std::string& key_path) {
   ERR_clear_error();
   File cert_file(std::fopen(cert_path.c_str(), "r"));
   if (!cert_file) return "cannot open certificate file " + cert_path + ": " + std::strerror(errno);
   X509* cert = PEM_read_X509(cert_file.get(), nullptr, nullptr, nullptr);
-  if (!cert) return "no PEM certificate in " + cert_path + " (" + openSslReason() + ")";
+  if (!cert)
+    return "no PEM certificate in " + cert_path + " (" + takeOpenSslError("no PEM data") + ")";
   std::unique_ptr<X509, decltype(&X509_free)> cert_owner(cert, X509_free);
 
   File key_file(std::fopen(key_path.c_str(), "r"));
   if (!key_file) return "cannot open key file " + key_path + ": " + std::strerror(errno);
   EVP_PKEY* key = PEM_read_PrivateKey(key_file.get(), nullptr, nullptr, nullptr);
-  if (!key) return "no PEM private key in " + key_path + " (" + openSslReason() + ")";
+  if (!key)
+    return "no PEM private key in " + key_path + " (" + takeOpenSslError("no PEM data") + ")";
   std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key_owner(key, EVP_PKEY_free);
 
   if (X509_check_private_key(cert, key) != 1) {

@@ -11,4 +11,8 @@ namespace lb::config {
 // key; otherwise what is wrong, in words.
 std::string checkCertificateFiles(const std::string& cert_path, const std::string& key_path);
 
+// The last OpenSSL error of this thread as text (`if_none` when there is none); clears the
+// thread's error queue.
+std::string takeOpenSslError(const char* if_none);
+
 }  // namespace lb::config

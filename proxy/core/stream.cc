@@ -168,14 +168,19 @@ void Stream::onReadable(evutil_socket_t, short what, void* arg) {
   self->leave();
 }
 
+size_t Stream::nextReadSize(size_t got) const {
+  if (!reading_ || got >= kMaxReadPerEvent) return 0;
+  size_t have = evbuffer_get_length(input_);
+  if (read_high_ && have >= read_high_) return 0;  // resumes when the owner drains input
+  size_t want = kReadChunk;
+  if (read_high_ && read_high_ - have < want) want = read_high_ - have;
+  return want;
+}
+
 void Stream::doReadTls() {
   size_t got = 0;
   bool eof = false, error = false;
-  while (reading_ && got < kMaxReadPerEvent) {
-    size_t have = evbuffer_get_length(input_);
-    if (read_high_ && have >= read_high_) break;  // resumes when the owner drains input
-    size_t want = kReadChunk;
-    if (read_high_ && read_high_ - have < want) want = read_high_ - have;
+  while (size_t want = nextReadSize(got)) {
     evbuffer_iovec vec[1];
     if (evbuffer_reserve_space(input_, static_cast<ev_ssize_t>(want), vec, 1) != 1) break;
     size_t n = 0;
@@ -210,11 +215,7 @@ void Stream::doReadTls() {
 void Stream::doRead() {
   size_t got = 0;
   bool eof = false, error = false;
-  while (reading_ && got < kMaxReadPerEvent) {
-    size_t have = evbuffer_get_length(input_);
-    if (read_high_ && have >= read_high_) break;  // resumes when the owner drains input
-    size_t want = kReadChunk;
-    if (read_high_ && read_high_ - have < want) want = read_high_ - have;
+  while (size_t want = nextReadSize(got)) {
     evbuffer_iovec vec[2];
     int nvec = evbuffer_reserve_space(input_, static_cast<ev_ssize_t>(want), vec, 2);
     if (nvec <= 0) break;

@@ -75,6 +75,8 @@ class Stream {
   static void onInputChanged(evbuffer*, const evbuffer_cb_info* info, void* arg);
 
   void attach();  // registers the fd's events (once)
+  // How much the next read may take (0: stop: not reading, fair share used, or input full).
+  size_t nextReadSize(size_t got) const;
   void doRead();
   void doReadTls();
   void doWrite();

@@ -194,6 +194,7 @@ int DownstreamSession::startsWithH2Preface() const {
 
 void DownstreamSession::handOverToH2() {
   H2Session::Origin origin;
+  origin.view = view_;
   origin.listener_index = listener_index_;
   origin.client_ip = client_ip_;
   origin.tls = tls_;

@@ -267,14 +267,7 @@ void Exchange::onUpstreamEvent(short events) {
     return;
   }
   if (!upstream_->connected) {
-    outcome_.last_error = http::upstreamError(ErrorCode::kConnectFailed, true, "connect failed");
-    timer_.cancel();
-    noteConnectFailure(upstream_->hostIndex());
-    release(false);
-    if (outcome_.attempts < cluster_->config->config.max_attempts)
-      startAttempt();
-    else
-      fail(outcome_.last_error);
+    retryAfterConnectFailure("connect failed");
     return;
   }
   if (!outcome_.response_started && !upstream_->parser.started()) {
@@ -297,22 +290,25 @@ void Exchange::onUpstreamEvent(short events) {
                              "upstream closed the connection inside the response head"));
     return;
   }
-  // Body in progress: take what is buffered, then decide.
-  bool paused = read_paused_;
-  if (!paused) readResponse();
-  if (!upstream_ || !active_) return;
-  if (upstream_->body.framing() == BodyFraming::kUntilClose && !paused) {
-    finish();
-    return;
-  }
-  if (paused && upstream_->body.framing() == BodyFraming::kUntilClose) {
-    // The rest is still buffered; finish once the client has taken it.
+  // Body in progress: the rest, if any, is in the input buffer. Take it now, or (when the
+  // client is slow and reading is paused) once the client has drained its backlog.
+  upstream_closed_ = true;
+  if (read_paused_) {
     upstream_->stream()->disableRead();
-    upstream_closed_ = true;
     return;
   }
-  fail(http::upstreamError(ErrorCode::kUpstreamReset, false,
-                           "upstream closed the connection mid-body"));
+  readResponse();
+  if (upstream_ && active_ && !read_paused_) endAfterClose();
+}
+
+void Exchange::endAfterClose() {
+  // Everything buffered was delivered and the upstream is gone: an until-close body ends
+  // here; any other body was cut short.
+  if (upstream_->body.framing() == BodyFraming::kUntilClose)
+    finish();
+  else
+    fail(http::upstreamError(ErrorCode::kUpstreamReset, false,
+                             "upstream closed the connection mid-body"));
 }
 
 void Exchange::resumeResponse() {
@@ -320,15 +316,15 @@ void Exchange::resumeResponse() {
   pauseRead(false);
   if (upstream_closed_) upstream_->stream()->disableRead();  // nothing more will come
   readResponse();
-  // An until-close body whose upstream already closed ends once its buffer is delivered.
   if (upstream_closed_ && upstream_ && active_ && !read_paused_ &&
       evbuffer_get_length(upstream_->stream()->input()) == 0)
-    finish();
+    endAfterClose();
 }
 
 void Exchange::finish() {
   timer_.cancel();
-  bool reusable = upstream_ && !no_reuse_ && upstream_->parser.response().keep_alive &&
+  bool reusable = upstream_ && !no_reuse_ && !upstream_closed_ &&
+                  upstream_->parser.response().keep_alive &&
                   upstream_->body.framing() != BodyFraming::kUntilClose && body_done_ &&
                   evbuffer_get_length(upstream_->stream()->input()) == 0;
   release(reusable);
@@ -339,13 +335,7 @@ void Exchange::finish() {
 void Exchange::onTimeout() {
   if (!upstream_) return;
   if (!upstream_->connected) {
-    outcome_.last_error = http::upstreamError(ErrorCode::kConnectFailed, true, "connect timeout");
-    noteConnectFailure(upstream_->hostIndex());
-    release(false);
-    if (outcome_.attempts < cluster_->config->config.max_attempts)
-      startAttempt();
-    else
-      fail(outcome_.last_error);
+    retryAfterConnectFailure("connect timeout");
     return;
   }
   fail(http::upstreamError(
@@ -405,6 +395,18 @@ void Exchange::pauseRead(bool pause) {
     upstream_->stream()->enableRead();
     timer_.start(route_->timeout);
   }
+}
+
+void Exchange::retryAfterConnectFailure(const char* why) {
+  // Nothing reached the host: another host (or the same, by the balancer's choice) is safe.
+  outcome_.last_error = http::upstreamError(ErrorCode::kConnectFailed, true, why);
+  timer_.cancel();
+  noteConnectFailure(upstream_->hostIndex());
+  release(false);
+  if (outcome_.attempts < cluster_->config->config.max_attempts)
+    startAttempt();
+  else
+    fail(outcome_.last_error);
 }
 
 void Exchange::noteConnectFailure(uint32_t host_index) {

@@ -120,10 +120,12 @@ class Exchange final : public upstream::UpstreamHandler {
   void readResponse();
   bool handleResponseHead();
   void finish();
+  void endAfterClose();
   void fail(http::Error error);
   void onTimeout();
   void release(bool reusable);
   void pauseRead(bool pause);
+  void retryAfterConnectFailure(const char* why);
   void noteConnectFailure(uint32_t host_index);
 
   core::Worker& worker_;
@@ -142,7 +144,7 @@ class Exchange final : public upstream::UpstreamHandler {
   bool chunked_up_ = false;  // the request body goes upstream chunked
   bool no_reuse_ = false;
   bool read_paused_ = false;
-  bool upstream_closed_ = false;  // EOF while an until-close body was paused
+  bool upstream_closed_ = false;  // EOF while the response body was in progress
   std::chrono::steady_clock::time_point upstream_started_at_;
   std::string scratch_;
 };

@@ -135,7 +135,7 @@ H2Session::H2Session(core::Worker& worker, core::Stream* down, Origin origin)
     : worker_(worker),
       down_(down),
       origin_(std::move(origin)),
-      view_(worker.view()),
+      view_(std::move(origin_.view)),
       listener_name_(view_->snapshot->listeners[origin_.listener_index].name),
       counters_(worker.listenerCounters(listener_name_)),
       flush_timer_(worker.loop(), [this] { flush(); }),

@@ -49,6 +49,7 @@ class H2Stream;
 class H2Session final : public ClientConnection {
  public:
   struct Origin {
+    std::shared_ptr<core::WorkerView> view;  // the view listener_index refers to
     uint32_t listener_index = 0;
     std::string client_ip;
     std::shared_ptr<const tls::ServerContext> tls;  // kept for the connection's life

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "config/tls_files.h"
 #include "proxy/tls/ticket_keys.h"
 
 namespace lb::tls {
@@ -25,15 +26,6 @@ constexpr const char* kGroups = "X25519:P-256:P-384";
 // ALPN wire format: length-prefixed names, in our order of preference.
 constexpr unsigned char kAlpnH2[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
 constexpr unsigned char kAlpnH1[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
-
-std::string lastOpenSslError() {
-  unsigned long code = ERR_peek_last_error();
-  ERR_clear_error();
-  if (code == 0) return "unknown OpenSSL error";
-  char buf[256];
-  ERR_error_string_n(code, buf, sizeof(buf));
-  return buf;
-}
 
 int g_rotation_index = -1;  // SSL_CTX ex_data slot for the ticket rotation period
 
@@ -72,7 +64,8 @@ bool readCertificate(const config::TlsCertificateConfig& c, X509** leaf, EVP_PKE
   *key = PEM_read_PrivateKey(f, nullptr, nullptr, nullptr);
   std::fclose(f);
   if (!*key) {
-    *error = "no PEM private key in " + c.key + " (" + lastOpenSslError() + ")";
+    *error = "no PEM private key in " + c.key + " (" +
+             config::takeOpenSslError("unknown OpenSSL error") + ")";
     return false;
   }
   if (X509_check_private_key(*leaf, *key) != 1) {
@@ -97,7 +90,7 @@ std::shared_ptr<const ServerContext> ServerContext::build(const config::TlsConfi
   ERR_clear_error();
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
   if (!ctx || !index_ready) {
-    *error = "SSL_CTX_new: " + lastOpenSslError();
+    *error = "SSL_CTX_new: " + config::takeOpenSslError("unknown OpenSSL error");
     return nullptr;
   }
   self->ctx_ = ctx;
@@ -113,7 +106,7 @@ std::shared_ptr<const ServerContext> ServerContext::build(const config::TlsConfi
   SSL_CTX_set_max_early_data(ctx, 0);
   if (SSL_CTX_set_cipher_list(ctx, kTls12Ciphers) != 1 ||
       SSL_CTX_set1_groups_list(ctx, kGroups) != 1) {
-    *error = "cipher setup: " + lastOpenSslError();
+    *error = "cipher setup: " + config::takeOpenSslError("unknown OpenSSL error");
     return nullptr;
   }
   // No server-side session cache: it would be per worker, and tickets resume on any worker.
@@ -143,7 +136,7 @@ std::shared_ptr<const ServerContext> ServerContext::build(const config::TlsConfi
   }
   const Certificate& def = self->certificates_[0];
   if (SSL_CTX_use_cert_and_key(ctx, def.leaf, def.key, def.chain, 1) != 1) {
-    *error = "default certificate: " + lastOpenSslError();
+    *error = "default certificate: " + config::takeOpenSslError("unknown OpenSSL error");
     return nullptr;
   }
   SSL_CTX_set_tlsext_servername_callback(ctx, onServerName);

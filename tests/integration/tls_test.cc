@@ -30,6 +30,13 @@ struct Certs {
     EXPECT_TRUE(makeCertificate(dir.path(), "a", {"a.test"}));
     EXPECT_TRUE(makeCertificate(dir.path(), "b", {"b.test", "*.b.test"}));
   }
+  // A proxy config with one TLS listener in front of `backend`.
+  TestConfig config(const TestBackend& backend) const {
+    TestConfig cfg;
+    cfg.hosts = {backend.address()};
+    cfg.listener_extra = tlsBlock();
+    return cfg;
+  }
   std::string tlsBlock(const std::string& extra = "") const {
     return "    tls:\n" + extra + "      certificates:\n        - { cert: " + dir.path() +
            "/a.crt, key: " + dir.path() + "/a.key }\n        - { cert: " + dir.path() +
@@ -57,10 +64,7 @@ TEST(Tls, SniChoosesTheCertificateAndBothVersionsServe) {
       if (iequals(name, "x-forwarded-proto") && value == "https") ++https_seen;
     conn.write(simpleResponse(200, "hello"));
   });
-  TestConfig cfg;
-  cfg.hosts = {backend.address()};
-  cfg.listener_extra = certs.tlsBlock();
-  ProxyProcess proxy(cfg.yaml());
+  ProxyProcess proxy(certs.config(backend).yaml());
   ASSERT_TRUE(proxy.ok()) << proxy.process().output();
 
   struct Case {
@@ -122,10 +126,8 @@ TEST(Tls, SniChoosesTheCertificateAndBothVersionsServe) {
 TEST(Tls, TicketsResumeSessionsOnEveryWorker) {
   Certs certs;
   TestBackend backend(answers("r"));
-  TestConfig cfg;
-  cfg.hosts = {backend.address()};
-  cfg.workers = 2;
-  cfg.listener_extra = certs.tlsBlock();
+  TestConfig cfg = certs.config(backend);
+  cfg.workers = 2;  // resumption across workers
   ProxyProcess proxy(cfg.yaml());
   ASSERT_TRUE(proxy.ok()) << proxy.process().output();
 
@@ -193,10 +195,7 @@ TEST(Tls, HandshakeTimeoutAndGarbageCloseTheConnection) {
 TEST(Tls, ReloadReadsNewCertificatesAndOpenConnectionsKeepGoing) {
   Certs certs;
   TestBackend backend(answers("k"));
-  TestConfig cfg;
-  cfg.hosts = {backend.address()};
-  cfg.listener_extra = certs.tlsBlock();
-  ProxyProcess proxy(cfg.yaml());
+  ProxyProcess proxy(certs.config(backend).yaml());
   ASSERT_TRUE(proxy.ok()) << proxy.process().output();
   AdminClient admin(proxy.adminPort());
 
@@ -256,10 +255,8 @@ TEST(Tls, LargeDownloadToASlowTlsReaderKeepsRssBounded) {
       if (!conn.write(block)) return;
     }
   });
-  TestConfig cfg;
-  cfg.hosts = {backend.address()};
+  TestConfig cfg = certs.config(backend);
   cfg.route_timeout = "30s";
-  cfg.listener_extra = certs.tlsBlock();
   ProxyProcess proxy(cfg.yaml());
   ASSERT_TRUE(proxy.ok()) << proxy.process().output();
   for (int i = 0; i < 10; ++i) {
@@ -299,10 +296,7 @@ TEST(Tls, LargeDownloadToASlowTlsReaderKeepsRssBounded) {
 TEST(Tls, TestsslFindsNoWeakProtocolCipherOrRenegotiation) {
   Certs certs;
   TestBackend backend(answers("t"));
-  TestConfig cfg;
-  cfg.hosts = {backend.address()};
-  cfg.listener_extra = certs.tlsBlock();
-  ProxyProcess proxy(cfg.yaml());
+  ProxyProcess proxy(certs.config(backend).yaml());
   ASSERT_TRUE(proxy.ok()) << proxy.process().output();
 
   // -p protocols, -s cipher categories, -f forward secrecy, -E ciphers per protocol,
