@@ -15,6 +15,7 @@
 #include "proxy/router/route_table.h"
 #include "proxy/snapshot/snapshot.h"
 #include "proxy/stats/traffic_stats.h"
+#include "proxy/stream/first_chunk.h"
 #include "proxy/stream/h2_session.h"
 #include "proxy/stream/request_id.h"
 #include "proxy/stream/request_record.h"
@@ -28,14 +29,6 @@ using http::ErrorCode;
 namespace {
 
 constexpr std::chrono::milliseconds kLingerTime{2000};
-
-bool firstChunk(evbuffer* buf, const char** data, size_t* len) {
-  evbuffer_iovec v;
-  if (evbuffer_peek(buf, -1, nullptr, &v, 1) < 1 || v.iov_len == 0) return false;
-  *data = static_cast<const char*>(v.iov_base);
-  *len = v.iov_len;
-  return true;
-}
 
 std::string peerAddress(const sockaddr* sa) {
   char buf[INET6_ADDRSTRLEN] = "";

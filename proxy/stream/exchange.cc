@@ -9,6 +9,7 @@
 #include "proxy/router/route_table.h"
 #include "proxy/snapshot/snapshot.h"
 #include "proxy/stats/traffic_stats.h"
+#include "proxy/stream/first_chunk.h"
 
 namespace lb::stream {
 
@@ -16,14 +17,6 @@ using http::BodyFraming;
 using http::ErrorCode;
 
 namespace {
-
-bool firstChunk(evbuffer* buf, const char** data, size_t* len) {
-  evbuffer_iovec v;
-  if (evbuffer_peek(buf, -1, nullptr, &v, 1) < 1 || v.iov_len == 0) return false;
-  *data = static_cast<const char*>(v.iov_base);
-  *len = v.iov_len;
-  return true;
-}
 
 bool isIdempotent(const std::string& method) {
   return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE" ||

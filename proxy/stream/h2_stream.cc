@@ -93,9 +93,7 @@ bool H2Stream::addHeader(std::string_view name, std::string_view value) {
       req_.path = value;
     else if (name == ":authority")
       req_.authority = value;
-    else if (name == ":scheme")
-      scheme_ = value;
-    return true;  // nghttp2 has already refused unknown or repeated pseudo-headers
+    return true;  // :scheme; nghttp2 has already refused unknown or repeated pseudo-headers
   }
   if (!validName(name) || isConnectionSpecific(name)) {
     head_refused_ = true;

@@ -77,7 +77,6 @@ class H2Stream final : public ExchangeClient {
   int32_t id_;
   http::RequestHead req_;
   std::string cookie_;  // HTTP/2 may split Cookie in several fields; rejoined with "; "
-  std::string method_, scheme_;
   size_t header_bytes_ = 0;
   bool head_refused_ = false;
   bool end_stream_ = false;

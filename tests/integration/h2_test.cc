@@ -192,11 +192,7 @@ TEST(Http2, LargeUploadAndSlowDownloadKeepMemoryBounded) {
       return;
     }
     conn.write("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(kDown) + "\r\n\r\n");
-    std::string block(256 * 1024, '\0');
-    for (uint64_t sent = 0; sent < kDown; sent += block.size()) {
-      for (size_t i = 0; i < block.size(); ++i) block[i] = patternByte(sent + i);
-      if (!conn.write(block)) return;
-    }
+    writePatternBody(conn, kDown);
   });
   backend.setBodyStall(1500ms);  // the upload meets a backend that does not read at first
   H2Proxy h2(backend.address(), "60s");

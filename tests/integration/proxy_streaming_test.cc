@@ -40,11 +40,7 @@ TEST(ProxyStreaming, OneGiBDownloadToASlowReaderKeepsRssBounded) {
       return;
     }
     conn.write("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(kGiB) + "\r\n\r\n");
-    std::string block(256 * 1024, '\0');
-    for (uint64_t sent = 0; sent < kGiB; sent += block.size()) {
-      for (size_t i = 0; i < block.size(); ++i) block[i] = patternByte(sent + i);
-      if (!conn.write(block)) return;
-    }
+    writePatternBody(conn, kGiB);
   });
   TestConfig cfg;
   cfg.hosts = {backend.address()};

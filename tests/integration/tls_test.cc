@@ -249,11 +249,7 @@ TEST(Tls, LargeDownloadToASlowTlsReaderKeepsRssBounded) {
       return;
     }
     conn.write("HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(kSize) + "\r\n\r\n");
-    std::string block(256 * 1024, '\0');
-    for (uint64_t sent = 0; sent < kSize; sent += block.size()) {
-      for (size_t i = 0; i < block.size(); ++i) block[i] = patternByte(sent + i);
-      if (!conn.write(block)) return;
-    }
+    writePatternBody(conn, kSize);
   });
   TestConfig cfg = certs.config(backend);
   cfg.route_timeout = "30s";

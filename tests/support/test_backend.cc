@@ -67,6 +67,16 @@ size_t BackendRequest::headerCount(std::string_view name) const {
                                            [&](const auto& h) { return iequals(h.first, name); }));
 }
 
+bool writePatternBody(BackendConnection& conn, uint64_t size) {
+  std::string block(256 * 1024, '\0');
+  for (uint64_t sent = 0; sent < size; sent += block.size()) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(block.size(), size - sent));
+    for (size_t i = 0; i < n; ++i) block[i] = patternByte(sent + i);
+    if (!conn.write(std::string_view(block.data(), n))) return false;
+  }
+  return true;
+}
+
 bool BackendConnection::write(std::string_view bytes) {
   while (!bytes.empty() && fd_ >= 0) {
     ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);

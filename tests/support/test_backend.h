@@ -36,6 +36,11 @@ struct BackendRequest {
 
 inline char patternByte(uint64_t i) { return static_cast<char>('a' + i % 23); }
 
+class BackendConnection;
+// Writes `size` pattern bytes (byte i == patternByte(i)) in 256 KiB blocks; false when the
+// peer went away.
+bool writePatternBody(BackendConnection& conn, uint64_t size);
+
 // One accepted connection, handed to the handler. Writes block.
 class BackendConnection {
  public:
