@@ -1,5 +1,6 @@
 #include "common/event_loop.h"
 
+#include <event2/buffer.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -22,7 +23,12 @@ EventLoop::EventLoop() {
   deferred_event_ = event_new(base_, -1, 0, onDeferred, this);
 }
 
+namespace {
+constexpr size_t kMaxSpareBuffers = 256;
+}
+
 EventLoop::~EventLoop() {
+  for (evbuffer* buf : spare_buffers_) evbuffer_free(buf);
   event_free(deferred_event_);
   event_free(wake_event_);
   close(wake_fd_);
@@ -41,7 +47,41 @@ void EventLoop::post(std::function<void()> fn) {
 
 void EventLoop::runLater(std::function<void()> fn) {
   deferred_.push_back(std::move(fn));
-  if (deferred_.size() == 1) event_active(deferred_event_, 0, 0);
+  armDeferred();
+}
+
+void EventLoop::deferCall(CallFn fn, void* arg) {
+  calls_.push_back({fn, arg});
+  armDeferred();
+}
+
+void EventLoop::cancelCall(CallFn fn, void* arg) {
+  for (Call& c : calls_)
+    if (c.fn == fn && c.arg == arg) c.fn = nullptr;
+  for (Call& c : running_calls_)
+    if (c.fn == fn && c.arg == arg) c.fn = nullptr;
+}
+
+void EventLoop::armDeferred() {
+  if (deferred_armed_) return;
+  deferred_armed_ = true;
+  event_active(deferred_event_, 0, 0);
+}
+
+evbuffer* EventLoop::takeBuffer() {
+  if (spare_buffers_.empty()) return evbuffer_new();
+  evbuffer* buf = spare_buffers_.back();
+  spare_buffers_.pop_back();
+  return buf;
+}
+
+void EventLoop::giveBuffer(evbuffer* buf) {
+  if (spare_buffers_.size() >= kMaxSpareBuffers) {
+    evbuffer_free(buf);
+    return;
+  }
+  evbuffer_drain(buf, evbuffer_get_length(buf));
+  spare_buffers_.push_back(buf);
 }
 
 void EventLoop::run() { event_base_loop(base_, EVLOOP_NO_EXIT_ON_EMPTY); }
@@ -65,10 +105,18 @@ void EventLoop::onWake(evutil_socket_t fd, short, void* arg) {
 
 void EventLoop::onDeferred(evutil_socket_t, short, void* arg) {
   auto* self = static_cast<EventLoop*>(arg);
-  // Work deferred by deferred work runs in the next turn.
-  std::vector<std::function<void()>> work;
-  work.swap(self->deferred_);
-  for (auto& fn : work) fn();
+  self->deferred_armed_ = false;
+  // Work deferred by deferred work runs in the next batch. Calls are read by index: one
+  // may cancel a later one (its stream was released) while the batch runs.
+  self->running_calls_.swap(self->calls_);
+  for (size_t i = 0; i < self->running_calls_.size(); ++i) {
+    Call c = self->running_calls_[i];
+    if (c.fn) c.fn(c.arg);
+  }
+  self->running_calls_.clear();
+  self->running_work_.swap(self->deferred_);
+  for (auto& fn : self->running_work_) fn();
+  self->running_work_.clear();
 }
 
 Timer::Timer(EventLoop& loop, std::function<void()> fn)

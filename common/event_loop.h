@@ -10,6 +10,8 @@
 #include <mutex>
 #include <vector>
 
+struct evbuffer;
+
 namespace lb::common {
 
 class EventLoop {
@@ -26,6 +28,17 @@ class EventLoop {
   // Owner thread: run `fn` at the end of this loop turn (e.g. to delete an object whose
   // callback is still on the stack).
   void runLater(std::function<void()> fn);
+  // Owner thread: call fn(arg) at the end of this loop turn, without allocating (a stream's
+  // coalesced write). cancelCall() forgets every pending call of fn with arg.
+  using CallFn = void (*)(void* arg);
+  void deferCall(CallFn fn, void* arg);
+  void cancelCall(CallFn fn, void* arg);
+
+  // Owner thread: empty evbuffers shared by the loop's streams, so that an idle connection
+  // holds none and a busy one allocates none. takeBuffer() returns an empty buffer;
+  // giveBuffer() takes one back (emptied here) or frees it when enough are spare.
+  evbuffer* takeBuffer();
+  void giveBuffer(evbuffer* buf);
 
   void run();   // owner thread; returns after stop()
   void stop();  // any thread
@@ -33,6 +46,12 @@ class EventLoop {
  private:
   static void onWake(evutil_socket_t fd, short, void* arg);
   static void onDeferred(evutil_socket_t, short, void* arg);
+  void armDeferred();
+
+  struct Call {
+    CallFn fn;
+    void* arg;
+  };
 
   event_base* base_ = nullptr;
   int wake_fd_ = -1;  // eventfd
@@ -40,7 +59,14 @@ class EventLoop {
   event* deferred_event_ = nullptr;
   std::mutex mutex_;
   std::vector<std::function<void()>> posted_;  // guarded by mutex_
+  // Deferred work is double-buffered: what is added while a batch runs goes to the next one,
+  // and both vectors keep their capacity.
   std::vector<std::function<void()>> deferred_;
+  std::vector<std::function<void()>> running_work_;
+  std::vector<Call> calls_;
+  std::vector<Call> running_calls_;
+  bool deferred_armed_ = false;
+  std::vector<evbuffer*> spare_buffers_;
 };
 
 // A one-shot timer on a loop; re-arm with start(). Owner thread only.

@@ -9,6 +9,7 @@
 #
 #   bench/load/run.sh                 # 3 rounds x 8 s, 64 connections, 5000 idle connections
 #   ROUNDS=5 DURATION=10 CONNS=64 IDLE=5000 bench/load/run.sh
+#   SECTIONS="http1 idle" bench/load/run.sh   # some of: http1 tls idle (default all)
 #
 # Everything listens on 127.0.0.1 (ports 9201-9203 backends, 8301-8304 proxies).
 set -euo pipefail
@@ -17,6 +18,8 @@ ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-8}
 CONNS=${CONNS:-64}
 IDLE=${IDLE:-5000}
+SECTIONS=${SECTIONS:-http1 tls idle}
+section() { [[ " $SECTIONS " == *" $1 "* ]]; }
 
 "$ROOT/scripts/install-deps.sh" nginx haproxy wrk nghttp2-client
 "$ROOT/scripts/build.sh" release >/dev/null
@@ -200,6 +203,7 @@ measure() {  # name
 median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 
 echo "lb load benchmark: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uname -r)"
+if section http1; then
 echo "wrk -t1 -c$CONNS -d${DURATION}s, keep-alive, GET / -> 14-byte body, $ROUNDS rounds"
 for ((r = 1; r <= ROUNDS; r++)); do
   echo "round $r"
@@ -222,6 +226,7 @@ for peer in nginx haproxy; do
     -v pa="${M_P99[lbproxy]}" -v pb="${M_P99[$peer]}" -v p="$peer" \
     'BEGIN { printf "lbproxy / %s: req/s x%.2f, CPU per request x%.2f, p99 x%.2f\n", p, a / b, ca / cb, pa / pb }'
 done
+fi
 
 # --- TLS: keep-alive HTTP/1.1 over TLS, and handshakes with and without resumption ---------
 declare -A TPORT=([lbproxy]=8311 [nginx]=8312 [haproxy]=8313)
@@ -240,6 +245,7 @@ handshakes() {  # name mode(-new|-reuse) -> "per-second cpu-us-per-handshake"
     'BEGIN { if (n == 0) { print "0 0"; exit } printf "%.0f %.1f\n", n / s, d / t * 1e6 / n }'
 }
 HS_TIME=${HS_TIME:-4}
+if section tls; then
 echo
 echo "TLS (P-256 ECDSA certificate): wrk over https (TLS 1.3), keep-alive; openssl s_time TLS 1.2 handshakes, full and resumed by ticket"
 for ((r = 1; r <= ROUNDS; r++)); do
@@ -276,8 +282,10 @@ echo "|---|---|---|---|---|---|---|---|---|"
 for name in lbproxy nginx haproxy; do
   echo "| $name | $(median "${T_RPS[$name]}") | $(median "${T_CPU[$name]}") | $(median "${H2_RPS[$name]}") | $(median "${H2_CPU[$name]}") | $(median "${HS_NEW[$name]}") | $(median "${HS_NEW_CPU[$name]}") | $(median "${HS_REUSE[$name]}") | $(median "${HS_REUSE_CPU[$name]}") |"
 done
+fi
 
 # --- idle keep-alive connections -----------------------------------------------------------
+if section idle; then
 echo
 echo "idle keep-alive client connections ($IDLE, one request each), proxy RSS growth:"
 for name in lbproxy nginx haproxy; do
@@ -296,3 +304,4 @@ for name in lbproxy nginx haproxy; do
   wait "$HOLD_PID" 2>/dev/null || true
   sleep 0.5
 done
+fi

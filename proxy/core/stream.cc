@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "common/event_loop.h"
+
 namespace lb::core {
 
 namespace {
@@ -17,11 +19,7 @@ constexpr size_t kMaxReadPerEvent = 256 * 1024;  // fairness between connections
 constexpr size_t kTlsRecord = 16 * 1024;         // the largest TLS record payload
 }  // namespace
 
-Stream::Stream(event_base* base, int fd)
-    : base_(base), fd_(fd), input_(evbuffer_new()), output_(evbuffer_new()) {
-  evbuffer_add_cb(output_, onOutputChanged, this);
-  evbuffer_add_cb(input_, onInputChanged, this);
-  flush_ev_ = event_new(base_, -1, 0, onFlush, this);
+Stream::Stream(common::EventLoop& loop, int fd) : loop_(loop), fd_(fd) {
   if (fd_ >= 0) {
     evutil_make_socket_nonblocking(fd_);
     attach();
@@ -30,12 +28,10 @@ Stream::Stream(event_base* base, int fd)
 
 Stream::~Stream() {
   if (ssl_) SSL_free(ssl_);
-  if (read_ev_) event_free(read_ev_);
-  if (write_ev_) event_free(write_ev_);
-  event_free(flush_ev_);
+  if (io_ev_) event_free(io_ev_);
   if (fd_ >= 0) ::close(fd_);
-  evbuffer_free(input_);
-  evbuffer_free(output_);
+  if (input_) loop_.giveBuffer(input_);
+  if (output_) loop_.giveBuffer(output_);
 }
 
 void Stream::release() {
@@ -47,9 +43,9 @@ void Stream::release() {
     ERR_clear_error();
   }
   // Stop every event now; the memory goes when no callback of ours is on the stack.
-  if (read_ev_) event_del(read_ev_);
-  if (write_ev_) event_del(write_ev_);
-  event_del(flush_ev_);
+  if (io_ev_) event_del(io_ev_);
+  if (flush_scheduled_) loop_.cancelCall(onFlush, this);
+  flush_scheduled_ = false;
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
   if (depth_ == 0) delete this;
@@ -64,11 +60,40 @@ bool Stream::leave() {
 }
 
 void Stream::attach() {
-  read_ev_ = event_new(base_, fd_, EV_READ | EV_CLOSED | EV_PERSIST | EV_ET, onReadable, this);
-  write_ev_ = event_new(base_, fd_, EV_WRITE | EV_PERSIST | EV_ET, onWritable, this);
-  event_add(read_ev_, nullptr);
-  event_add(write_ev_, nullptr);
+  io_ev_ =
+      event_new(loop_.base(), fd_, EV_READ | EV_WRITE | EV_CLOSED | EV_PERSIST | EV_ET, onIo, this);
+  event_add(io_ev_, nullptr);
 }
+
+void Stream::lookForInput() { event_active(io_ev_, EV_READ, 0); }
+
+size_t Stream::inputLength() const { return input_ ? evbuffer_get_length(input_) : 0; }
+
+evbuffer* Stream::input() {
+  if (!input_) input_ = loop_.takeBuffer();
+  return input_;
+}
+
+bool Stream::peekInput(const char** data, size_t* len) {
+  if (!input_) return false;
+  evbuffer_iovec v;
+  if (evbuffer_peek(input_, -1, nullptr, &v, 1) < 1 || v.iov_len == 0) return false;
+  *data = static_cast<const char*>(v.iov_base);
+  *len = v.iov_len;
+  return true;
+}
+
+void Stream::drainInput(size_t len) {
+  if (!input_ || len == 0) return;
+  size_t before = evbuffer_get_length(input_);
+  evbuffer_drain(input_, len);
+  // The input had reached the high watermark and reading stopped: read what is waiting.
+  if (read_high_ && before >= read_high_ && evbuffer_get_length(input_) < read_high_ && readable_ &&
+      reading_ && io_ev_ && !dead_)
+    lookForInput();
+}
+
+size_t Stream::outputLength() const { return output_ ? evbuffer_get_length(output_) : 0; }
 
 void Stream::setCallbacks(DataCb on_read, DataCb on_write, EventCb on_event, void* arg) {
   read_cb_ = on_read;
@@ -81,12 +106,17 @@ void Stream::enableRead() {
   if (reading_) return;
   reading_ = true;
   // An edge that came while reading was off will not come again: look now.
-  if (readable_ && read_ev_ && !connecting_ && !handshaking_) event_active(read_ev_, EV_READ, 0);
+  if (readable_ && io_ev_ && !connecting_ && !handshaking_ && !dead_) lookForInput();
 }
 
 void Stream::disableRead() { reading_ = false; }
 
-void Stream::write(const void* data, size_t len) { evbuffer_add(output_, data, len); }
+void Stream::write(const void* data, size_t len) {
+  if (len == 0) return;
+  if (!output_) output_ = loop_.takeBuffer();
+  evbuffer_add(output_, data, len);
+  scheduleFlush();
+}
 
 int Stream::connect(const sockaddr* addr, socklen_t len) {
   fd_ = ::socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -95,7 +125,7 @@ int Stream::connect(const sockaddr* addr, socklen_t len) {
   if (r < 0 && errno != EINPROGRESS) return -1;
   connecting_ = true;
   attach();
-  if (r == 0) event_active(write_ev_, EV_WRITE, 0);  // connected at once: report it next turn
+  if (r == 0) event_active(io_ev_, EV_WRITE, 0);  // connected at once: report it next turn
   return 0;
 }
 
@@ -105,7 +135,7 @@ void Stream::startTlsServer(SSL* ssl) {
   SSL_set_fd(ssl_, fd_);  // a socket BIO that does not close the fd (the stream does)
   SSL_set_accept_state(ssl_);
   // The ClientHello may already be here; the edge that announced it came before us.
-  event_active(read_ev_, EV_READ, 0);
+  lookForInput();
 }
 
 void Stream::doHandshake() {
@@ -117,8 +147,8 @@ void Stream::doHandshake() {
     if (dead_) return;
     // Application data may have come with the client's Finished: look without an edge.
     readable_ = true;
-    if (reading_) event_active(read_ev_, EV_READ, 0);
-    if (evbuffer_get_length(output_) > 0) scheduleFlush();
+    if (reading_) lookForInput();
+    if (outputLength() > 0) scheduleFlush();
     return;
   }
   switch (SSL_get_error(ssl_, r)) {
@@ -149,28 +179,32 @@ void Stream::fire(short events) {
   if (event_cb_) event_cb_(this, events, arg_);
 }
 
-void Stream::onReadable(evutil_socket_t, short what, void* arg) {
+void Stream::onIo(evutil_socket_t, short what, void* arg) {
   auto* self = static_cast<Stream*>(arg);
-  self->readable_ = true;
-  if (what & EV_CLOSED) self->peer_closed_ = true;
-  if (self->handshaking_) {
-    self->enter();
-    self->doHandshake();
-    self->leave();
+  self->enter();
+  // Writable first: a connect completes (CONNECTED) before its first read.
+  if (what & EV_WRITE) self->handleWritable();
+  if ((what & (EV_READ | EV_CLOSED)) && !self->dead_) self->handleReadable(what);
+  self->leave();
+}
+
+void Stream::handleReadable(short what) {
+  readable_ = true;
+  if (what & EV_CLOSED) peer_closed_ = true;
+  if (handshaking_) {
+    doHandshake();
     return;
   }
-  if (!self->reading_ || self->connecting_ || self->eof_) return;
-  self->enter();
-  if (self->ssl_)
-    self->doReadTls();
+  if (!reading_ || connecting_ || eof_) return;
+  if (ssl_)
+    doReadTls();
   else
-    self->doRead();
-  self->leave();
+    doRead();
 }
 
 size_t Stream::nextReadSize(size_t got) const {
   if (!reading_ || got >= kMaxReadPerEvent) return 0;
-  size_t have = evbuffer_get_length(input_);
+  size_t have = inputLength();
   if (read_high_ && have >= read_high_) return 0;  // resumes when the owner drains input
   size_t want = kReadChunk;
   if (read_high_ && read_high_ - have < want) want = read_high_ - have;
@@ -182,7 +216,7 @@ void Stream::doReadTls() {
   bool eof = false, error = false;
   while (size_t want = nextReadSize(got)) {
     evbuffer_iovec vec[1];
-    if (evbuffer_reserve_space(input_, static_cast<ev_ssize_t>(want), vec, 1) != 1) break;
+    if (evbuffer_reserve_space(input(), static_cast<ev_ssize_t>(want), vec, 1) != 1) break;
     size_t n = 0;
     ERR_clear_error();
     int r = SSL_read_ex(ssl_, vec[0].iov_base, std::min(vec[0].iov_len, want), &n);
@@ -217,7 +251,7 @@ void Stream::doRead() {
   bool eof = false, error = false;
   while (size_t want = nextReadSize(got)) {
     evbuffer_iovec vec[2];
-    int nvec = evbuffer_reserve_space(input_, static_cast<ev_ssize_t>(want), vec, 2);
+    int nvec = evbuffer_reserve_space(input(), static_cast<ev_ssize_t>(want), vec, 2);
     if (nvec <= 0) break;
     iovec iov[2];
     for (int i = 0; i < nvec; ++i) iov[i] = {vec[i].iov_base, vec[i].iov_len};
@@ -262,49 +296,48 @@ void Stream::finishRead(size_t got, bool eof, bool error) {
     read_cb_(this, arg_);
     if (dead_) return;
   }
+  if (input_ && evbuffer_get_length(input_) == 0) {
+    // Consumed: the buffer goes back (the owner holds no pointer to it past its callback).
+    loop_.giveBuffer(input_);
+    input_ = nullptr;
+  }
   if (eof) {
     eof_ = true;
     fire(BEV_EVENT_EOF | BEV_EVENT_READING);
   } else if (error) {
     fire(BEV_EVENT_ERROR | BEV_EVENT_READING);
   } else if (readable_ && reading_ && got >= kMaxReadPerEvent) {
-    event_active(read_ev_, EV_READ, 0);  // more is waiting: continue next turn
+    lookForInput();  // more is waiting: continue next turn
   }
 }
 
-void Stream::onWritable(evutil_socket_t, short, void* arg) {
-  auto* self = static_cast<Stream*>(arg);
-  self->enter();
-  if (self->connecting_) {
+void Stream::handleWritable() {
+  if (connecting_) {
     int err = 0;
     socklen_t len = sizeof(err);
-    getsockopt(self->fd_, SOL_SOCKET, SO_ERROR, &err, &len);
-    self->connecting_ = false;
+    getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len);
+    connecting_ = false;
     if (err != 0) {
-      self->fire(BEV_EVENT_ERROR | BEV_EVENT_WRITING);
-      self->leave();
+      fire(BEV_EVENT_ERROR | BEV_EVENT_WRITING);
       return;
     }
-    self->fire(BEV_EVENT_CONNECTED);
-    if (!self->leave()) return;
-    self->enter();
-    if (self->readable_ && self->reading_) event_active(self->read_ev_, EV_READ, 0);
+    fire(BEV_EVENT_CONNECTED);
+    if (dead_) return;
+    if (readable_ && reading_) lookForInput();
   }
-  self->writable_ = true;
-  if (self->handshaking_) {
-    self->doHandshake();
-    self->leave();
+  writable_ = true;
+  if (handshaking_) {
+    doHandshake();
     return;
   }
-  if (self->read_wants_write_ && !self->dead_) {
-    self->read_wants_write_ = false;
-    if (self->reading_) event_active(self->read_ev_, EV_READ, 0);
+  if (read_wants_write_) {
+    read_wants_write_ = false;
+    if (reading_) lookForInput();
   }
-  if (!self->dead_) self->doWrite();
-  self->leave();
+  doWrite();
 }
 
-void Stream::onFlush(evutil_socket_t, short, void* arg) {
+void Stream::onFlush(void* arg) {
   auto* self = static_cast<Stream*>(arg);
   self->flush_scheduled_ = false;
   if (self->connecting_ || self->handshaking_ || !self->writable_) return;  // an edge will
@@ -315,7 +348,7 @@ void Stream::onFlush(evutil_socket_t, short, void* arg) {
 
 void Stream::doWriteTls() {
   bool wrote = false;
-  while (size_t len = evbuffer_get_length(output_)) {
+  while (size_t len = outputLength()) {
     // A retry after WANT_WRITE must offer at least the bytes offered before: the output only
     // grows until a write succeeds, and the chunk is the same prefix or longer.
     size_t chunk = std::min(len, kTlsRecord);
@@ -338,7 +371,7 @@ void Stream::doWriteTls() {
     fire(BEV_EVENT_ERROR | BEV_EVENT_WRITING);
     return;
   }
-  if (wrote && write_cb_ && evbuffer_get_length(output_) <= write_low_) write_cb_(this, arg_);
+  afterWrite(wrote);
 }
 
 void Stream::doWrite() {
@@ -347,7 +380,7 @@ void Stream::doWrite() {
     return;
   }
   bool wrote = false;
-  while (evbuffer_get_length(output_) > 0) {
+  while (outputLength() > 0) {
     int n = evbuffer_write(output_, fd_);
     if (n > 0) {
       wrote = true;
@@ -361,26 +394,24 @@ void Stream::doWrite() {
     fire(BEV_EVENT_ERROR | BEV_EVENT_WRITING);
     return;
   }
-  if (wrote && write_cb_ && evbuffer_get_length(output_) <= write_low_) write_cb_(this, arg_);
+  afterWrite(wrote);
+}
+
+void Stream::afterWrite(bool wrote) {
+  if (wrote && write_cb_ && outputLength() <= write_low_) {
+    write_cb_(this, arg_);
+    if (dead_) return;
+  }
+  if (output_ && evbuffer_get_length(output_) == 0) {
+    loop_.giveBuffer(output_);
+    output_ = nullptr;
+  }
 }
 
 void Stream::scheduleFlush() {
   if (flush_scheduled_ || dead_) return;
   flush_scheduled_ = true;
-  event_active(flush_ev_, EV_TIMEOUT, 0);
-}
-
-void Stream::onOutputChanged(evbuffer*, const evbuffer_cb_info* info, void* arg) {
-  if (info->n_added > 0) static_cast<Stream*>(arg)->scheduleFlush();
-}
-
-void Stream::onInputChanged(evbuffer*, const evbuffer_cb_info* info, void* arg) {
-  auto* self = static_cast<Stream*>(arg);
-  // The owner drained input that had reached the high watermark: read what is waiting.
-  if (info->n_deleted > 0 && self->read_high_ && self->readable_ && self->reading_ &&
-      info->orig_size >= self->read_high_ &&
-      info->orig_size - info->n_deleted + info->n_added < self->read_high_ && self->read_ev_)
-    event_active(self->read_ev_, EV_READ, 0);
+  loop_.deferCall(onFlush, this);
 }
 
 }  // namespace lb::core

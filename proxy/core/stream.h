@@ -2,9 +2,13 @@
 // bufferevent on the request path. Why our own: a bufferevent adds the write event whenever
 // output is queued and deletes it once drained (2 epoll_ctl per direction per request) and
 // sizes every read with ioctl(FIONREAD). This stream registers its fd once, edge-triggered
-// for read and write, writes as soon as the current loop turn ends (coalescing everything
-// queued in that turn into one writev), asks the kernel for nothing else, and reads into
-// reserved evbuffer space until EAGAIN or the read high watermark.
+// for read and write with one event, writes as soon as the current loop turn ends (coalescing
+// everything queued in that turn into one writev), asks the kernel for nothing else, and
+// reads into reserved evbuffer space until EAGAIN or the read high watermark.
+//
+// Memory: the buffers come from the loop's spare ones when there are bytes to hold and go
+// back once empty, so an idle connection holds none (the input after a read callback that
+// left it empty, the output once everything is written).
 //
 // Callback semantics follow bufferevent's (the session code was written against them):
 // read callback after data was added to input; write callback after a write left the output
@@ -13,7 +17,7 @@
 //
 // TLS (server side): after startTlsServer() the stream runs the handshake on the socket's
 // edges and reports BEV_EVENT_CONNECTED when it is done (ERROR if it fails); from then on
-// input() holds decrypted bytes and output() takes plaintext, with the same callbacks,
+// input() holds decrypted bytes and write() takes plaintext, with the same callbacks,
 // watermarks and edge logic. Records are written 16 KiB at most per SSL_write.
 // Owner: one loop thread.
 #pragma once
@@ -25,8 +29,11 @@
 #include <cstddef>
 
 struct evbuffer;
-struct evbuffer_cb_info;
 struct ssl_st;
+
+namespace lb::common {
+class EventLoop;
+}
 
 namespace lb::core {
 
@@ -36,7 +43,7 @@ class Stream {
   using EventCb = void (*)(Stream*, short events, void* arg);
 
   // Wraps a connected socket (accepted), or with fd < 0 an unconnected one for connect().
-  Stream(event_base* base, int fd);
+  Stream(common::EventLoop& loop, int fd);
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
 
@@ -51,8 +58,15 @@ class Stream {
   void enableRead();
   void disableRead();
 
-  evbuffer* input() const { return input_; }
-  evbuffer* output() const { return output_; }
+  // Received bytes not consumed yet. The evbuffer is valid until the callback on the stack
+  // returns; consume with drainInput(), not evbuffer_drain (reading resumes below the mark).
+  size_t inputLength() const;
+  evbuffer* input();
+  // The first contiguous span of the input; false when the input is empty.
+  bool peekInput(const char** data, size_t* len);
+  void drainInput(size_t len);
+  // Bytes queued and not written yet.
+  size_t outputLength() const;
   // Appends to the output; it is written at the end of this loop turn.
   void write(const void* data, size_t len);
   // Non-blocking connect; the event callback reports CONNECTED or ERROR. -1 on immediate error.
@@ -68,11 +82,11 @@ class Stream {
 
  private:
   ~Stream();
-  static void onReadable(evutil_socket_t, short, void* arg);
-  static void onWritable(evutil_socket_t, short, void* arg);
-  static void onFlush(evutil_socket_t, short, void* arg);
-  static void onOutputChanged(evbuffer*, const evbuffer_cb_info* info, void* arg);
-  static void onInputChanged(evbuffer*, const evbuffer_cb_info* info, void* arg);
+  static void onIo(evutil_socket_t, short what, void* arg);
+  static void onFlush(void* arg);
+  void handleReadable(short what);
+  void handleWritable();
+  void lookForInput();  // reading may go on without a new edge: try next turn
 
   void attach();  // registers the fd's events (once)
   // How much the next read may take (0: stop: not reading, fair share used, or input full).
@@ -80,6 +94,7 @@ class Stream {
   void doRead();
   void doReadTls();
   void doWrite();
+  void afterWrite(bool wrote);  // write callback, and the output back once empty
   void doWriteTls();
   void doHandshake();
   void finishRead(size_t got, bool eof, bool error);
@@ -88,13 +103,11 @@ class Stream {
   bool leave();  // false when the stream was deleted
   void fire(short events);
 
-  event_base* base_;
+  common::EventLoop& loop_;
   int fd_;
-  evbuffer* input_;
-  evbuffer* output_;
-  event* read_ev_ = nullptr;
-  event* write_ev_ = nullptr;
-  event* flush_ev_ = nullptr;
+  evbuffer* input_ = nullptr;   // from loop_'s spare buffers while it holds bytes
+  evbuffer* output_ = nullptr;  // likewise
+  event* io_ev_ = nullptr;
   DataCb read_cb_ = nullptr;
   DataCb write_cb_ = nullptr;
   EventCb event_cb_ = nullptr;

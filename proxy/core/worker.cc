@@ -6,6 +6,7 @@
 
 #include "proxy/log/access_log.h"
 #include "proxy/stream/downstream_session.h"
+#include "proxy/stream/http1_request.h"
 
 namespace lb::core {
 
@@ -31,11 +32,14 @@ Worker::Worker(uint32_t id, std::shared_ptr<const snapshot::Snapshot> snapshot,
       pending_fds_(std::move(listen_fds)),
       random_(std::random_device{}() ^ (uint64_t{id} << 32)),
       log_flush_timer_(loop_, [this] { flushAccessLog(); }),
-      shutdown_timer_(loop_, [this] {
-        // Deadline passed: close what is still open.
-        std::vector<stream::ClientConnection*> open(sessions_.begin(), sessions_.end());
-        for (auto* s : open) s->forceClose();
-      }) {
+      shutdown_timer_(loop_,
+                      [this] {
+                        // Deadline passed: close what is still open.
+                        std::vector<stream::ClientConnection*> open = openSessions();
+                        for (auto* s : open) s->forceClose();
+                      }),
+      deadlines_(loop_),
+      http1_requests_(std::make_unique<stream::Http1RequestPool>(*this)) {
   buildView(std::move(snapshot));
 }
 
@@ -108,7 +112,7 @@ void Worker::start() {
   thread_ = std::thread([this] {
     loop_.run();
     // Anything left after the loop stops (forced exit) is closed here, on this thread.
-    std::vector<stream::ClientConnection*> open(sessions_.begin(), sessions_.end());
+    std::vector<stream::ClientConnection*> open = openSessions();
     for (auto* s : open) s->forceClose();
     flushAccessLog();
     view_.reset();
@@ -140,7 +144,7 @@ void Worker::applySnapshot(std::shared_ptr<const snapshot::Snapshot> snapshot,
       else
         addListener(name, fd);
     }
-    std::vector<stream::ClientConnection*> open(sessions_.begin(), sessions_.end());
+    std::vector<stream::ClientConnection*> open = openSessions();
     for (auto* s : open) s->onViewChanged();
     if (done) done();
   });
@@ -156,7 +160,7 @@ void Worker::closeIdle(std::shared_ptr<upstream::HostState> host, std::function<
 
 void Worker::abortHost(std::shared_ptr<upstream::HostState> host, std::function<void()> done) {
   loop_.post([this, host = std::move(host), done = std::move(done)] {
-    std::vector<stream::ClientConnection*> open(sessions_.begin(), sessions_.end());
+    std::vector<stream::ClientConnection*> open = openSessions();
     for (auto* s : open) s->abortIfUsing(host.get());
     auto it = hosts_.find(host.get());
     if (it != hosts_.end()) it->second->pool.closeAll();
@@ -176,7 +180,7 @@ void Worker::collect(uint32_t window_s, std::function<void(WorkerReport)> done) 
       h.idle_connections = static_cast<uint32_t>(local->pool.idleCount());
     }
     report.listeners = listener_counters_;
-    report.downstream_connections = sessions_.size();
+    report.downstream_connections = open_count_;
     done(std::move(report));
   });
 }
@@ -206,7 +210,7 @@ void Worker::beginShutdown() {
       l->listener = nullptr;
     }
     shutdown_timer_.start(hooks_.shutdown_timeout);
-    std::vector<stream::ClientConnection*> open(sessions_.begin(), sessions_.end());
+    std::vector<stream::ClientConnection*> open = openSessions();
     for (auto* s : open) s->beginShutdown();
     maybeExit();
   });
@@ -221,18 +225,45 @@ void Worker::onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int, 
     return;
   }
   auto* session = new stream::DownstreamSession(*self, static_cast<uint32_t>(index), fd, addr);
-  self->sessions_.insert(session);
+  self->linkSession(session);
   session->start();
 }
 
 void Worker::sessionClosed(stream::ClientConnection* session) {
-  sessions_.erase(session);
+  unlinkSession(session);
   loop_.runLater([session] { delete session; });
   if (draining_) maybeExit();
 }
 
+void Worker::linkSession(stream::ClientConnection* session) {
+  session->prev_open_ = nullptr;
+  session->next_open_ = open_sessions_;
+  if (open_sessions_) open_sessions_->prev_open_ = session;
+  open_sessions_ = session;
+  ++open_count_;
+}
+
+void Worker::unlinkSession(stream::ClientConnection* session) {
+  if (session->prev_open_)
+    session->prev_open_->next_open_ = session->next_open_;
+  else if (open_sessions_ == session)
+    open_sessions_ = session->next_open_;
+  else
+    return;  // not linked
+  if (session->next_open_) session->next_open_->prev_open_ = session->prev_open_;
+  session->prev_open_ = session->next_open_ = nullptr;
+  --open_count_;
+}
+
+std::vector<stream::ClientConnection*> Worker::openSessions() const {
+  std::vector<stream::ClientConnection*> open;
+  open.reserve(open_count_);
+  for (auto* s = open_sessions_; s; s = s->next_open_) open.push_back(s);
+  return open;
+}
+
 void Worker::maybeExit() {
-  if (!sessions_.empty()) return;
+  if (open_count_ > 0) return;
   loop_.runLater([this] {
     flushAccessLog();
     event_base_loopbreak(loop_.base());

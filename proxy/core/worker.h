@@ -11,9 +11,9 @@
 #include <memory>
 #include <string>
 #include <thread>
-#include <unordered_set>
 #include <vector>
 
+#include "common/deadline_queue.h"
 #include "common/event_loop.h"
 #include "proxy/snapshot/snapshot.h"
 #include "proxy/stats/listener_counters.h"
@@ -27,7 +27,8 @@ class AccessLogWriter;
 
 namespace lb::stream {
 class ClientConnection;
-}
+class Http1RequestPool;
+}  // namespace lb::stream
 
 namespace lb::core {
 
@@ -124,8 +125,12 @@ class Worker {
   void appendAccessLog(const std::string& line);
   bool accessLogEnabled() const { return hooks_.access_log != nullptr; }
   void sessionClosed(stream::ClientConnection* session);
+  // The HTTP/1.1 request states this worker's connections borrow while a request is in progress.
+  stream::Http1RequestPool& http1Requests() { return *http1_requests_; }
+  // Timers of this worker's client connections.
+  common::DeadlineQueue& deadlines() { return deadlines_; }
   // A connection handed over to another protocol's session (ALPN h2, h2c preface).
-  void adoptSession(stream::ClientConnection* session) { sessions_.insert(session); }
+  void adoptSession(stream::ClientConnection* session) { linkSession(session); }
   // This worker's counters for a listener; the reference stays valid for the worker's life.
   stats::ListenerCounters& listenerCounters(const std::string& name) {
     return listener_counters_[name];
@@ -145,6 +150,10 @@ class Worker {
   void addListener(const std::string& name, int fd);
   void flushAccessLog();
   void maybeExit();
+  void linkSession(stream::ClientConnection* session);
+  void unlinkSession(stream::ClientConnection* session);
+  // A copy of the open list, for calls that may close connections while it is walked.
+  std::vector<stream::ClientConnection*> openSessions() const;
 
   uint32_t id_;
   WorkerHooks hooks_;
@@ -156,12 +165,16 @@ class Worker {
   std::map<const upstream::HostState*, std::shared_ptr<WorkerHost>> hosts_;
   std::map<std::string, std::shared_ptr<stats::TrafficStats>> route_stats_;
   std::vector<std::unique_ptr<ListenerCtx>> listeners_;
-  std::unordered_set<stream::ClientConnection*> sessions_;
+  stream::ClientConnection* open_sessions_ = nullptr;  // intrusive list head
+  size_t open_count_ = 0;
   std::map<std::string, stats::ListenerCounters> listener_counters_;
   bool draining_ = false;
   std::string log_buffer_;
   Timer log_flush_timer_;
   Timer shutdown_timer_;
+  // After loop_: freed before it.
+  common::DeadlineQueue deadlines_;
+  std::unique_ptr<stream::Http1RequestPool> http1_requests_;
 };
 
 }  // namespace lb::core

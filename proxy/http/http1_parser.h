@@ -45,9 +45,13 @@ class Http1HeadParser {
   // Prepares for the next message. For responses, say whether the request was HEAD: its
   // response carries no body whatever its headers say.
   void reset(bool response_to_head = false);
+  // Between messages: the limits for the next one (a pooled parser serves many listeners).
+  void setLimits(const HeadLimits& limits) { limits_ = limits; }
 
   // True once any byte of the current head has been fed (for "idle" vs "reading a request").
   bool started() const { return total_bytes_ > 0; }
+  // Bytes of the current head fed so far.
+  size_t headBytes() const { return total_bytes_; }
 
   RequestHead& request() { return request_; }
   ResponseHead& response() { return response_; }

@@ -3,6 +3,10 @@
 // worker deletes it in the loop turn after it reported itself closed (Worker::sessionClosed).
 #pragma once
 
+namespace lb::core {
+class Worker;
+}
+
 namespace lb::upstream {
 struct HostState;
 }
@@ -20,6 +24,13 @@ class ClientConnection {
   virtual void onViewChanged() = 0;
   // A drain deadline passed for `host`: requests in flight to it end now.
   virtual void abortIfUsing(const upstream::HostState* host) = 0;
+
+ private:
+  // The worker's list of its open connections: intrusive, so a connection costs the worker
+  // no allocation.
+  friend class core::Worker;
+  ClientConnection* prev_open_ = nullptr;
+  ClientConnection* next_open_ = nullptr;
 };
 
 }  // namespace lb::stream

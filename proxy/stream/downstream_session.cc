@@ -15,8 +15,8 @@
 #include "proxy/router/route_table.h"
 #include "proxy/snapshot/snapshot.h"
 #include "proxy/stats/traffic_stats.h"
-#include "proxy/stream/first_chunk.h"
 #include "proxy/stream/h2_session.h"
+#include "proxy/stream/http1_request.h"
 #include "proxy/stream/request_id.h"
 #include "proxy/stream/request_record.h"
 #include "proxy/tls/server_context.h"
@@ -47,16 +47,13 @@ DownstreamSession::DownstreamSession(core::Worker& worker, uint32_t listener_ind
       listener_index_(listener_index),
       view_(worker.view()),
       listener_(&view_->snapshot->listeners[listener_index]),
-      listener_name_(listener_->name),
-      down_(new core::Stream(worker.loop().base(), fd)),
+      down_(new core::Stream(worker.loop(), fd)),
       client_ip_(peerAddress(peer)),
       counters_(worker.listenerCounters(listener_->name)),
-      parser_(http::Http1HeadParser::Kind::kRequest, listener_->limits),
-      down_timer_(worker.loop(), [this] { onDownTimeout(); }),
-      exchange_(worker, *this) {}
+      down_timer_(onTimeoutCb, this) {}
 
 DownstreamSession::~DownstreamSession() {
-  exchange_.abort();
+  releaseRequest();
   if (down_) down_->release();
 }
 
@@ -67,7 +64,6 @@ void DownstreamSession::start() {
   down_->setReadHighWater(kHighWater);
   down_->setWriteLowWater(kLowWater);  // onDownWrite: resume a paused response below it
   down_->enableRead();
-  started_at_ = std::chrono::steady_clock::now();
   if (listener_->tls) {
     SSL* ssl = listener_->tls->newSession();
     if (!ssl) {
@@ -76,12 +72,12 @@ void DownstreamSession::start() {
     }
     tls_ = listener_->tls;
     state_ = State::kHandshaking;
-    down_timer_.start(listener_->tls_config.handshake_timeout);
+    worker_.deadlines().start(down_timer_, listener_->tls_config.handshake_timeout);
     down_->startTlsServer(ssl);
     return;
   }
   // A connection that sends nothing gets the head deadline, not the keep-alive idle time.
-  down_timer_.start(listener_->request_headers_timeout);
+  worker_.deadlines().start(down_timer_, listener_->request_headers_timeout);
   head_timer_running_ = true;
 }
 
@@ -96,10 +92,13 @@ void DownstreamSession::onHandshakeDone() {
     return;
   }
   state_ = State::kReadingHead;
-  down_timer_.start(listener_->request_headers_timeout);
+  worker_.deadlines().start(down_timer_, listener_->request_headers_timeout);
   head_timer_running_ = true;
 }
 
+void DownstreamSession::onTimeoutCb(void* arg) {
+  static_cast<DownstreamSession*>(arg)->onDownTimeout();
+}
 void DownstreamSession::onReadCb(core::Stream*, void* arg) {
   static_cast<DownstreamSession*>(arg)->onDownRead();
 }
@@ -116,13 +115,11 @@ void DownstreamSession::onDownRead() {
       processInput();
       break;
     case State::kProxying:
-      if (!request_body_done_) pumpRequestBody();
+      if (!req_->body_done) pumpRequestBody();
       break;
-    case State::kLingering: {
-      evbuffer* in = down_->input();
-      evbuffer_drain(in, evbuffer_get_length(in));
+    case State::kLingering:
+      down_->drainInput(down_->inputLength());
       break;
-    }
     case State::kHandshaking:
     case State::kClosed:
       break;
@@ -130,9 +127,8 @@ void DownstreamSession::onDownRead() {
 }
 
 void DownstreamSession::onDownWrite() {
-  evbuffer* out = down_->output();
   if (state_ == State::kLingering) {
-    if (evbuffer_get_length(out) == 0) {
+    if (down_->outputLength() == 0) {
       // Everything is sent: half-close and read (discarding) until the client closes, so
       // unread request bytes do not turn our last response into a reset.
       down_->shutdownWrite();
@@ -140,8 +136,8 @@ void DownstreamSession::onDownWrite() {
     }
     return;
   }
-  if (state_ == State::kProxying && evbuffer_get_length(out) <= kLowWater)
-    exchange_.resumeResponse();
+  if (state_ == State::kProxying && down_->outputLength() <= kLowWater)
+    req_->exchange.resumeResponse();
 }
 
 void DownstreamSession::onDownEvent(short events) {
@@ -155,20 +151,20 @@ void DownstreamSession::onDownEvent(short events) {
     close();
     return;
   }
-  if (state_ == State::kLingering || (state_ == State::kReadingHead && !parser_.started())) {
+  if (state_ == State::kLingering || (state_ == State::kReadingHead && !requestStarted())) {
     close();
     return;
   }
   if (state_ == State::kProxying && (events & BEV_EVENT_EOF) && !(events & BEV_EVENT_ERROR) &&
-      request_body_done_) {
+      req_->body_done) {
     // The client half-closed after a complete request: answer, then close.
     close_after_response_ = true;
     return;
   }
   // The client went away mid-request (or reset): nobody is left to answer.
   if (state_ == State::kProxying) {
-    if (!response_done_ && status_ == 0) status_ = 499;
-    exchange_.abort();
+    if (!req_->response_done && req_->status == 0) req_->status = 499;
+    req_->exchange.abort();
     recordRequest();
   }
   close();
@@ -177,10 +173,9 @@ void DownstreamSession::onDownEvent(short events) {
 int DownstreamSession::startsWithH2Preface() const {
   static constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
   char head[24];
-  evbuffer* in = down_->input();
-  size_t have = evbuffer_get_length(in);
+  size_t have = down_->inputLength();
   size_t n = have < kPreface.size() ? have : kPreface.size();
-  evbuffer_copyout(in, head, n);
+  if (n > 0) evbuffer_copyout(down_->input(), head, n);
   if (std::string_view(head, n) != kPreface.substr(0, n)) return 0;
   return n == kPreface.size() ? 1 : -1;
 }
@@ -203,8 +198,7 @@ void DownstreamSession::handOverToH2() {
 }
 
 void DownstreamSession::processInput() {
-  evbuffer* in = down_->input();
-  if (!served_any_ && !tls_ && listener_->http2.cleartext && !parser_.started()) {
+  if (!served_any_ && !tls_ && listener_->http2.cleartext && !req_) {
     int preface = startsWithH2Preface();
     if (preface < 0) return;  // wait for more bytes
     if (preface > 0) {
@@ -215,16 +209,20 @@ void DownstreamSession::processInput() {
   while (state_ == State::kReadingHead) {
     const char* data;
     size_t len;
-    if (!firstChunk(in, &data, &len)) return;
-    if (!head_timer_running_) {
-      // First byte of a new request on a kept-alive connection: the head deadline starts.
-      down_timer_.start(listener_->request_headers_timeout);
-      head_timer_running_ = true;
-      started_at_ = std::chrono::steady_clock::now();
+    if (!down_->peekInput(&data, &len)) return;
+    if (!req_) {
+      // The first byte of a request: its state comes from the pool, and on a kept-alive
+      // connection the head deadline starts now.
+      req_ = worker_.http1Requests().acquire(*this, listener_->limits);
+      req_->started_at = std::chrono::steady_clock::now();
+      if (!head_timer_running_) {
+        worker_.deadlines().start(down_timer_, listener_->request_headers_timeout);
+        head_timer_running_ = true;
+      }
     }
-    http::Http1HeadParser::Result r = parser_.feed(data, len);
-    evbuffer_drain(in, r.consumed);
-    bytes_in_ += r.consumed;
+    http::Http1HeadParser::Result r = req_->parser.feed(data, len);
+    down_->drainInput(r.consumed);
+    req_->bytes_in += r.consumed;
     if (r.status == http::Http1HeadParser::Status::kError) {
       state_ = State::kProxying;  // a request exists now, if only to be refused
       failRequest(r.error);
@@ -244,7 +242,7 @@ void DownstreamSession::handleRequestHead() {
   state_ = State::kProxying;
   if (view_ != worker_.view()) {
     // A request keeps the view it starts with until it ends; the next one takes the newest.
-    int index = worker_.listenerIndex(listener_name_);
+    int index = worker_.listenerIndex(listener_->name);
     if (index >= 0) {
       view_ = worker_.view();
       listener_index_ = static_cast<uint32_t>(index);
@@ -253,147 +251,139 @@ void DownstreamSession::handleRequestHead() {
     }
   }
   listener_ = &view_->snapshot->listeners[listener_index_];
-  http::RequestHead& req = parser_.request();
+  http::RequestHead& req = req_->parser.request();
 
-  const std::string* id = req.find("x-request-id");
-  if (id && validRequestId(*id)) {
-    request_id_ = *id;
-  } else {
-    request_id_.clear();
-    appendHex(&request_id_, worker_.random().next());
-    appendHex(&request_id_, worker_.random().next());
-  }
+  chooseRequestId(req, worker_.random().next(), worker_.random().next(), &req_->request_id);
   if (!req.keep_alive || shutting_down_) close_after_response_ = true;
   if (req.framing != BodyFraming::kNone && (req.method == "GET" || req.method == "HEAD")) {
-    exchange_.setNoReuse();
+    req_->exchange.setNoReuse();
     close_after_response_ = true;
   }
 
-  request_body_.start(req.framing, req.content_length);
-  request_body_done_ = request_body_.done();
+  req_->body.start(req.framing, req.content_length);
+  req_->body_done = req_->body.done();
   if (listener_->max_body_bytes && req.framing == BodyFraming::kContentLength &&
       req.content_length > listener_->max_body_bytes) {
     failRequest(http::clientError(ErrorCode::kBodyTooLarge, "request body too large"));
     return;
   }
-  route_ = listener_->routes.match(req.authority, req.path);
-  if (!route_) {
+  req_->route = listener_->routes.match(req.authority, req.path);
+  if (!req_->route) {
     failRequest(http::clientError(ErrorCode::kNoRoute, "no route for this host and path"));
     return;
   }
-  cluster_ = &view_->clusters[route_->cluster_index];
+  req_->cluster = &view_->clusters[req_->route->cluster_index];
   http::ForwardContext fwd;
   fwd.client_ip = client_ip_;
-  fwd.request_id = request_id_;
+  fwd.request_id = req_->request_id;
   if (tls_) fwd.proto = "https";
-  exchange_.start(req, fwd, *route_, *cluster_);
+  req_->exchange.start(req, fwd, *req_->route, *req_->cluster);
 }
 
 void DownstreamSession::onRequestBodyWanted() { pumpRequestBody(); }
 
 void DownstreamSession::pumpRequestBody() {
-  if (request_body_done_ || !exchange_.upstreamReady()) return;
-  const http::RequestHead& req = parser_.request();
-  if (req.expect_continue && !sent_continue_) {
+  if (req_->body_done || !req_->exchange.upstreamReady()) return;
+  const http::RequestHead& req = req_->parser.request();
+  if (req.expect_continue && !req_->sent_continue) {
     // The backend is reached: invite the body (the Expect field is not forwarded).
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
     down_->write(kContinue.data(), kContinue.size());
-    sent_continue_ = true;
+    req_->sent_continue = true;
   }
-  evbuffer* in = down_->input();
-  while (!request_body_.done()) {
-    if (!exchange_.bodyRoom()) {
+  while (!req_->body.done()) {
+    if (!req_->exchange.bodyRoom()) {
       pauseDownstreamRead(true);  // resumed from onRequestBodyWanted below the low mark
       return;
     }
     const char* data;
     size_t len;
-    if (!firstChunk(in, &data, &len)) {
+    if (!down_->peekInput(&data, &len)) {
       pauseDownstreamRead(false);
       return;
     }
-    http::BodyDecoder::Step step = request_body_.decode(data, len);
+    http::BodyDecoder::Step step = req_->body.decode(data, len);
     if (step.error) {
       failRequest(http::clientError(ErrorCode::kBadRequest, step.why));
       return;
     }
-    if (step.data_len) exchange_.sendBody(data + step.data_offset, step.data_len);
-    evbuffer_drain(in, step.consumed);
-    bytes_in_ += step.consumed;
-    if (listener_->max_body_bytes && request_body_.payloadBytes() > listener_->max_body_bytes) {
+    if (step.data_len) req_->exchange.sendBody(data + step.data_offset, step.data_len);
+    down_->drainInput(step.consumed);
+    req_->bytes_in += step.consumed;
+    if (listener_->max_body_bytes && req_->body.payloadBytes() > listener_->max_body_bytes) {
       failRequest(http::clientError(ErrorCode::kBodyTooLarge, "request body too large"));
       return;
     }
   }
-  exchange_.endBody();
-  request_body_done_ = true;
+  req_->exchange.endBody();
+  req_->body_done = true;
   pauseDownstreamRead(false);
 }
 
-size_t DownstreamSession::responseBacklog() const { return evbuffer_get_length(down_->output()); }
+size_t DownstreamSession::responseBacklog() const { return down_->outputLength(); }
 
 bool DownstreamSession::onResponseHead(const http::ResponseHead& resp) {
-  const http::RequestHead& req = parser_.request();
+  const http::RequestHead& req = req_->parser.request();
   const bool is_head = req.method == "HEAD";
-  status_ = resp.status;
+  req_->status = resp.status;
   const bool client11 = req.version_minor == 1;
-  client_chunked_ = false;
+  req_->client_chunked = false;
   switch (resp.framing) {
     case BodyFraming::kContentLength:
-      client_framing_ = BodyFraming::kContentLength;
+      req_->client_framing = BodyFraming::kContentLength;
       break;
     case BodyFraming::kChunked:
     case BodyFraming::kUntilClose:
       if (client11) {
-        client_framing_ = BodyFraming::kChunked;
-        client_chunked_ = true;
+        req_->client_framing = BodyFraming::kChunked;
+        req_->client_chunked = true;
       } else if (!resp.transfer_codings.empty()) {
         // An HTTP/1.0 client cannot be told the body is, say, gzip transfer-coded.
         failRequest(http::upstreamError(ErrorCode::kBadResponse, false,
                                         "transfer-coded response for an HTTP/1.0 client"));
         return false;
       } else {
-        client_framing_ = BodyFraming::kUntilClose;
+        req_->client_framing = BodyFraming::kUntilClose;
         close_after_response_ = true;
       }
       break;
     case BodyFraming::kNone:
-      client_framing_ = BodyFraming::kNone;
+      req_->client_framing = BodyFraming::kNone;
       break;
   }
   // An early response to a request whose body is still arriving: the connection cannot be
   // resynchronised with the client afterwards.
-  if (!request_body_done_ || shutting_down_) close_after_response_ = true;
+  if (!req_->body_done || shutting_down_) close_after_response_ = true;
   std::string_view connection = close_after_response_ ? "close" : (client11 ? "" : "keep-alive");
-  scratch_.clear();
-  http::encodeClientResponse(resp, client_framing_, is_head, connection, request_id_, &scratch_);
-  down_->write(scratch_.data(), scratch_.size());
-  bytes_out_ += scratch_.size();
-  response_started_ = true;
+  req_->scratch.clear();
+  http::encodeClientResponse(resp, req_->client_framing, is_head, connection, req_->request_id,
+                             &req_->scratch);
+  down_->write(req_->scratch.data(), req_->scratch.size());
+  req_->bytes_out += req_->scratch.size();
+  req_->response_started = true;
   return true;
 }
 
 void DownstreamSession::onResponseData(const char* data, size_t len) {
-  evbuffer* out = down_->output();
-  if (client_chunked_) {
-    scratch_.clear();
-    http::appendChunkHeader(len, &scratch_);
-    evbuffer_add(out, scratch_.data(), scratch_.size());
-    bytes_out_ += scratch_.size() + http::kChunkEnd.size();
+  if (req_->client_chunked) {
+    req_->scratch.clear();
+    http::appendChunkHeader(len, &req_->scratch);
+    down_->write(req_->scratch.data(), req_->scratch.size());
+    req_->bytes_out += req_->scratch.size() + http::kChunkEnd.size();
   }
-  evbuffer_add(out, data, len);
-  if (client_chunked_) evbuffer_add(out, http::kChunkEnd.data(), http::kChunkEnd.size());
-  bytes_out_ += len;
+  down_->write(data, len);
+  if (req_->client_chunked) down_->write(http::kChunkEnd.data(), http::kChunkEnd.size());
+  req_->bytes_out += len;
 }
 
 void DownstreamSession::onResponseEnd() {
-  if (client_chunked_) {
-    evbuffer_add(down_->output(), http::kLastChunk.data(), http::kLastChunk.size());
-    bytes_out_ += http::kLastChunk.size();
+  if (req_->client_chunked) {
+    down_->write(http::kLastChunk.data(), http::kLastChunk.size());
+    req_->bytes_out += http::kLastChunk.size();
   }
-  response_done_ = true;
+  req_->response_done = true;
   recordRequest();
-  if (close_after_response_ || shutting_down_ || !request_body_done_) {
+  if (close_after_response_ || shutting_down_ || !req_->body_done) {
     closeGracefully();
     return;
   }
@@ -407,7 +397,7 @@ void DownstreamSession::onDownTimeout() {
     counters_.countHandshake(stats::HandshakeResult::kTimeout);
     close();
   } else if (state_ == State::kReadingHead) {
-    if (parser_.started()) {
+    if (requestStarted()) {
       state_ = State::kProxying;
       failRequest(
           http::clientError(ErrorCode::kRequestTimeout, "request head not received in time"));
@@ -421,28 +411,29 @@ void DownstreamSession::onDownTimeout() {
 
 void DownstreamSession::failRequest(http::Error error) {
   if (state_ == State::kClosed || state_ == State::kLingering) return;
-  last_error_ = error;
-  exchange_.abort();
-  if (response_started_) {
+  req_->last_error = error;
+  req_->exchange.abort();
+  if (req_->response_started) {
     // Response bytes already reached the client: the only honest signal left is to cut.
     recordRequest();
     close();
     return;
   }
-  status_ = http::statusFor(error.code);
-  if (request_id_.empty()) {
-    appendHex(&request_id_, worker_.random().next());
-    appendHex(&request_id_, worker_.random().next());
+  req_->status = http::statusFor(error.code);
+  if (req_->request_id.empty()) {
+    appendHex(&req_->request_id, worker_.random().next());
+    appendHex(&req_->request_id, worker_.random().next());
   }
   const bool client_fault =
       error.source == http::ErrorSource::kDownstream && error.code != ErrorCode::kNoRoute;
   const bool close_conn =
-      client_fault || close_after_response_ || !request_body_done_ || shutting_down_;
-  scratch_.clear();
-  http::encodeErrorResponse(status_, error.detail, request_id_, close_conn, &scratch_);
-  down_->write(scratch_.data(), scratch_.size());
-  bytes_out_ += scratch_.size();
-  response_done_ = true;
+      client_fault || close_after_response_ || !req_->body_done || shutting_down_;
+  req_->scratch.clear();
+  http::encodeErrorResponse(req_->status, error.detail, req_->request_id, close_conn,
+                            &req_->scratch);
+  down_->write(req_->scratch.data(), req_->scratch.size());
+  req_->bytes_out += req_->scratch.size();
+  req_->response_done = true;
   recordRequest();
   if (close_conn)
     closeGracefully();
@@ -451,12 +442,12 @@ void DownstreamSession::failRequest(http::Error error) {
 }
 
 void DownstreamSession::startNextRequest() {
-  resetRequestState();
-  parser_.reset();
+  releaseRequest();
+  pauseDownstreamRead(false);
   state_ = State::kReadingHead;
-  down_timer_.start(listener_->idle_timeout);
+  worker_.deadlines().start(down_timer_, listener_->idle_timeout);
   head_timer_running_ = false;
-  if (evbuffer_get_length(down_->input()) > 0) {
+  if (down_->inputLength() > 0) {
     // A pipelined request is already buffered: serve it from a fresh stack frame.
     worker_.loop().runLater([this] {
       if (state_ == State::kReadingHead) processInput();
@@ -464,21 +455,12 @@ void DownstreamSession::startNextRequest() {
   }
 }
 
-void DownstreamSession::resetRequestState() {
-  exchange_.reset();
-  route_ = nullptr;
-  cluster_ = nullptr;
-  request_body_done_ = false;
-  sent_continue_ = false;
-  response_started_ = false;
-  response_done_ = false;
-  client_chunked_ = false;
-  last_error_ = {};
-  status_ = 0;
-  request_id_.clear();
-  bytes_in_ = 0;
-  bytes_out_ = 0;
-  pauseDownstreamRead(false);
+bool DownstreamSession::requestStarted() const { return req_ && req_->parser.started(); }
+
+void DownstreamSession::releaseRequest() {
+  if (!req_) return;
+  worker_.http1Requests().release(req_);  // aborts its exchange
+  req_ = nullptr;
 }
 
 void DownstreamSession::pauseDownstreamRead(bool pause) {
@@ -492,62 +474,59 @@ void DownstreamSession::pauseDownstreamRead(bool pause) {
 
 void DownstreamSession::beginShutdown() {
   shutting_down_ = true;
-  if (state_ == State::kHandshaking || (state_ == State::kReadingHead && !parser_.started()))
+  if (state_ == State::kHandshaking || (state_ == State::kReadingHead && !requestStarted()))
     close();
   else
     close_after_response_ = true;
 }
 
-void DownstreamSession::forceClose() {
-  exchange_.abort();
-  close();
-}
+void DownstreamSession::forceClose() { close(); }
 
 void DownstreamSession::onViewChanged() {
-  if (worker_.listenerIndex(listener_name_) < 0) beginShutdown();
+  if (worker_.listenerIndex(listener_->name) < 0) beginShutdown();
 }
 
 void DownstreamSession::abortIfUsing(const upstream::HostState* host) {
-  if (state_ == State::kProxying) exchange_.abortIfUsing(host);
+  if (state_ == State::kProxying) req_->exchange.abortIfUsing(host);
 }
 
 void DownstreamSession::recordRequest() {
   RequestRecord r;
   r.view = view_.get();
-  r.route = route_;
-  r.cluster = cluster_;
-  r.outcome = &exchange_.outcome();
-  r.request = &parser_.request();
-  r.client_error = last_error_;
-  r.status = status_;
-  r.response_started = response_started_;
-  r.request_id = request_id_;
+  r.route = req_->route;
+  r.cluster = req_->cluster;
+  r.outcome = &req_->exchange.outcome();
+  r.request = &req_->parser.request();
+  r.client_error = req_->last_error;
+  r.status = req_->status;
+  r.response_started = req_->response_started;
+  r.request_id = req_->request_id;
   r.client_ip = client_ip_;
   r.listener = listener_->name;
   r.protocol = stats::ClientProtocol::kHttp1;
   r.tls = tls_version_;
-  r.bytes_in = bytes_in_;
-  r.bytes_out = bytes_out_;
-  r.started_at = started_at_;
+  r.bytes_in = req_->bytes_in;
+  r.bytes_out = req_->bytes_out;
+  r.started_at = req_->started_at;
   stream::recordRequest(worker_, counters_, r);
 }
 
 void DownstreamSession::closeGracefully() {
   if (state_ == State::kClosed) return;
   state_ = State::kLingering;
-  exchange_.abort();
-  down_timer_.start(kLingerTime);
+  releaseRequest();
+  worker_.deadlines().start(down_timer_, kLingerTime);
   down_->setWriteLowWater(0);
   down_->enableRead();
   downstream_read_paused_ = false;
-  if (evbuffer_get_length(down_->output()) == 0) onDownWrite();
+  if (down_->outputLength() == 0) onDownWrite();
 }
 
 void DownstreamSession::close() {
   if (state_ == State::kClosed) return;
   state_ = State::kClosed;
   down_timer_.cancel();
-  exchange_.abort();
+  releaseRequest();
   down_->release();  // safe inside its own callback: the stream defers the free
   down_ = nullptr;
   worker_.sessionClosed(this);

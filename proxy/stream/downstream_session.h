@@ -1,6 +1,8 @@
 // One client connection and the request in flight on it. Requests on a keep-alive connection
 // are served one after another, so pipelined responses leave in order; bytes of the next
-// request wait in the input buffer (bounded by its read watermark).
+// request wait in the input buffer (bounded by its read watermark). The request's state
+// (parser, exchange, bookkeeping) is borrowed from the worker's pool from its first byte to
+// the end of its response: an idle connection holds only what is below.
 //
 // Owner: the worker thread that accepted the connection. Created by Worker::onAccept, deleted
 // by the worker at the end of the loop turn after close.
@@ -11,11 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "common/event_loop.h"
+#include "common/deadline_queue.h"
 #include "proxy/core/stream.h"
-#include "proxy/http/body_decoder.h"
 #include "proxy/http/error.h"
-#include "proxy/http/http1_parser.h"
 #include "proxy/stats/listener_counters.h"
 #include "proxy/stream/client_connection.h"
 #include "proxy/stream/exchange.h"
@@ -30,10 +30,6 @@ namespace lb::upstream {
 struct HostState;
 }
 
-namespace lb::router {
-struct RouteEntry;
-}
-
 namespace lb::tls {
 class ServerContext;
 }
@@ -44,6 +40,8 @@ struct ListenerSnapshot;
 }  // namespace lb::snapshot
 
 namespace lb::stream {
+
+struct Http1Request;
 
 class DownstreamSession final : public ClientConnection, public ExchangeClient {
  public:
@@ -68,6 +66,7 @@ class DownstreamSession final : public ClientConnection, public ExchangeClient {
   static void onReadCb(core::Stream*, void* arg);
   static void onWriteCb(core::Stream*, void* arg);
   static void onEventCb(core::Stream*, short events, void* arg);
+  static void onTimeoutCb(void* arg);
 
   void onDownRead();
   void onDownWrite();
@@ -99,48 +98,31 @@ class DownstreamSession final : public ClientConnection, public ExchangeClient {
   void close();
   // Once per request, at its end: statistics, outlier detection, access log.
   void recordRequest();
-  void resetRequestState();
+  // Back to the pool with the request's state (its exchange is aborted).
+  void releaseRequest();
+  bool requestStarted() const;  // a byte of a request head arrived since the last request
   void pauseDownstreamRead(bool pause);
 
   core::Worker& worker_;
   uint32_t listener_index_;
-  std::shared_ptr<core::WorkerView> view_;  // pinned per request
-  const snapshot::ListenerSnapshot* listener_;
-  std::string listener_name_;
+  std::shared_ptr<core::WorkerView> view_;      // pinned per request
+  const snapshot::ListenerSnapshot* listener_;  // in view_
   core::Stream* down_;
   std::string client_ip_;
   stats::ListenerCounters& counters_;
   std::shared_ptr<const tls::ServerContext> tls_;  // kept for the connection's life
-  stats::TlsVersion tls_version_ = stats::TlsVersion::kNone;
+  Http1Request* req_ = nullptr;                    // the request in progress, from the pool
+  // Handshake, request head deadline, keep-alive idle, lingering.
+  common::DeadlineQueue::Entry down_timer_;
   State state_ = State::kReadingHead;
-  http::Http1HeadParser parser_;
-  http::BodyDecoder request_body_;
-  common::Timer down_timer_;  // handshake, request head deadline, keep-alive idle, lingering
+  stats::TlsVersion tls_version_ = stats::TlsVersion::kNone;
   bool head_timer_running_ = false;
   bool served_any_ = false;  // a request was read on this connection (no h2c preface now)
   bool shutting_down_ = false;
-
-  // The request in flight.
-  const router::RouteEntry* route_ = nullptr;
-  core::WorkerCluster* cluster_ = nullptr;
-  Exchange exchange_;  // reused from request to request
-  bool request_body_done_ = false;
-  bool sent_continue_ = false;
-  bool response_started_ = false;  // response head written to the client
-  bool response_done_ = false;
   // A request whose framing some servers read differently (a body on GET or HEAD) is
   // forwarded with clean framing, then neither connection carries another request.
   bool close_after_response_ = false;
   bool downstream_read_paused_ = false;
-  bool client_chunked_ = false;  // response body re-chunked for the client
-  http::BodyFraming client_framing_ = http::BodyFraming::kNone;
-  http::Error last_error_;
-  int status_ = 0;
-  std::string request_id_;
-  uint64_t bytes_in_ = 0;
-  uint64_t bytes_out_ = 0;
-  std::chrono::steady_clock::time_point started_at_;
-  std::string scratch_;  // reused for encoding heads
 };
 
 }  // namespace lb::stream

@@ -9,7 +9,6 @@
 #include "proxy/router/route_table.h"
 #include "proxy/snapshot/snapshot.h"
 #include "proxy/stats/traffic_stats.h"
-#include "proxy/stream/first_chunk.h"
 
 namespace lb::stream {
 
@@ -44,7 +43,7 @@ std::string_view findCookie(const http::RequestHead& req, std::string_view name)
 }  // namespace
 
 Exchange::Exchange(core::Worker& worker, ExchangeClient& client)
-    : worker_(worker), client_(client), timer_(worker.loop(), [this] { onTimeout(); }) {}
+    : worker_(worker), client_(&client), timer_(worker.loop(), [this] { onTimeout(); }) {}
 
 Exchange::~Exchange() { release(false); }
 
@@ -123,7 +122,7 @@ void Exchange::startAttempt() {
 
 void Exchange::connectTo(uint32_t host_index) {
   const upstream::HostState& host = *cluster_->hosts[host_index].state;
-  auto* stream = new core::Stream(worker_.loop().base(), -1);
+  auto* stream = new core::Stream(worker_.loop(), -1);
   upstream_ = std::make_unique<upstream::UpstreamConnection>(worker_.loop(), stream, host_index);
   upstream_->setHandler(this);
   ++cluster_->locals[host_index]->load.active_requests;
@@ -157,38 +156,36 @@ void Exchange::sendRequestHead() {
   up->enableRead();
   upstream_started_at_ = std::chrono::steady_clock::now();
   timer_.start(route_->timeout);
-  if (!body_done_) client_.onRequestBodyWanted();
+  if (!body_done_) client_->onRequestBodyWanted();
 }
 
 bool Exchange::bodyRoom() const {
-  return upstream_ && upstream_->connected &&
-         evbuffer_get_length(upstream_->stream()->output()) < kHighWater;
+  return upstream_ && upstream_->connected && upstream_->stream()->outputLength() < kHighWater;
 }
 
 void Exchange::sendBody(const char* data, size_t len) {
   if (!upstream_ || len == 0) return;
-  evbuffer* out = upstream_->stream()->output();
+  core::Stream* out = upstream_->stream();
   body_started_ = true;
   if (chunked_up_) {
     scratch_.clear();
     http::appendChunkHeader(len, &scratch_);
-    evbuffer_add(out, scratch_.data(), scratch_.size());
+    out->write(scratch_.data(), scratch_.size());
   }
-  evbuffer_add(out, data, len);
-  if (chunked_up_) evbuffer_add(out, http::kChunkEnd.data(), http::kChunkEnd.size());
+  out->write(data, len);
+  if (chunked_up_) out->write(http::kChunkEnd.data(), http::kChunkEnd.size());
 }
 
 void Exchange::endBody() {
   if (body_done_) return;
   body_done_ = true;
   if (upstream_ && chunked_up_) {
-    evbuffer* out = upstream_->stream()->output();
-    evbuffer_add(out, http::kLastChunk.data(), http::kLastChunk.size());
+    upstream_->stream()->write(http::kLastChunk.data(), http::kLastChunk.size());
   }
 }
 
 void Exchange::onUpstreamWrite() {
-  if (!body_done_ && upstream_ && upstream_->connected) client_.onRequestBodyWanted();
+  if (!body_done_ && upstream_ && upstream_->connected) client_->onRequestBodyWanted();
 }
 
 void Exchange::onUpstreamRead() {
@@ -199,13 +196,13 @@ void Exchange::onUpstreamRead() {
 
 void Exchange::readResponse() {
   if (!upstream_ || read_paused_) return;
-  evbuffer* in = upstream_->stream()->input();
+  core::Stream* in = upstream_->stream();
   while (!outcome_.response_started) {
     const char* data;
     size_t len;
-    if (!firstChunk(in, &data, &len)) return;
+    if (!in->peekInput(&data, &len)) return;
     http::Http1HeadParser::Result r = upstream_->parser.feed(data, len);
-    evbuffer_drain(in, r.consumed);
+    in->drainInput(r.consumed);
     if (r.status == http::Http1HeadParser::Status::kError) {
       fail(http::upstreamError(ErrorCode::kBadResponse, false, r.error.detail));
       return;
@@ -213,23 +210,23 @@ void Exchange::readResponse() {
     if (r.status == http::Http1HeadParser::Status::kDone && !handleResponseHead()) return;
   }
   while (!upstream_->body.done()) {
-    if (client_.responseBacklog() >= kHighWater) {
+    if (client_->responseBacklog() >= kHighWater) {
       pauseRead(true);  // resumed by resumeResponse() below the low mark
       return;
     }
     const char* data;
     size_t len;
-    if (!firstChunk(in, &data, &len)) return;
+    if (!in->peekInput(&data, &len)) return;
     http::BodyDecoder::Step step = upstream_->body.decode(data, len);
     if (step.error) {
       fail(http::upstreamError(ErrorCode::kBadResponse, false, step.why));
       return;
     }
     if (step.data_len) {
-      client_.onResponseData(data + step.data_offset, step.data_len);
+      client_->onResponseData(data + step.data_offset, step.data_len);
       if (!active_) return;
     }
-    evbuffer_drain(in, step.consumed);
+    in->drainInput(step.consumed);
   }
   finish();
 }
@@ -247,7 +244,7 @@ bool Exchange::handleResponseHead() {
   timer_.start(route_->timeout);  // from now on: the body read stall limit
   outcome_.upstream_time = std::chrono::steady_clock::now() - upstream_started_at_;
   outcome_.status = resp.status;
-  if (!client_.onResponseHead(resp)) return false;
+  if (!client_->onResponseHead(resp)) return false;
   outcome_.response_started = true;
   upstream_->body.start(resp.framing, resp.content_length);
   return true;
@@ -310,7 +307,7 @@ void Exchange::resumeResponse() {
   if (upstream_closed_) upstream_->stream()->disableRead();  // nothing more will come
   readResponse();
   if (upstream_closed_ && upstream_ && active_ && !read_paused_ &&
-      evbuffer_get_length(upstream_->stream()->input()) == 0)
+      upstream_->stream()->inputLength() == 0)
     endAfterClose();
 }
 
@@ -319,10 +316,10 @@ void Exchange::finish() {
   bool reusable = upstream_ && !no_reuse_ && !upstream_closed_ &&
                   upstream_->parser.response().keep_alive &&
                   upstream_->body.framing() != BodyFraming::kUntilClose && body_done_ &&
-                  evbuffer_get_length(upstream_->stream()->input()) == 0;
+                  upstream_->stream()->inputLength() == 0;
   release(reusable);
   active_ = false;
-  client_.onResponseEnd();
+  client_->onResponseEnd();
 }
 
 void Exchange::onTimeout() {
@@ -342,7 +339,7 @@ void Exchange::fail(http::Error error) {
   timer_.cancel();
   release(false);
   active_ = false;
-  client_.onExchangeFailed(error);
+  client_->onExchangeFailed(error);
 }
 
 void Exchange::abort() {

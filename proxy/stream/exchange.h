@@ -6,8 +6,9 @@
 // implements ExchangeClient: it supplies the request body when asked and turns the response
 // into its own protocol.
 //
-// Owner: the worker thread of the client connection. The client owns the Exchange; it may
-// call abort() at any time, and may reuse the object for its next request after reset().
+// Owner: the worker thread of the client connection. The client owns the Exchange (or borrows
+// it from the worker's pool with its request); it may call abort() at any time, and may reuse
+// the object for its next request after reset(), or hand it to another client with setClient().
 // Callbacks into the client never come after abort(), and the client must not destroy the
 // Exchange from inside one of them (close it, and delete later in the loop turn).
 #pragma once
@@ -83,6 +84,8 @@ class Exchange final : public upstream::UpstreamHandler {
   ~Exchange();
   Exchange(const Exchange&) = delete;
   Exchange& operator=(const Exchange&) = delete;
+  // Between requests only (after reset()): callbacks go to `client` from now on.
+  void setClient(ExchangeClient& client) { client_ = &client; }
 
   // Starts the request. `req` and the strings behind `fwd` must stay valid until the exchange
   // ends. A request whose framing is not kNone has a body: sendBody()/endBody() follow.
@@ -129,7 +132,7 @@ class Exchange final : public upstream::UpstreamHandler {
   void noteConnectFailure(uint32_t host_index);
 
   core::Worker& worker_;
-  ExchangeClient& client_;
+  ExchangeClient* client_;
   common::Timer timer_;  // connect timeout, response timeout, body read stall
   const http::RequestHead* req_ = nullptr;
   http::ForwardContext fwd_;

@@ -152,7 +152,7 @@ const snapshot::ListenerSnapshot& H2Session::listener() const {
   return view_->snapshot->listeners[origin_.listener_index];
 }
 
-size_t H2Session::outputBacklog() const { return down_ ? evbuffer_get_length(down_->output()) : 0; }
+size_t H2Session::outputBacklog() const { return down_ ? down_->outputLength() : 0; }
 
 void H2Session::start() {
   down_->setCallbacks(onReadCb, onWriteCb, onEventCb, this);
@@ -213,19 +213,19 @@ void H2Session::onEventCb(core::Stream*, short, void* arg) {
 
 void H2Session::onRead() {
   if (closed_conn_ || !ng_) return;
-  evbuffer* in = down_->input();
-  while (evbuffer_get_length(in) > 0 && !closing_) {
-    evbuffer_iovec v;
-    if (evbuffer_peek(in, -1, nullptr, &v, 1) < 1) break;
-    ssize_t n = nghttp2_session_mem_recv(ng_, static_cast<const uint8_t*>(v.iov_base), v.iov_len);
+  const char* data;
+  size_t len;
+  while (!closing_ && down_->peekInput(&data, &len)) {
+    ssize_t n = nghttp2_session_mem_recv(ng_, reinterpret_cast<const uint8_t*>(data), len);
+    if (closed_conn_) return;
     if (n < 0) {
       // A connection error (bad preface, flood, CONTINUATION limit, ...): nghttp2 has queued
       // the GOAWAY; send it and close.
-      evbuffer_drain(in, evbuffer_get_length(in));
+      down_->drainInput(down_->inputLength());
       closing_ = true;
       break;
     }
-    evbuffer_drain(in, static_cast<size_t>(n));
+    down_->drainInput(static_cast<size_t>(n));
   }
   if (!closing_) dispatchPending();
   if (!closing_ && abusive()) {

@@ -20,8 +20,10 @@ inline bool validRequestId(const std::string& id) {
 }
 
 inline void appendHex(std::string* out, uint64_t v) {
-  static const char* kHex = "0123456789abcdef";
-  for (int shift = 60; shift >= 0; shift -= 4) out->push_back(kHex[(v >> shift) & 15]);
+  static constexpr char kHex[] = "0123456789abcdef";
+  char digits[16];
+  for (int i = 15; i >= 0; --i, v >>= 4) digits[i] = kHex[v & 15];
+  out->append(digits, sizeof(digits));
 }
 
 // Sets *out to the request's id: the client's X-Request-Id if valid, else `a`,`b` in hex.
