@@ -13,7 +13,11 @@ struct Header {
   std::string value;  // OWS trimmed
 };
 
-bool equalsIgnoreCase(std::string_view a, std::string_view b);
+bool equalsIgnoreCaseSlow(std::string_view a, std::string_view b);  // same sizes
+// ASCII case-insensitive equality (header names, tokens). Inline: most calls differ in size.
+inline bool equalsIgnoreCase(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && equalsIgnoreCaseSlow(a, b);
+}
 
 // How the body of a message is delimited on the wire.
 enum class BodyFraming : uint8_t { kNone, kContentLength, kChunked, kUntilClose };

@@ -252,6 +252,50 @@ TEST(Http1Parser, LimitsGive414And431) {
   EXPECT_EQ(fits.status, Http1HeadParser::Status::kDone);
 }
 
+// The scanner walks runs of ordinary bytes at once: limits must still hold to the byte, and
+// the limit a byte-by-byte walk would break first is the one reported (all splits agree).
+TEST(Http1Parser, LimitsHoldToTheByte) {
+  HeadLimits limits;
+  limits.max_request_line = 64;
+  limits.max_header_bytes = 256;
+  auto line = [](size_t len) {  // a request line of exactly `len` bytes, CRLF excluded
+    std::string fixed = "GET / HTTP/1.1";
+    return "GET /" + std::string(len - fixed.size(), 'a') + " HTTP/1.1";
+  };
+  EXPECT_EQ(request(line(64) + "\r\nHost: a\r\n\r\n", limits).status,
+            Http1HeadParser::Status::kDone);
+  EXPECT_EQ(request(line(65) + "\r\nHost: a\r\n\r\n", limits).error.code, ErrorCode::kUriTooLong);
+  EXPECT_EQ(request(line(300) + "\r\nHost: a\r\n\r\n", limits).error.code, ErrorCode::kUriTooLong);
+
+  const std::string start = "GET / HTTP/1.1\r\nHost: a\r\nX: ";
+  auto head = [&](size_t total) {  // a head of exactly `total` bytes
+    return start + std::string(total - start.size() - 4, 'v') + "\r\n\r\n";
+  };
+  Parsed exact = request(head(256), limits);
+  ASSERT_EQ(exact.status, Http1HeadParser::Status::kDone) << exact.error.detail;
+  EXPECT_EQ(exact.head_bytes, 256u);
+  EXPECT_EQ(request(head(257), limits).error.code, ErrorCode::kHeadersTooLarge);
+
+  // The head limit below the line limit: the whole-head limit is what a long line breaks.
+  limits.max_header_bytes = 40;
+  EXPECT_EQ(request(line(50) + "\r\nHost: a\r\n\r\n", limits).error.code,
+            ErrorCode::kHeadersTooLarge);
+}
+
+// NUL, a bare CR or a bare LF anywhere in a long field line is found, wherever it falls in
+// the 16-byte blocks the scanner reads at once.
+TEST(Http1Parser, ForbiddenBytesAreFoundAtEveryOffset) {
+  for (char bad : {'\0', '\r', '\n'}) {
+    for (size_t pos = 0; pos < 40; ++pos) {
+      std::string value(40, 'v');
+      value[pos] = bad;
+      std::string head = "GET / HTTP/1.1\r\nHost: a\r\nX-Long: " + value + "\r\n\r\n";
+      Parsed p = request(head);
+      EXPECT_EQ(p.status, Http1HeadParser::Status::kError) << "byte " << int(bad) << " at " << pos;
+    }
+  }
+}
+
 TEST(Http1Parser, ResponseFraming) {
   Parsed cl = response("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n");
   ASSERT_EQ(cl.status, Http1HeadParser::Status::kDone);
