@@ -29,6 +29,7 @@ constexpr size_t kMaxSpareBuffers = 256;
 
 EventLoop::~EventLoop() {
   for (evbuffer* buf : spare_buffers_) evbuffer_free(buf);
+  for (char* block : spare_blocks_) delete[] block;
   event_free(deferred_event_);
   event_free(wake_event_);
   close(wake_fd_);
@@ -73,6 +74,21 @@ evbuffer* EventLoop::takeBuffer() {
   evbuffer* buf = spare_buffers_.back();
   spare_buffers_.pop_back();
   return buf;
+}
+
+char* EventLoop::takeBlock() {
+  if (spare_blocks_.empty()) return new char[kBlockSize];
+  char* block = spare_blocks_.back();
+  spare_blocks_.pop_back();
+  return block;
+}
+
+void EventLoop::giveBlock(char* block, size_t size) {
+  if (size != kBlockSize || spare_blocks_.size() >= kMaxSpareBuffers) {
+    delete[] block;
+    return;
+  }
+  spare_blocks_.push_back(block);
 }
 
 void EventLoop::giveBuffer(evbuffer* buf) {

@@ -39,6 +39,10 @@ class EventLoop {
   // giveBuffer() takes one back (emptied here) or frees it when enough are spare.
   evbuffer* takeBuffer();
   void giveBuffer(evbuffer* buf);
+  // Likewise for streams' contiguous input: blocks of kBlockSize bytes (others are freed).
+  static constexpr size_t kBlockSize = 16 * 1024;
+  char* takeBlock();
+  void giveBlock(char* block, size_t size);
 
   void run();   // owner thread; returns after stop()
   void stop();  // any thread
@@ -67,6 +71,7 @@ class EventLoop {
   std::vector<Call> running_calls_;
   bool deferred_armed_ = false;
   std::vector<evbuffer*> spare_buffers_;
+  std::vector<char*> spare_blocks_;
 };
 
 // A one-shot timer on a loop; re-arm with start(). Owner thread only.

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 #include "common/event_loop.h"
 
@@ -30,7 +31,7 @@ Stream::~Stream() {
   if (ssl_) SSL_free(ssl_);
   if (io_ev_) event_free(io_ev_);
   if (fd_ >= 0) ::close(fd_);
-  if (input_) loop_.giveBuffer(input_);
+  if (in_buf_) loop_.giveBlock(in_buf_, in_cap_);
   if (output_) loop_.giveBuffer(output_);
 }
 
@@ -67,30 +68,56 @@ void Stream::attach() {
 
 void Stream::lookForInput() { event_active(io_ev_, EV_READ, 0); }
 
-size_t Stream::inputLength() const { return input_ ? evbuffer_get_length(input_) : 0; }
-
-evbuffer* Stream::input() {
-  if (!input_) input_ = loop_.takeBuffer();
-  return input_;
-}
-
-bool Stream::peekInput(const char** data, size_t* len) {
-  if (!input_) return false;
-  evbuffer_iovec v;
-  if (evbuffer_peek(input_, -1, nullptr, &v, 1) < 1 || v.iov_len == 0) return false;
-  *data = static_cast<const char*>(v.iov_base);
-  *len = v.iov_len;
+bool Stream::peekInput(const char** data, size_t* len) const {
+  if (in_begin_ == in_end_) return false;
+  *data = in_buf_ + in_begin_;
+  *len = in_end_ - in_begin_;
   return true;
 }
 
 void Stream::drainInput(size_t len) {
-  if (!input_ || len == 0) return;
-  size_t before = evbuffer_get_length(input_);
-  evbuffer_drain(input_, len);
+  const size_t before = inputLength();
+  if (len == 0 || before == 0) return;
+  in_begin_ += len < before ? len : before;
+  if (in_begin_ == in_end_) in_begin_ = in_end_ = 0;
   // The input had reached the high watermark and reading stopped: read what is waiting.
-  if (read_high_ && before >= read_high_ && evbuffer_get_length(input_) < read_high_ && readable_ &&
-      reading_ && io_ev_ && !dead_)
+  if (read_high_ && before >= read_high_ && inputLength() < read_high_ && readable_ && reading_ &&
+      io_ev_ && !dead_)
     lookForInput();
+}
+
+char* Stream::inputSpace(size_t want, size_t* room) {
+  if (!in_buf_) {
+    in_buf_ = loop_.takeBlock();
+    in_cap_ = common::EventLoop::kBlockSize;
+    in_begin_ = in_end_ = 0;
+  }
+  if (in_end_ == in_cap_ && in_begin_ > 0) {
+    // Full at the end, consumed at the front: move what is left to the front.
+    std::memmove(in_buf_, in_buf_ + in_begin_, in_end_ - in_begin_);
+    in_end_ -= in_begin_;
+    in_begin_ = 0;
+  }
+  if (in_end_ == in_cap_) {
+    // Full of unconsumed bytes (a large head or body below the watermark): double it.
+    size_t cap = in_cap_ * 2;
+    char* bigger = new char[cap];
+    std::memcpy(bigger, in_buf_ + in_begin_, in_end_ - in_begin_);
+    loop_.giveBlock(in_buf_, in_cap_);
+    in_end_ -= in_begin_;
+    in_begin_ = 0;
+    in_buf_ = bigger;
+    in_cap_ = cap;
+  }
+  *room = std::min(want, in_cap_ - in_end_);
+  return in_buf_ + in_end_;
+}
+
+void Stream::releaseInputIfEmpty() {
+  if (!in_buf_ || in_begin_ != in_end_) return;
+  loop_.giveBlock(in_buf_, in_cap_);
+  in_buf_ = nullptr;
+  in_cap_ = in_begin_ = in_end_ = 0;
 }
 
 size_t Stream::outputLength() const { return output_ ? evbuffer_get_length(output_) : 0; }
@@ -215,18 +242,16 @@ void Stream::doReadTls() {
   size_t got = 0;
   bool eof = false, error = false;
   while (size_t want = nextReadSize(got)) {
-    evbuffer_iovec vec[1];
-    if (evbuffer_reserve_space(input(), static_cast<ev_ssize_t>(want), vec, 1) != 1) break;
+    size_t room = 0;
+    char* at = inputSpace(want, &room);
     size_t n = 0;
     ERR_clear_error();
-    int r = SSL_read_ex(ssl_, vec[0].iov_base, std::min(vec[0].iov_len, want), &n);
+    int r = SSL_read_ex(ssl_, at, room, &n);
     if (r == 1) {
-      vec[0].iov_len = n;
-      evbuffer_commit_space(input_, vec, 1);
+      in_end_ += n;
       got += n;
       continue;  // no short-read shortcut: OpenSSL may hold more than one record
     }
-    evbuffer_commit_space(input_, vec, 0);
     int err = SSL_get_error(ssl_, r);
     if (err == SSL_ERROR_WANT_READ) {
       readable_ = false;
@@ -250,24 +275,13 @@ void Stream::doRead() {
   size_t got = 0;
   bool eof = false, error = false;
   while (size_t want = nextReadSize(got)) {
-    evbuffer_iovec vec[2];
-    int nvec = evbuffer_reserve_space(input(), static_cast<ev_ssize_t>(want), vec, 2);
-    if (nvec <= 0) break;
-    iovec iov[2];
-    for (int i = 0; i < nvec; ++i) iov[i] = {vec[i].iov_base, vec[i].iov_len};
-    ssize_t n = ::readv(fd_, iov, nvec);
+    size_t room = 0;
+    char* at = inputSpace(want, &room);
+    ssize_t n = ::read(fd_, at, room);
     if (n > 0) {
-      size_t left = static_cast<size_t>(n);
-      for (int i = 0; i < nvec; ++i) {
-        size_t take = left < vec[i].iov_len ? left : vec[i].iov_len;
-        vec[i].iov_len = take;
-        left -= take;
-      }
-      evbuffer_commit_space(input_, vec, nvec);
+      in_end_ += static_cast<size_t>(n);
       got += static_cast<size_t>(n);
-      size_t asked = 0;
-      for (int i = 0; i < nvec; ++i) asked += iov[i].iov_len;
-      if (static_cast<size_t>(n) < asked && !peer_closed_) {
+      if (static_cast<size_t>(n) < room && !peer_closed_) {
         // A short read took all there was; new data (or a FIN) brings a new edge. Saves
         // the read that would only say EAGAIN. A FIN that came with this edge is flagged
         // by EV_CLOSED (EPOLLRDHUP), and then we read on until the 0.
@@ -276,7 +290,6 @@ void Stream::doRead() {
       }
       continue;
     }
-    evbuffer_commit_space(input_, vec, 0);
     if (n == 0) {
       eof = true;
       readable_ = false;
@@ -296,11 +309,8 @@ void Stream::finishRead(size_t got, bool eof, bool error) {
     read_cb_(this, arg_);
     if (dead_) return;
   }
-  if (input_ && evbuffer_get_length(input_) == 0) {
-    // Consumed: the buffer goes back (the owner holds no pointer to it past its callback).
-    loop_.giveBuffer(input_);
-    input_ = nullptr;
-  }
+  // Consumed: the block goes back (the owner holds no pointer to it past its callback).
+  releaseInputIfEmpty();
   if (eof) {
     eof_ = true;
     fire(BEV_EVENT_EOF | BEV_EVENT_READING);

@@ -4,11 +4,14 @@
 // sizes every read with ioctl(FIONREAD). This stream registers its fd once, edge-triggered
 // for read and write with one event, writes as soon as the current loop turn ends (coalescing
 // everything queued in that turn into one writev), asks the kernel for nothing else, and
-// reads into reserved evbuffer space until EAGAIN or the read high watermark.
+// reads into one contiguous input block until EAGAIN or the read high watermark.
 //
-// Memory: the buffers come from the loop's spare ones when there are bytes to hold and go
-// back once empty, so an idle connection holds none (the input after a read callback that
-// left it empty, the output once everything is written).
+// The input is contiguous (parsers see a whole head at once, and no evbuffer chain is
+// allocated and freed per read): a 16 KiB block, grown by doubling only when full and below
+// the high watermark. The output is an evbuffer (bodies are appended and written by writev).
+// Memory: both come from the loop's spare ones when there are bytes to hold and go back once
+// empty, so an idle connection holds none (the input after a read callback that left it
+// empty, the output once everything is written).
 //
 // Callback semantics follow bufferevent's (the session code was written against them):
 // read callback after data was added to input; write callback after a write left the output
@@ -17,7 +20,7 @@
 //
 // TLS (server side): after startTlsServer() the stream runs the handshake on the socket's
 // edges and reports BEV_EVENT_CONNECTED when it is done (ERROR if it fails); from then on
-// input() holds decrypted bytes and write() takes plaintext, with the same callbacks,
+// the input holds decrypted bytes and write() takes plaintext, with the same callbacks,
 // watermarks and edge logic. Records are written 16 KiB at most per SSL_write.
 // Owner: one loop thread.
 #pragma once
@@ -58,12 +61,11 @@ class Stream {
   void enableRead();
   void disableRead();
 
-  // Received bytes not consumed yet. The evbuffer is valid until the callback on the stack
-  // returns; consume with drainInput(), not evbuffer_drain (reading resumes below the mark).
-  size_t inputLength() const;
-  evbuffer* input();
-  // The first contiguous span of the input; false when the input is empty.
-  bool peekInput(const char** data, size_t* len);
+  // Received bytes not consumed yet, all contiguous; false when there are none. The pointer
+  // is valid until the callback on the stack returns or drainInput() is called.
+  size_t inputLength() const { return in_end_ - in_begin_; }
+  bool peekInput(const char** data, size_t* len) const;
+  // Consumes bytes from the front; reading resumes once below the high watermark.
   void drainInput(size_t len);
   // Bytes queued and not written yet.
   size_t outputLength() const;
@@ -91,6 +93,10 @@ class Stream {
   void attach();  // registers the fd's events (once)
   // How much the next read may take (0: stop: not reading, fair share used, or input full).
   size_t nextReadSize(size_t got) const;
+  // Room for at least one byte at the input's end (taking, compacting or growing the block);
+  // returns where to read and how much fits, at most `want`.
+  char* inputSpace(size_t want, size_t* room);
+  void releaseInputIfEmpty();
   void doRead();
   void doReadTls();
   void doWrite();
@@ -105,7 +111,10 @@ class Stream {
 
   common::EventLoop& loop_;
   int fd_;
-  evbuffer* input_ = nullptr;   // from loop_'s spare buffers while it holds bytes
+  char* in_buf_ = nullptr;  // from loop_'s spare blocks while it holds bytes
+  size_t in_cap_ = 0;
+  size_t in_begin_ = 0;
+  size_t in_end_ = 0;
   evbuffer* output_ = nullptr;  // likewise
   event* io_ev_ = nullptr;
   DataCb read_cb_ = nullptr;

@@ -172,11 +172,11 @@ void DownstreamSession::onDownEvent(short events) {
 
 int DownstreamSession::startsWithH2Preface() const {
   static constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-  char head[24];
-  size_t have = down_->inputLength();
+  const char* data = nullptr;
+  size_t have = 0;
+  down_->peekInput(&data, &have);
   size_t n = have < kPreface.size() ? have : kPreface.size();
-  if (n > 0) evbuffer_copyout(down_->input(), head, n);
-  if (std::string_view(head, n) != kPreface.substr(0, n)) return 0;
+  if (std::string_view(data, n) != kPreface.substr(0, n)) return 0;
   return n == kPreface.size() ? 1 : -1;
 }
 
