@@ -33,6 +33,9 @@ class EventLoop {
   using CallFn = void (*)(void* arg);
   void deferCall(CallFn fn, void* arg);
   void cancelCall(CallFn fn, void* arg);
+  // Runs the pending calls now (an I/O callback is done: its writes go out before the next
+  // connection's event is handled, not after every event of the turn). Not from a call.
+  void runCallsNow();
 
   // Owner thread: empty evbuffers shared by the loop's streams, so that an idle connection
   // holds none and a busy one allocates none. takeBuffer() returns an empty buffer;
@@ -70,6 +73,7 @@ class EventLoop {
   std::vector<Call> calls_;
   std::vector<Call> running_calls_;
   bool deferred_armed_ = false;
+  bool running_calls_now_ = false;
   std::vector<evbuffer*> spare_buffers_;
   std::vector<char*> spare_blocks_;
 };

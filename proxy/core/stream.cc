@@ -212,6 +212,9 @@ void Stream::onIo(evutil_socket_t, short what, void* arg) {
   // Writable first: a connect completes (CONNECTED) before its first read.
   if (what & EV_WRITE) self->handleWritable();
   if ((what & (EV_READ | EV_CLOSED)) && !self->dead_) self->handleReadable(what);
+  // What this event made us write (to this or any stream) leaves now: waiting for the end of
+  // the turn would hold a response behind every other connection's event (p99).
+  self->loop_.runCallsNow();
   self->leave();
 }
 
