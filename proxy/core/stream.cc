@@ -160,6 +160,10 @@ void Stream::startTlsServer(SSL* ssl) {
   ssl_ = ssl;
   handshaking_ = true;
   SSL_set_fd(ssl_, fd_);  // a socket BIO that does not close the fd (the stream does)
+  // Watch the BIO's reads: a short one means the socket is empty (see doReadTls).
+  BIO* bio = SSL_get_rbio(ssl_);
+  BIO_set_callback_arg(bio, reinterpret_cast<char*>(this));
+  BIO_set_callback_ex(bio, onTlsBio);
   SSL_set_accept_state(ssl_);
   // The ClientHello may already be here; the edge that announced it came before us.
   lookForInput();
@@ -241,6 +245,15 @@ size_t Stream::nextReadSize(size_t got) const {
   return want;
 }
 
+long Stream::onTlsBio(BIO* bio, int oper, const char*, size_t len, int, long, int ret,
+                      size_t* processed) {
+  if (oper == (BIO_CB_READ | BIO_CB_RETURN)) {
+    auto* self = reinterpret_cast<Stream*>(BIO_get_callback_arg(bio));
+    self->tls_drained_ = ret <= 0 || (processed && *processed < len);
+  }
+  return ret;
+}
+
 void Stream::doReadTls() {
   size_t got = 0;
   bool eof = false, error = false;
@@ -249,11 +262,18 @@ void Stream::doReadTls() {
     char* at = inputSpace(want, &room);
     size_t n = 0;
     ERR_clear_error();
+    tls_drained_ = false;
     int r = SSL_read_ex(ssl_, at, room, &n);
     if (r == 1) {
       in_end_ += n;
       got += n;
-      continue;  // no short-read shortcut: OpenSSL may hold more than one record
+      // The recv behind this came back short and OpenSSL holds nothing more: the socket is
+      // empty, and new bytes bring a new edge. Saves the read that would say EAGAIN.
+      if (tls_drained_ && !peer_closed_ && !SSL_has_pending(ssl_)) {
+        readable_ = false;
+        break;
+      }
+      continue;
     }
     int err = SSL_get_error(ssl_, r);
     if (err == SSL_ERROR_WANT_READ) {

@@ -33,6 +33,7 @@
 
 struct evbuffer;
 struct ssl_st;
+struct bio_st;
 
 namespace lb::common {
 class EventLoop;
@@ -86,6 +87,8 @@ class Stream {
   ~Stream();
   static void onIo(evutil_socket_t, short what, void* arg);
   static void onFlush(void* arg);
+  static long onTlsBio(bio_st* bio, int oper, const char* argp, size_t len, int argi, long argl,
+                       int ret, size_t* processed);
   void handleReadable(short what);
   void handleWritable();
   void lookForInput();  // reading may go on without a new edge: try next turn
@@ -137,6 +140,7 @@ class Stream {
   bool tls_failed_ = false;        // after a fatal TLS error no close_notify may be sent
   bool tls_shut_ = false;          // close_notify sent
   bool read_wants_write_ = false;  // SSL_read needs the socket writable (a key update reply)
+  bool tls_drained_ = false;       // the socket BIO's last recv got less than it asked for
 };
 
 }  // namespace lb::core
