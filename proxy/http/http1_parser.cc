@@ -243,23 +243,27 @@ int Http1HeadParser::onHeadersComplete(llhttp_t* p) {
 }
 
 namespace {
-// Bytes the head scanner must look at one by one: everything else only counts.
+// Bytes the head scanner must look at one by one: controls but HTAB (CR and LF end lines,
+// the others are never valid anywhere in a head: request line, reason phrase, field names
+// and values alike), and DEL. Everything else only counts.
 constexpr std::array<bool, 256> kScanSpecial = [] {
   std::array<bool, 256> t{};
-  t[0] = t['\r'] = t['\n'] = true;
+  for (int c = 0; c < 0x20; ++c) t[static_cast<size_t>(c)] = c != '\t';
+  t[0x7f] = true;
   return t;
 }();
 
-// How many bytes from `p` are ordinary (not NUL, CR or LF): 16 at a time where SSE2 is
-// there (every x86-64), the table for the rest.
+// How many bytes from `p` are ordinary (see kScanSpecial): 16 at a time where SSE2 is there
+// (every x86-64), the table for the rest.
 size_t ordinaryRun(const char* p, size_t n) {
   size_t i = 0;
 #if defined(__SSE2__)
-  const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n'), nul = _mm_setzero_si128();
+  const __m128i ctl_max = _mm_set1_epi8(0x1f), tab = _mm_set1_epi8('\t'), del = _mm_set1_epi8(0x7f);
   for (; i + 16 <= n; i += 16) {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
-    const __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, lf)),
-                                     _mm_cmpeq_epi8(v, nul));
+    const __m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, ctl_max), v);  // v <= 0x1f, unsigned
+    const __m128i hit =
+        _mm_or_si128(_mm_andnot_si128(_mm_cmpeq_epi8(v, tab), ctl), _mm_cmpeq_epi8(v, del));
     if (const int mask = _mm_movemask_epi8(hit))
       return i + static_cast<size_t>(__builtin_ctz(mask));
   }
@@ -312,6 +316,10 @@ bool Http1HeadParser::scan(const char* data, size_t len) {
     }
     if (at_line_start_ && (c == ' ' || c == '\t')) {
       error_ = clientError(ErrorCode::kBadRequest, "obs-fold or whitespace before a field line");
+      return false;
+    }
+    if ((c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7f) {
+      error_ = clientError(ErrorCode::kBadRequest, "control character in message head");
       return false;
     }
     at_line_start_ = false;
@@ -393,9 +401,8 @@ Error Http1HeadParser::checkHeaders(std::vector<Header>& headers, int minor, boo
     for (unsigned char c : h.name)
       if (!kTokenChar[c]) return fail("invalid character in header name");
     if (looksLikeFramingField(h.name)) return fail("header name mimics a framing field");
+    // Control characters were refused by scan() for the whole head.
     std::string_view v = trimOws(h.value);
-    for (unsigned char c : v)
-      if ((c < 0x20 && c != '\t') || c == 0x7f) return fail("control character in header value");
     if (v.size() != h.value.size()) h.value = std::string(v);
     if (equalsIgnoreCase(h.name, "content-length")) {
       if (*has_cl) return fail("duplicate Content-Length");

@@ -98,10 +98,17 @@ ControlStack::~ControlStack() {
     EXPECT_EQ(code, std::optional<int>(0)) << "lbcontrol did not exit cleanly:\n"
                                            << control_->output();
   }
-  // lbcontrol never stops the application on exit; the test does.
-  for (int pid : livePids()) kill(-pid, SIGTERM);
+  // lbcontrol never stops the application on exit; the test does. The process driver makes
+  // each instance a process group; the exec driver's shell does not, so the pid too.
+  auto killAll = [&](int sig) {
+    for (int pid : livePids()) {
+      kill(-pid, sig);
+      kill(pid, sig);
+    }
+  };
+  killAll(SIGTERM);
   waitUntil([&] { return livePids().empty(); }, 5s);
-  for (int pid : livePids()) kill(-pid, SIGKILL);
+  killAll(SIGKILL);
 }
 
 bool ControlStack::startControl() {

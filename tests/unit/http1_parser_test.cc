@@ -282,10 +282,10 @@ TEST(Http1Parser, LimitsHoldToTheByte) {
             ErrorCode::kHeadersTooLarge);
 }
 
-// NUL, a bare CR or a bare LF anywhere in a long field line is found, wherever it falls in
-// the 16-byte blocks the scanner reads at once.
+// NUL, a bare CR, a bare LF, another control or DEL anywhere in a long field line is found,
+// wherever it falls in the 16-byte blocks the scanner reads at once; HTAB is fine.
 TEST(Http1Parser, ForbiddenBytesAreFoundAtEveryOffset) {
-  for (char bad : {'\0', '\r', '\n'}) {
+  for (char bad : {'\0', '\r', '\n', '\x01', '\x1f', '\x7f'}) {
     for (size_t pos = 0; pos < 40; ++pos) {
       std::string value(40, 'v');
       value[pos] = bad;
@@ -294,6 +294,16 @@ TEST(Http1Parser, ForbiddenBytesAreFoundAtEveryOffset) {
       EXPECT_EQ(p.status, Http1HeadParser::Status::kError) << "byte " << int(bad) << " at " << pos;
     }
   }
+  for (size_t pos = 0; pos < 40; ++pos) {
+    std::string value(40, 'v');
+    value[pos] = '\t';
+    Parsed p = request("GET / HTTP/1.1\r\nHost: a\r\nX-Long: " + value + "\r\n\r\n");
+    EXPECT_EQ(p.status, Http1HeadParser::Status::kDone) << "tab at " << pos;
+  }
+  // A control in a response's reason phrase is the upstream's fault.
+  Parsed bad_reason = response("HTTP/1.1 200 O\x01K\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_EQ(bad_reason.status, Http1HeadParser::Status::kError);
+  EXPECT_EQ(bad_reason.error.code, ErrorCode::kBadResponse);
 }
 
 TEST(Http1Parser, ResponseFraming) {
