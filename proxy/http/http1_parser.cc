@@ -165,12 +165,34 @@ const std::string* ResponseHead::find(std::string_view name) const {
 }
 
 bool isHopByHop(std::string_view name, const std::vector<std::string>& connection_tokens) {
-  static constexpr std::string_view kHopByHop[] = {
-      "connection", "keep-alive",         "proxy-connection",
-      "te",         "transfer-encoding",  "upgrade",
-      "trailer",    "proxy-authenticate", "proxy-authorization"};
-  for (auto h : kHopByHop)
-    if (equalsIgnoreCase(name, h)) return true;
+  // Called for every forwarded field: only names of a hop-by-hop field's length compare.
+  switch (name.size()) {
+    case 2:
+      if (equalsIgnoreCaseSlow(name, "te")) return true;
+      break;
+    case 7:
+      if (equalsIgnoreCaseSlow(name, "upgrade") || equalsIgnoreCaseSlow(name, "trailer"))
+        return true;
+      break;
+    case 10:
+      if (equalsIgnoreCaseSlow(name, "connection") || equalsIgnoreCaseSlow(name, "keep-alive"))
+        return true;
+      break;
+    case 16:
+      if (equalsIgnoreCaseSlow(name, "proxy-connection")) return true;
+      break;
+    case 17:
+      if (equalsIgnoreCaseSlow(name, "transfer-encoding")) return true;
+      break;
+    case 18:
+      if (equalsIgnoreCaseSlow(name, "proxy-authenticate")) return true;
+      break;
+    case 19:
+      if (equalsIgnoreCaseSlow(name, "proxy-authorization")) return true;
+      break;
+    default:
+      break;
+  }
   for (const auto& t : connection_tokens)
     if (equalsIgnoreCase(name, t)) return true;
   return false;

@@ -22,7 +22,10 @@ inline bool validRequestId(const std::string& id) {
 inline void appendHex(std::string* out, uint64_t v) {
   static constexpr char kHex[] = "0123456789abcdef";
   char digits[16];
-  for (int i = 15; i >= 0; --i, v >>= 4) digits[i] = kHex[v & 15];
+  for (int i = 14; i >= 0; i -= 2, v >>= 8) {
+    digits[i] = kHex[(v >> 4) & 15];
+    digits[i + 1] = kHex[v & 15];
+  }
   out->append(digits, sizeof(digits));
 }
 

@@ -364,6 +364,13 @@ TEST(Http1Parser, HopByHopIncludesConnectionListedFields) {
   EXPECT_TRUE(isHopByHop("Transfer-Encoding", p.request.connection_tokens));
   EXPECT_TRUE(isHopByHop("Proxy-Connection", p.request.connection_tokens));
   EXPECT_FALSE(isHopByHop("X-Other", p.request.connection_tokens));
+  const std::vector<std::string> none;
+  for (const char* name :
+       {"Connection", "keep-alive", "PROXY-CONNECTION", "te", "Transfer-Encoding", "Upgrade",
+        "trailer", "Proxy-Authenticate", "proxy-authorization"})
+    EXPECT_TRUE(isHopByHop(name, none)) << name;
+  for (const char* name : {"tf", "upgradE2", "trailers", "connectioN-", "content-length", "x-te"})
+    EXPECT_FALSE(isHopByHop(name, none)) << name;
 }
 
 }  // namespace
