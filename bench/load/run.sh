@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Side-by-side HTTP/1.1 load benchmark: lbproxy, nginx and HAProxy (Debian's packages) in
-# front of the same three backends, one worker/thread each, upstream keep-alive, wrk with
-# keep-alive. Rounds alternate between the proxies so machine noise hits all alike; the
-# table shows medians over the rounds and lbproxy's ratios. Then idle keep-alive connection
-# memory per proxy, and lbproxy with 2 workers. Then TLS: keep-alive requests over TLS and
+# Side-by-side load benchmark: lbproxy, nginx and HAProxy (Debian's packages) in front of the
+# same three backends, one worker/thread each, upstream keep-alive. First idle keep-alive
+# connection memory per proxy (on fresh processes). Then HTTP/1.1 with wrk, keep-alive:
+# rounds alternate between the proxies so machine noise hits all alike; the table shows
+# medians over the rounds and lbproxy's ratios, and lbproxy with 2 workers. Then TLS: keep-alive requests over TLS and
 # HTTP/2 over TLS (h2load -c16 -m10), and handshakes per second (openssl s_time, full and
 # resumed) with the proxies' CPU per request and per handshake.
 #
@@ -203,6 +203,31 @@ measure() {  # name
 median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 
 echo "lb load benchmark: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uname -r)"
+
+# --- idle keep-alive connections -----------------------------------------------------------
+# First, while the proxies are fresh: after the load runs, freed memory would be reused and
+# all three would show ~0.
+if section idle; then
+echo
+echo "idle keep-alive client connections ($IDLE, one request each), proxy RSS growth:"
+for name in lbproxy nginx haproxy; do
+  port=${PORT[$name]} pid=${PID[$name]}
+  before=$(rss_kib "$pid")
+  coproc HOLD { "$BIN/bench/load/idle-conns" "$port" "$IDLE"; }
+  read -r line <&"${HOLD[0]}" || true
+  if [[ "$line" != ready* ]]; then
+    echo "  $name: idle-conns failed" >&2
+  else
+    after=$(rss_kib "$pid")
+    awk -v n="$name" -v a="$before" -v b="$after" -v c="$IDLE" \
+      'BEGIN { printf "  %-8s %6d KiB -> %6d KiB: %5.0f bytes per connection\n", n, a, b, (b - a) * 1024 / c }'
+  fi
+  exec {HOLD[1]}>&-
+  wait "$HOLD_PID" 2>/dev/null || true
+  sleep 0.5
+done
+fi
+
 if section http1; then
 echo "wrk -t1 -c$CONNS -d${DURATION}s, keep-alive, GET / -> 14-byte body, $ROUNDS rounds"
 for ((r = 1; r <= ROUNDS; r++)); do
@@ -281,27 +306,5 @@ echo "| proxy | https req/s | CPU us/req | h2 req/s (h2load -c16 -m10) | h2 CPU 
 echo "|---|---|---|---|---|---|---|---|---|"
 for name in lbproxy nginx haproxy; do
   echo "| $name | $(median "${T_RPS[$name]}") | $(median "${T_CPU[$name]}") | $(median "${H2_RPS[$name]}") | $(median "${H2_CPU[$name]}") | $(median "${HS_NEW[$name]}") | $(median "${HS_NEW_CPU[$name]}") | $(median "${HS_REUSE[$name]}") | $(median "${HS_REUSE_CPU[$name]}") |"
-done
-fi
-
-# --- idle keep-alive connections -----------------------------------------------------------
-if section idle; then
-echo
-echo "idle keep-alive client connections ($IDLE, one request each), proxy RSS growth:"
-for name in lbproxy nginx haproxy; do
-  port=${PORT[$name]} pid=${PID[$name]}
-  before=$(rss_kib "$pid")
-  coproc HOLD { "$BIN/bench/load/idle-conns" "$port" "$IDLE"; }
-  read -r line <&"${HOLD[0]}" || true
-  if [[ "$line" != ready* ]]; then
-    echo "  $name: idle-conns failed" >&2
-  else
-    after=$(rss_kib "$pid")
-    awk -v n="$name" -v a="$before" -v b="$after" -v c="$IDLE" \
-      'BEGIN { printf "  %-8s %6d KiB -> %6d KiB: %5.0f bytes per connection\n", n, a, b, (b - a) * 1024 / c }'
-  fi
-  exec {HOLD[1]}>&-
-  wait "$HOLD_PID" 2>/dev/null || true
-  sleep 0.5
 done
 fi
