@@ -216,6 +216,10 @@ void Http1HeadParser::reset(bool response_to_head) {
   llhttp_reset(&parser_);
   parser_.data = this;
   response_to_head_ = response_to_head;
+  // The last head's fields keep their strings' buffers for the next head's (no allocation per
+  // field per request once a connection's heads have been seen).
+  if (headers_)
+    for (Header& h : *headers_) spare_.push_back(std::move(h));
   request_.clear();
   response_.clear();
   headers_ = kind_ == Kind::kRequest ? &request_.headers : &response_.headers;
@@ -254,7 +258,14 @@ int Http1HeadParser::onHeaderValueComplete(llhttp_t* p) {
     s->error_ = clientError(ErrorCode::kHeadersTooLarge, "too many header fields");
     return -1;
   }
-  s->headers_->push_back({std::move(s->name_), std::move(s->value_)});
+  if (s->spare_.empty()) {
+    s->headers_->push_back({s->name_, s->value_});
+  } else {
+    s->headers_->push_back(std::move(s->spare_.back()));
+    s->spare_.pop_back();
+    s->headers_->back().name.assign(s->name_);
+    s->headers_->back().value.assign(s->value_);
+  }
   s->name_.clear();
   s->value_.clear();
   return 0;
@@ -425,7 +436,11 @@ Error Http1HeadParser::checkHeaders(std::vector<Header>& headers, int minor, boo
     if (looksLikeFramingField(h.name)) return fail("header name mimics a framing field");
     // Control characters were refused by scan() for the whole head.
     std::string_view v = trimOws(h.value);
-    if (v.size() != h.value.size()) h.value = std::string(v);
+    if (v.size() != h.value.size()) {
+      const size_t start = static_cast<size_t>(v.data() - h.value.data());
+      h.value.resize(start + v.size());  // in place: the buffer stays for the next request
+      h.value.erase(0, start);
+    }
     if (equalsIgnoreCase(h.name, "content-length")) {
       if (*has_cl) return fail("duplicate Content-Length");
       if (!validContentLength(h.value, cl)) return fail("invalid Content-Length");
@@ -466,7 +481,7 @@ Error Http1HeadParser::finishRequest() {
   r.method = llhttp_method_name(static_cast<llhttp_method_t>(parser_.method));
   if (parser_.method == HTTP_CONNECT)
     return clientError(ErrorCode::kBadRequest, "CONNECT is not supported");
-  r.target = std::move(url_);
+  r.target.assign(url_);
   // A fragment is never part of a request target (RFC 9112 3.2): drop it, so that routing and
   // the backend see the same path and no '#' is ever forwarded.
   if (size_t hash = r.target.find('#'); hash != std::string::npos) r.target.resize(hash);

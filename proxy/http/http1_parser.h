@@ -82,7 +82,8 @@ class Http1HeadParser {
 
   RequestHead request_;
   ResponseHead response_;
-  std::vector<Header>* headers_;  // request_.headers or response_.headers
+  std::vector<Header>* headers_ = nullptr;  // request_.headers or response_.headers
+  std::vector<Header> spare_;               // fields of earlier heads, reused for their buffers
   std::string url_;
   std::string name_;
   std::string value_;

@@ -355,6 +355,40 @@ TEST(Http1Parser, ResetParsesNextPipelinedRequest) {
   EXPECT_EQ(r1.consumed + r2.consumed, two.size());
 }
 
+// One parser serves a connection's heads one after another, reusing the fields' buffers:
+// nothing of an earlier head may show in a later one.
+TEST(Http1Parser, ReusedParserKeepsNothingOfTheLastHead) {
+  Http1HeadParser parser(Http1HeadParser::Kind::kRequest, {});
+  const std::string heads[] = {
+      "GET /first/long/path/name HTTP/1.1\r\nHost: a.example\r\nX-Long-Name-One: "
+      "a value well over fifteen bytes\r\nX-B:   padded value   \r\nX-C: 3\r\n\r\n",
+      "POST /2 HTTP/1.1\r\nHost: b\r\nContent-Length: 0\r\n\r\n",
+      "GET /third HTTP/1.1\r\nHost: c\r\nX-Long-Name-One:  v  \r\nX-New: "
+      "another value over fifteen bytes\r\n\r\n",
+  };
+  const std::vector<std::vector<std::pair<std::string, std::string>>> want = {
+      {{"Host", "a.example"},
+       {"X-Long-Name-One", "a value well over fifteen bytes"},
+       {"X-B", "padded value"},
+       {"X-C", "3"}},
+      {{"Host", "b"}, {"Content-Length", "0"}},
+      {{"Host", "c"}, {"X-Long-Name-One", "v"}, {"X-New", "another value over fifteen bytes"}},
+  };
+  const std::string targets[] = {"/first/long/path/name", "/2", "/third"};
+  for (size_t i = 0; i < 3; ++i) {
+    parser.reset();
+    auto r = parser.feed(heads[i].data(), heads[i].size());
+    ASSERT_EQ(r.status, Http1HeadParser::Status::kDone) << i << ": " << r.error.detail;
+    const RequestHead& req = parser.request();
+    EXPECT_EQ(req.target, targets[i]);
+    ASSERT_EQ(req.headers.size(), want[i].size()) << i;
+    for (size_t f = 0; f < want[i].size(); ++f) {
+      EXPECT_EQ(req.headers[f].name, want[i][f].first) << i;
+      EXPECT_EQ(req.headers[f].value, want[i][f].second) << i;
+    }
+  }
+}
+
 TEST(Http1Parser, HopByHopIncludesConnectionListedFields) {
   Parsed p = request(
       "GET / HTTP/1.1\r\nHost: a\r\nConnection: X-Secret, keep-alive\r\nX-Secret: 1\r\n\r\n");
