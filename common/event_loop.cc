@@ -67,7 +67,7 @@ void EventLoop::runCallsNow() {
   if (calls_.empty() || running_calls_now_) return;
   running_calls_now_ = true;
   // Calls added while these run (a write callback that writes again) wait for the next
-  // batch, as in onDeferred.
+  // batch. Calls are read by index: one may cancel a later one (its stream was released).
   running_calls_.swap(calls_);
   for (size_t i = 0; i < running_calls_.size(); ++i) {
     Call c = running_calls_[i];
@@ -136,16 +136,8 @@ void EventLoop::onWake(evutil_socket_t fd, short, void* arg) {
 void EventLoop::onDeferred(evutil_socket_t, short, void* arg) {
   auto* self = static_cast<EventLoop*>(arg);
   self->deferred_armed_ = false;
-  self->running_calls_now_ = true;
-  // Work deferred by deferred work runs in the next batch. Calls are read by index: one
-  // may cancel a later one (its stream was released) while the batch runs.
-  self->running_calls_.swap(self->calls_);
-  for (size_t i = 0; i < self->running_calls_.size(); ++i) {
-    Call c = self->running_calls_[i];
-    if (c.fn) c.fn(c.arg);
-  }
-  self->running_calls_.clear();
-  self->running_calls_now_ = false;
+  self->runCallsNow();
+  // Work deferred by deferred work runs in the next batch.
   self->running_work_.swap(self->deferred_);
   for (auto& fn : self->running_work_) fn();
   self->running_work_.clear();

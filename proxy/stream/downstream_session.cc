@@ -1,7 +1,6 @@
 #include "proxy/stream/downstream_session.h"
 
 #include <arpa/inet.h>
-#include <event2/buffer.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/ssl.h>

@@ -1,6 +1,5 @@
 #include "proxy/stream/exchange.h"
 
-#include <event2/buffer.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>

@@ -1,6 +1,5 @@
 #include "proxy/stream/h2_session.h"
 
-#include <event2/buffer.h>
 #include <nghttp2/nghttp2.h>
 
 #include "proxy/core/worker.h"
