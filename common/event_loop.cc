@@ -1,6 +1,5 @@
 #include "common/event_loop.h"
 
-#include <event2/buffer.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -24,11 +23,10 @@ EventLoop::EventLoop() {
 }
 
 namespace {
-constexpr size_t kMaxSpareBuffers = 256;
+constexpr size_t kMaxSpareBlocks = 256;
 }
 
 EventLoop::~EventLoop() {
-  for (evbuffer* buf : spare_buffers_) evbuffer_free(buf);
   for (char* block : spare_blocks_) delete[] block;
   event_free(deferred_event_);
   event_free(wake_event_);
@@ -83,13 +81,6 @@ void EventLoop::armDeferred() {
   event_active(deferred_event_, 0, 0);
 }
 
-evbuffer* EventLoop::takeBuffer() {
-  if (spare_buffers_.empty()) return evbuffer_new();
-  evbuffer* buf = spare_buffers_.back();
-  spare_buffers_.pop_back();
-  return buf;
-}
-
 char* EventLoop::takeBlock() {
   if (spare_blocks_.empty()) return new char[kBlockSize];
   char* block = spare_blocks_.back();
@@ -98,20 +89,11 @@ char* EventLoop::takeBlock() {
 }
 
 void EventLoop::giveBlock(char* block, size_t size) {
-  if (size != kBlockSize || spare_blocks_.size() >= kMaxSpareBuffers) {
+  if (size != kBlockSize || spare_blocks_.size() >= kMaxSpareBlocks) {
     delete[] block;
     return;
   }
   spare_blocks_.push_back(block);
-}
-
-void EventLoop::giveBuffer(evbuffer* buf) {
-  if (spare_buffers_.size() >= kMaxSpareBuffers) {
-    evbuffer_free(buf);
-    return;
-  }
-  evbuffer_drain(buf, evbuffer_get_length(buf));
-  spare_buffers_.push_back(buf);
 }
 
 void EventLoop::run() { event_base_loop(base_, EVLOOP_NO_EXIT_ON_EMPTY); }

@@ -10,8 +10,6 @@
 #include <mutex>
 #include <vector>
 
-struct evbuffer;
-
 namespace lb::common {
 
 class EventLoop {
@@ -37,12 +35,9 @@ class EventLoop {
   // connection's event is handled, not after every event of the turn). Not from a call.
   void runCallsNow();
 
-  // Owner thread: empty evbuffers shared by the loop's streams, so that an idle connection
-  // holds none and a busy one allocates none. takeBuffer() returns an empty buffer;
-  // giveBuffer() takes one back (emptied here) or frees it when enough are spare.
-  evbuffer* takeBuffer();
-  void giveBuffer(evbuffer* buf);
-  // Likewise for streams' contiguous input: blocks of kBlockSize bytes (others are freed).
+  // Owner thread: spare blocks of kBlockSize bytes shared by the loop's streams (their input
+  // and output), so that an idle connection holds none and a busy one allocates none.
+  // giveBlock() keeps a block of that size while few are spare and frees any other.
   static constexpr size_t kBlockSize = 16 * 1024;
   char* takeBlock();
   void giveBlock(char* block, size_t size);
@@ -74,7 +69,6 @@ class EventLoop {
   std::vector<Call> running_calls_;
   bool deferred_armed_ = false;
   bool running_calls_now_ = false;
-  std::vector<evbuffer*> spare_buffers_;
   std::vector<char*> spare_blocks_;
 };
 

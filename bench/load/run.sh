@@ -168,13 +168,14 @@ done
 
 # --- measurement ---------------------------------------------------------------------------
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+user_ticks() { awk '{print $14}' "/proc/$1/stat"; }  # the rest of cpu_ticks is the kernel's
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 TICK=$(getconf CLK_TCK)
 
 declare -A PORT=([lbproxy]=8301 [nginx]=8302 [haproxy]=8303 [lbproxy-2w]=8304)
 declare -A PID=([lbproxy]=$LBPROXY1_PID [nginx]=$NGINX_PID [haproxy]=$HAPROXY_PID [lbproxy-2w]=$LBPROXY2_PID)
 NAMES=(lbproxy nginx haproxy lbproxy-2w)
-declare -A RPS P50 P99 CPU
+declare -A RPS P50 P99 CPU USR KRN
 
 to_ms() {  # wrk latency "812.00us" / "1.20ms" / "1.01s" -> ms
   awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n *= 1; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'
@@ -183,10 +184,10 @@ to_ms() {  # wrk latency "812.00us" / "1.20ms" / "1.01s" -> ms
 measure() {  # name
   local name=$1 port=${PORT[$1]} pid=${PID[$1]}
   wrk -t1 -c"$CONNS" -d1s "http://127.0.0.1:$port/" >/dev/null  # warm-up
-  local c0 c1 out
-  c0=$(cpu_ticks "$pid")
+  local c0 c1 u0 u1 out
+  c0=$(cpu_ticks "$pid") u0=$(user_ticks "$pid")
   out=$(wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "http://127.0.0.1:$port/")
-  c1=$(cpu_ticks "$pid")
+  c1=$(cpu_ticks "$pid") u1=$(user_ticks "$pid")
   local rps requests p50 p99 errors
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   requests=$(awk '/requests in/ {print $1}' <<<"$out")
@@ -194,10 +195,13 @@ measure() {  # name
   p99=$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
   errors=$(grep -E "Non-2xx|Socket errors" <<<"$out" || true)
   [[ -z "$errors" ]] || echo "  $name: $errors" >&2
-  local us
+  local us usr
   us=$(awk -v d=$((c1 - c0)) -v t="$TICK" -v n="$requests" 'BEGIN { printf "%.2f", d / t * 1e6 / n }')
-  RPS[$name]+="$rps " P50[$name]+="$p50 " P99[$name]+="$p99 " CPU[$name]+="$us "
-  printf '  %-11s %10s req/s  p50 %7s ms  p99 %7s ms  cpu %6s us/req\n' "$name" "$rps" "$p50" "$p99" "$us"
+  usr=$(awk -v d=$((u1 - u0)) -v t="$TICK" -v n="$requests" 'BEGIN { printf "%.2f", d / t * 1e6 / n }')
+  RPS[$name]+="$rps " P50[$name]+="$p50 " P99[$name]+="$p99 " CPU[$name]+="$us " USR[$name]+="$usr "
+  KRN[$name]+="$(awk -v c="$us" -v u="$usr" 'BEGIN { printf "%.2f", c - u }') "
+  printf '  %-11s %10s req/s  p50 %7s ms  p99 %7s ms  cpu %6s us/req (user %5s)\n' \
+    "$name" "$rps" "$p50" "$p99" "$us" "$usr"
 }
 
 median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
@@ -236,20 +240,22 @@ for ((r = 1; r <= ROUNDS; r++)); do
 done
 
 echo
-echo "| proxy | req/s | p50 ms | p99 ms | proxy CPU us/req |"
-echo "|---|---|---|---|---|"
-declare -A M_RPS M_CPU M_P99
+echo "| proxy | req/s | p50 ms | p99 ms | proxy CPU us/req | of which user space | of which kernel |"
+echo "|---|---|---|---|---|---|---|"
+declare -A M_RPS M_CPU M_P99 M_USR
 for name in "${NAMES[@]}"; do
   M_RPS[$name]=$(median "${RPS[$name]}")
   M_CPU[$name]=$(median "${CPU[$name]}")
   M_P99[$name]=$(median "${P99[$name]}")
-  echo "| $name | ${M_RPS[$name]} | $(median "${P50[$name]}") | ${M_P99[$name]} | ${M_CPU[$name]} |"
+  M_USR[$name]=$(median "${USR[$name]}")
+  echo "| $name | ${M_RPS[$name]} | $(median "${P50[$name]}") | ${M_P99[$name]} | ${M_CPU[$name]} | ${M_USR[$name]} | $(median "${KRN[$name]}") |"
 done
 echo
 for peer in nginx haproxy; do
   awk -v a="${M_RPS[lbproxy]}" -v b="${M_RPS[$peer]}" -v ca="${M_CPU[lbproxy]}" -v cb="${M_CPU[$peer]}" \
     -v pa="${M_P99[lbproxy]}" -v pb="${M_P99[$peer]}" -v p="$peer" \
-    'BEGIN { printf "lbproxy / %s: req/s x%.2f, CPU per request x%.2f, p99 x%.2f\n", p, a / b, ca / cb, pa / pb }'
+    -v ua="${M_USR[lbproxy]}" -v ub="${M_USR[$peer]}" \
+    'BEGIN { printf "lbproxy / %s: req/s x%.2f, CPU per request x%.2f (user space x%.2f), p99 x%.2f\n", p, a / b, ca / cb, (ub > 0 ? ua / ub : 0), pa / pb }'
 done
 fi
 

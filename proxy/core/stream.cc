@@ -1,6 +1,5 @@
 #include "proxy/core/stream.h"
 
-#include <event2/buffer.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <sys/uio.h>
@@ -20,7 +19,7 @@ constexpr size_t kMaxReadPerEvent = 256 * 1024;  // fairness between connections
 constexpr size_t kTlsRecord = 16 * 1024;         // the largest TLS record payload
 }  // namespace
 
-Stream::Stream(common::EventLoop& loop, int fd) : loop_(loop), fd_(fd) {
+Stream::Stream(common::EventLoop& loop, int fd) : loop_(loop), fd_(fd), out_(loop) {
   if (fd_ >= 0) {
     evutil_make_socket_nonblocking(fd_);
     attach();
@@ -32,7 +31,6 @@ Stream::~Stream() {
   if (io_ev_) event_free(io_ev_);
   if (fd_ >= 0) ::close(fd_);
   if (in_buf_) loop_.giveBlock(in_buf_, in_cap_);
-  if (output_) loop_.giveBuffer(output_);
 }
 
 void Stream::release() {
@@ -120,8 +118,6 @@ void Stream::releaseInputIfEmpty() {
   in_cap_ = in_begin_ = in_end_ = 0;
 }
 
-size_t Stream::outputLength() const { return output_ ? evbuffer_get_length(output_) : 0; }
-
 void Stream::setCallbacks(DataCb on_read, DataCb on_write, EventCb on_event, void* arg) {
   read_cb_ = on_read;
   write_cb_ = on_write;
@@ -140,8 +136,7 @@ void Stream::disableRead() { reading_ = false; }
 
 void Stream::write(const void* data, size_t len) {
   if (len == 0) return;
-  if (!output_) output_ = loop_.takeBuffer();
-  evbuffer_add(output_, data, len);
+  out_.append(data, len);
   scheduleFlush();
 }
 
@@ -381,15 +376,15 @@ void Stream::onFlush(void* arg) {
 
 void Stream::doWriteTls() {
   bool wrote = false;
-  while (size_t len = outputLength()) {
-    // A retry after WANT_WRITE must offer at least the bytes offered before: the output only
-    // grows until a write succeeds, and the chunk is the same prefix or longer.
-    size_t chunk = std::min(len, kTlsRecord);
-    const unsigned char* data = evbuffer_pullup(output_, static_cast<ev_ssize_t>(chunk));
+  iovec pieces[2];
+  while (out_.front(pieces) > 0) {
+    // A retry after WANT_WRITE must offer at least the bytes offered before: the ring's first
+    // piece only grows until consumed (it may move: SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER).
+    size_t chunk = std::min(pieces[0].iov_len, kTlsRecord);
     size_t n = 0;
     ERR_clear_error();
-    if (SSL_write_ex(ssl_, data, chunk, &n) == 1) {
-      evbuffer_drain(output_, n);
+    if (SSL_write_ex(ssl_, pieces[0].iov_base, chunk, &n) == 1) {
+      out_.consume(n);
       wrote = true;
       continue;
     }
@@ -413,9 +408,20 @@ void Stream::doWrite() {
     return;
   }
   bool wrote = false;
-  while (outputLength() > 0) {
-    int n = evbuffer_write(output_, fd_);
+  iovec pieces[2];
+  while (int count = out_.front(pieces)) {
+    // MSG_NOSIGNAL: a peer gone is an error value here, not a SIGPIPE.
+    ssize_t n;
+    if (count == 1) {
+      n = ::send(fd_, pieces[0].iov_base, pieces[0].iov_len, MSG_NOSIGNAL);
+    } else {
+      msghdr msg{};
+      msg.msg_iov = pieces;
+      msg.msg_iovlen = static_cast<size_t>(count);
+      n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+    }
     if (n > 0) {
+      out_.consume(static_cast<size_t>(n));
       wrote = true;
       continue;
     }
@@ -435,10 +441,7 @@ void Stream::afterWrite(bool wrote) {
     write_cb_(this, arg_);
     if (dead_) return;
   }
-  if (output_ && evbuffer_get_length(output_) == 0) {
-    loop_.giveBuffer(output_);
-    output_ = nullptr;
-  }
+  out_.releaseBlock();
 }
 
 void Stream::scheduleFlush() {

@@ -1,4 +1,4 @@
-// A non-blocking TCP stream with input and output evbuffers, replacing libevent's
+// A non-blocking TCP stream with a contiguous input block and an output ring, replacing libevent's
 // bufferevent on the request path. Why our own: a bufferevent adds the write event whenever
 // output is queued and deletes it once drained (2 epoll_ctl per direction per request) and
 // sizes every read with ioctl(FIONREAD). This stream registers its fd once, edge-triggered
@@ -8,10 +8,11 @@
 //
 // The input is contiguous (parsers see a whole head at once, and no evbuffer chain is
 // allocated and freed per read): a 16 KiB block, grown by doubling only when full and below
-// the high watermark. The output is an evbuffer (bodies are appended and written by writev).
-// Memory: both come from the loop's spare ones when there are bytes to hold and go back once
-// empty, so an idle connection holds none (the input after a read callback that left it
-// empty, the output once everything is written).
+// the high watermark. The output is a common::ByteRing (copied in, written by one writev of
+// at most two pieces). Memory: both take blocks from the loop's spares when there are bytes to
+// hold and give them back once empty, so an idle connection holds none (the input after a
+// read callback that left it empty, the output once everything is written), and a busy one
+// allocates nothing per request.
 //
 // Callback semantics follow bufferevent's (the session code was written against them):
 // read callback after data was added to input; write callback after a write left the output
@@ -31,7 +32,8 @@
 
 #include <cstddef>
 
-struct evbuffer;
+#include "common/byte_ring.h"
+
 struct ssl_st;
 struct bio_st;
 
@@ -69,7 +71,7 @@ class Stream {
   // Consumes bytes from the front; reading resumes once below the high watermark.
   void drainInput(size_t len);
   // Bytes queued and not written yet.
-  size_t outputLength() const;
+  size_t outputLength() const { return out_.size(); }
   // Appends to the output; it is written at the end of this loop turn.
   void write(const void* data, size_t len);
   // Non-blocking connect; the event callback reports CONNECTED or ERROR. -1 on immediate error.
@@ -118,7 +120,7 @@ class Stream {
   size_t in_cap_ = 0;
   size_t in_begin_ = 0;
   size_t in_end_ = 0;
-  evbuffer* output_ = nullptr;  // likewise
+  common::ByteRing out_;
   event* io_ev_ = nullptr;
   DataCb read_cb_ = nullptr;
   DataCb write_cb_ = nullptr;

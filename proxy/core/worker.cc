@@ -21,9 +21,11 @@ int64_t nowSeconds() {
 }
 }  // namespace
 
-WorkerHost::WorkerHost(EventLoop& loop, std::shared_ptr<upstream::HostState> host,
+WorkerHost::WorkerHost(EventLoop& loop, common::DeadlineQueue& deadlines,
+                       std::shared_ptr<upstream::HostState> host,
                        const config::ClusterConfig& cluster)
-    : state(std::move(host)), pool(loop, cluster.max_idle_per_host, cluster.idle_timeout) {}
+    : state(std::move(host)),
+      pool(loop, deadlines, cluster.max_idle_per_host, cluster.idle_timeout) {}
 
 Worker::Worker(uint32_t id, std::shared_ptr<const snapshot::Snapshot> snapshot,
                std::map<std::string, int> listen_fds, WorkerHooks hooks)
@@ -62,8 +64,9 @@ void Worker::buildView(std::shared_ptr<const snapshot::Snapshot> snapshot) {
     for (const auto& host : wc.config->hosts) {
       auto it = hosts_.find(host.get());
       std::shared_ptr<WorkerHost> local =
-          it != hosts_.end() ? it->second
-                             : std::make_shared<WorkerHost>(loop_, host, wc.config->config);
+          it != hosts_.end()
+              ? it->second
+              : std::make_shared<WorkerHost>(loop_, deadlines_, host, wc.config->config);
       hosts[host.get()] = local;
       wc.hosts.push_back({host.get(), &local->load});
       wc.locals.push_back(std::move(local));

@@ -39,8 +39,8 @@ using common::Timer;
 // exists (so pooled connections, load and statistics survive reloads), and alive while a
 // request pinned to an older view still uses it.
 struct WorkerHost {
-  WorkerHost(EventLoop& loop, std::shared_ptr<upstream::HostState> host,
-             const config::ClusterConfig& cluster);
+  WorkerHost(EventLoop& loop, common::DeadlineQueue& deadlines,
+             std::shared_ptr<upstream::HostState> host, const config::ClusterConfig& cluster);
   std::shared_ptr<upstream::HostState> state;
   upstream::HostLoad load;
   upstream::ConnectionPool pool;

@@ -42,7 +42,7 @@ std::string_view findCookie(const http::RequestHead& req, std::string_view name)
 }  // namespace
 
 Exchange::Exchange(core::Worker& worker, ExchangeClient& client)
-    : worker_(worker), client_(&client), timer_(worker.loop(), [this] { onTimeout(); }) {}
+    : worker_(worker), client_(&client) {}
 
 Exchange::~Exchange() { release(false); }
 
@@ -122,11 +122,11 @@ void Exchange::startAttempt() {
 void Exchange::connectTo(uint32_t host_index) {
   const upstream::HostState& host = *cluster_->hosts[host_index].state;
   auto* stream = new core::Stream(worker_.loop(), -1);
-  upstream_ = std::make_unique<upstream::UpstreamConnection>(worker_.loop(), stream, host_index);
+  upstream_ = std::make_unique<upstream::UpstreamConnection>(stream, host_index);
   upstream_->setHandler(this);
   ++cluster_->locals[host_index]->load.active_requests;
   upstream_started_at_ = std::chrono::steady_clock::now();
-  timer_.start(cluster_->config->config.connect_timeout);
+  worker_.deadlines().start(timer_, cluster_->config->config.connect_timeout);
   if (stream->connect(reinterpret_cast<const sockaddr*>(&host.sockaddr), host.sockaddr_len) < 0) {
     onUpstreamEvent(BEV_EVENT_ERROR);
     return;
@@ -154,7 +154,7 @@ void Exchange::sendRequestHead() {
   up->write(scratch_.data(), scratch_.size());
   up->enableRead();
   upstream_started_at_ = std::chrono::steady_clock::now();
-  timer_.start(route_->timeout);
+  worker_.deadlines().start(timer_, route_->timeout);
   if (!body_done_) client_->onRequestBodyWanted();
 }
 
@@ -189,7 +189,8 @@ void Exchange::onUpstreamWrite() {
 
 void Exchange::onUpstreamRead() {
   if (!upstream_) return;
-  if (!read_paused_ && outcome_.response_started) timer_.start(route_->timeout);  // stall timer
+  if (!read_paused_ && outcome_.response_started)
+    worker_.deadlines().start(timer_, route_->timeout);  // stall timer
   readResponse();
 }
 
@@ -240,7 +241,7 @@ bool Exchange::handleResponseHead() {
     upstream_->parser.reset(req_->method == "HEAD");  // informational: not forwarded
     return true;
   }
-  timer_.start(route_->timeout);  // from now on: the body read stall limit
+  worker_.deadlines().start(timer_, route_->timeout);  // from now on: the body read stall limit
   outcome_.upstream_time = std::chrono::steady_clock::now() - upstream_started_at_;
   outcome_.status = resp.status;
   if (!client_->onResponseHead(resp)) return false;
@@ -321,6 +322,8 @@ void Exchange::finish() {
   client_->onResponseEnd();
 }
 
+void Exchange::onTimer(void* arg) { static_cast<Exchange*>(arg)->onTimeout(); }
+
 void Exchange::onTimeout() {
   if (!upstream_) return;
   if (!upstream_->connected) {
@@ -382,7 +385,7 @@ void Exchange::pauseRead(bool pause) {
     timer_.cancel();  // a slow client is not a stalled backend
   } else {
     upstream_->stream()->enableRead();
-    timer_.start(route_->timeout);
+    worker_.deadlines().start(timer_, route_->timeout);
   }
 }
 

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "common/deadline_queue.h"
 #include "common/event_loop.h"
 #include "proxy/http/error.h"
 #include "proxy/http/http1_encoder.h"
@@ -125,6 +126,7 @@ class Exchange final : public upstream::UpstreamHandler {
   void finish();
   void endAfterClose();
   void fail(http::Error error);
+  static void onTimer(void* arg);
   void onTimeout();
   void release(bool reusable);
   void pauseRead(bool pause);
@@ -133,7 +135,9 @@ class Exchange final : public upstream::UpstreamHandler {
 
   core::Worker& worker_;
   ExchangeClient* client_;
-  common::Timer timer_;  // connect timeout, response timeout, body read stall
+  // Connect timeout, response timeout, body read stall; in the worker's queue (one per
+  // duration: O(1) to restart, where a libevent timer is a heap operation each time).
+  common::DeadlineQueue::Entry timer_{onTimer, this};
   const http::RequestHead* req_ = nullptr;
   http::ForwardContext fwd_;
   const router::RouteEntry* route_ = nullptr;

@@ -4,14 +4,10 @@
 
 namespace lb::upstream {
 
-UpstreamConnection::UpstreamConnection(common::EventLoop& loop, core::Stream* stream,
-                                       uint32_t host_index)
+UpstreamConnection::UpstreamConnection(core::Stream* stream, uint32_t host_index)
     : parser(http::Http1HeadParser::Kind::kResponse, http::HeadLimits{65536, 65536, 200}),
       stream_(stream),
-      host_index_(host_index),
-      idle_timer_(loop, [this] {
-        if (idle_in_) idle_in_->drop(this);
-      }) {
+      host_index_(host_index) {
   stream_->setCallbacks(onRead, onWrite, onEvent, this);
 }
 
@@ -38,6 +34,11 @@ void UpstreamConnection::onEvent(core::Stream*, short events, void* arg) {
     self->idle_in_->drop(self);
 }
 
+void UpstreamConnection::onIdleTimeout(void* arg) {
+  auto* self = static_cast<UpstreamConnection*>(arg);
+  if (self->idle_in_) self->idle_in_->drop(self);
+}
+
 ConnectionPool::~ConnectionPool() { closeAll(); }
 
 std::unique_ptr<UpstreamConnection> ConnectionPool::take() {
@@ -58,7 +59,7 @@ void ConnectionPool::release(std::unique_ptr<UpstreamConnection> conn) {
   conn->stream()->setReadHighWater(0);
   conn->stream()->setWriteLowWater(0);
   conn->stream()->enableRead();
-  conn->idle_timer_.start(idle_timeout_);
+  deadlines_.start(conn->idle_timer_, idle_timeout_);
   idle_.push_back(std::move(conn));
 }
 

@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "common/deadline_queue.h"
 #include "common/event_loop.h"
 #include "proxy/core/stream.h"
 #include "proxy/http/body_decoder.h"
@@ -31,7 +32,7 @@ class ConnectionPool;
 class UpstreamConnection {
  public:
   // Takes ownership of `stream` (released in the destructor).
-  UpstreamConnection(common::EventLoop& loop, core::Stream* stream, uint32_t host_index);
+  UpstreamConnection(core::Stream* stream, uint32_t host_index);
   ~UpstreamConnection();  // closes the socket
   UpstreamConnection(const UpstreamConnection&) = delete;
   UpstreamConnection& operator=(const UpstreamConnection&) = delete;
@@ -53,18 +54,22 @@ class UpstreamConnection {
   static void onRead(core::Stream*, void* arg);
   static void onWrite(core::Stream*, void* arg);
   static void onEvent(core::Stream*, short events, void* arg);
+  static void onIdleTimeout(void* arg);
 
   core::Stream* stream_;
   uint32_t host_index_;
   UpstreamHandler* handler_ = nullptr;
-  ConnectionPool* idle_in_ = nullptr;  // set while idle in a pool
-  common::Timer idle_timer_;
+  ConnectionPool* idle_in_ = nullptr;                             // set while idle in a pool
+  common::DeadlineQueue::Entry idle_timer_{onIdleTimeout, this};  // in the pool's queue
 };
 
 class ConnectionPool {
  public:
-  ConnectionPool(common::EventLoop& loop, uint32_t max_idle, std::chrono::milliseconds idle_timeout)
-      : loop_(loop), max_idle_(max_idle), idle_timeout_(idle_timeout) {}
+  // `deadlines` (the worker's) times idle connections out; it must outlive the pool's
+  // pending idle time (it cancels what is left when destroyed).
+  ConnectionPool(common::EventLoop& loop, common::DeadlineQueue& deadlines, uint32_t max_idle,
+                 std::chrono::milliseconds idle_timeout)
+      : loop_(loop), deadlines_(deadlines), max_idle_(max_idle), idle_timeout_(idle_timeout) {}
   ~ConnectionPool();
 
   // The most recently used idle connection, or null.
@@ -79,6 +84,7 @@ class ConnectionPool {
   void drop(UpstreamConnection* conn);  // peer closed it, it sent junk, or it timed out
 
   common::EventLoop& loop_;
+  common::DeadlineQueue& deadlines_;
   uint32_t max_idle_;
   std::chrono::milliseconds idle_timeout_;
   std::vector<std::unique_ptr<UpstreamConnection>> idle_;
