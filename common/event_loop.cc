@@ -64,15 +64,20 @@ void EventLoop::cancelCall(CallFn fn, void* arg) {
 void EventLoop::runCallsNow() {
   if (calls_.empty() || running_calls_now_) return;
   running_calls_now_ = true;
-  // Calls added while these run (a write callback that writes again) wait for the next
-  // batch. Calls are read by index: one may cancel a later one (its stream was released).
-  running_calls_.swap(calls_);
-  for (size_t i = 0; i < running_calls_.size(); ++i) {
-    Call c = running_calls_[i];
-    if (c.fn) c.fn(c.arg);
+  // Calls added while a batch runs go to the next one: a layered writer (an HTTP/2 session's
+  // frames, then its stream's write) needs two; a write callback that keeps writing gets a
+  // few rounds and then waits for the end of the turn, so other connections are not starved.
+  // Calls are read by index: one may cancel a later one (its stream was released).
+  constexpr int kRounds = 3;
+  for (int round = 0; round < kRounds && !calls_.empty(); ++round) {
+    running_calls_.swap(calls_);
+    for (size_t i = 0; i < running_calls_.size(); ++i) {
+      Call c = running_calls_[i];
+      if (c.fn) c.fn(c.arg);
+    }
+    running_calls_.clear();
   }
-  running_calls_.clear();
-  running_calls_now_ = false;
+  running_calls_now_ = false;  // what is left was armed by deferCall(): end of the turn
 }
 
 void EventLoop::armDeferred() {

@@ -32,7 +32,8 @@ class EventLoop {
   void deferCall(CallFn fn, void* arg);
   void cancelCall(CallFn fn, void* arg);
   // Runs the pending calls now (an I/O callback is done: its writes go out before the next
-  // connection's event is handled, not after every event of the turn). Not from a call.
+  // connection's event is handled, not after every event of the turn), and the calls those
+  // add, for a few rounds; the rest at the end of the turn. Not from a call.
   void runCallsNow();
 
   // Owner thread: spare blocks of kBlockSize bytes shared by the loop's streams (their input

@@ -136,11 +136,10 @@ H2Session::H2Session(core::Worker& worker, core::Stream* down, Origin origin)
       origin_(std::move(origin)),
       view_(std::move(origin_.view)),
       listener_name_(view_->snapshot->listeners[origin_.listener_index].name),
-      counters_(worker.listenerCounters(listener_name_)),
-      flush_timer_(worker.loop(), [this] { flush(); }),
-      idle_timer_(worker.loop(), [this] { checkIdle(); }) {}
+      counters_(worker.listenerCounters(listener_name_)) {}
 
 H2Session::~H2Session() {
+  if (flush_scheduled_) worker_.loop().cancelCall(onFlushCall, this);
   streams_.clear();
   closed_.clear();
   if (ng_) nghttp2_session_del(ng_);
@@ -191,7 +190,7 @@ void H2Session::start() {
   };
   nghttp2_submit_settings(ng_, NGHTTP2_FLAG_NONE, settings, sizeof(settings) / sizeof(settings[0]));
   nghttp2_session_set_local_window_size(ng_, NGHTTP2_FLAG_NONE, 0, kConnectionWindow);
-  idle_timer_.start(listener().idle_timeout);
+  worker_.deadlines().start(idle_timer_, listener().idle_timeout);
   onRead();  // the preface (and maybe more) may be buffered already
 }
 
@@ -235,7 +234,7 @@ void H2Session::onRead() {
   if (closing_) {
     pending_.clear();
     down_->disableRead();
-    idle_timer_.start(kCloseLinger);
+    worker_.deadlines().start(idle_timer_, kCloseLinger);
   }
   flush();
 }
@@ -256,10 +255,16 @@ void H2Session::dispatchPending() {
   }
 }
 
+void H2Session::onFlushCall(void* arg) { static_cast<H2Session*>(arg)->flush(); }
+
+void H2Session::onIdleTimer(void* arg) { static_cast<H2Session*>(arg)->checkIdle(); }
+
 void H2Session::scheduleFlush() {
   if (flush_scheduled_ || closed_conn_) return;
   flush_scheduled_ = true;
-  flush_timer_.start(std::chrono::milliseconds(0));
+  // After the event being handled (and its streams' callbacks) returns: frames go out with
+  // the reads that made them, not a loop turn later.
+  worker_.loop().deferCall(onFlushCall, this);
 }
 
 void H2Session::flush() {
@@ -289,12 +294,13 @@ void H2Session::flush() {
     // Both sides are done, or our last GOAWAY is out and no stream is left: close once the
     // output is written, or at the linger deadline for a client that does not read.
     closing_ = true;
-    idle_timer_.start(kCloseLinger);
+    worker_.deadlines().start(idle_timer_, kCloseLinger);
     if (outputBacklog() == 0) close();
     return;
   }
   if (streams_.empty()) {
-    if (!shutting_down_ && !idle_timer_.pending()) idle_timer_.start(listener().idle_timeout);
+    if (!shutting_down_ && !idle_timer_.pending())
+      worker_.deadlines().start(idle_timer_, listener().idle_timeout);
   }
 }
 
@@ -314,7 +320,7 @@ void H2Session::checkIdle() {
     goAway(NGHTTP2_NO_ERROR);  // idle keep-alive connection
     return;
   }
-  idle_timer_.start(listener().idle_timeout);
+  worker_.deadlines().start(idle_timer_, listener().idle_timeout);
 }
 
 void H2Session::goAway(uint32_t error_code) {
@@ -322,7 +328,7 @@ void H2Session::goAway(uint32_t error_code) {
   nghttp2_submit_goaway(ng_, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(ng_),
                         error_code, nullptr, 0);
   goaway_final_sent_ = true;
-  idle_timer_.start(kCloseLinger);
+  worker_.deadlines().start(idle_timer_, kCloseLinger);
   scheduleFlush();
 }
 
@@ -332,7 +338,7 @@ void H2Session::beginShutdown() {
   // First step: tell the client to open no more streams, while those in flight may still
   // arrive; the final GOAWAY with the last stream id follows after a grace period.
   nghttp2_submit_shutdown_notice(ng_);
-  idle_timer_.start(kGoAwayGrace);
+  worker_.deadlines().start(idle_timer_, kGoAwayGrace);
   scheduleFlush();
 }
 
@@ -356,7 +362,8 @@ void H2Session::abortIfUsing(const upstream::HostState* host) {
 void H2Session::close() {
   if (closed_conn_) return;
   closed_conn_ = true;
-  flush_timer_.cancel();
+  if (flush_scheduled_) worker_.loop().cancelCall(onFlushCall, this);
+  flush_scheduled_ = false;
   idle_timer_.cancel();
   for (auto& [id, st] : streams_) st->onClosed(NGHTTP2_CANCEL);
   if (down_) down_->release();

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "common/deadline_queue.h"
 #include "common/event_loop.h"
 #include "proxy/core/stream.h"
 #include "proxy/stats/listener_counters.h"
@@ -81,6 +82,8 @@ class H2Session final : public ClientConnection {
   static void onReadCb(core::Stream*, void* arg);
   static void onWriteCb(core::Stream*, void* arg);
   static void onEventCb(core::Stream*, short events, void* arg);
+  static void onFlushCall(void* arg);
+  static void onIdleTimer(void* arg);
   void onRead();
   void flush();
   void dispatchPending();
@@ -101,8 +104,8 @@ class H2Session final : public ClientConnection {
   std::map<int32_t, std::unique_ptr<H2Stream>> streams_;
   std::vector<int32_t> pending_;                   // complete heads waiting for dispatch
   std::vector<std::unique_ptr<H2Stream>> closed_;  // freed at the next flush
-  common::Timer flush_timer_;                      // 0 ms: "at the end of this loop turn"
-  common::Timer idle_timer_;                       // connection idle, GOAWAY grace
+  // Connection idle, GOAWAY grace, close linger; in the worker's queue.
+  common::DeadlineQueue::Entry idle_timer_{onIdleTimer, this};
   bool flush_scheduled_ = false;
   bool closed_conn_ = false;
   bool closing_ = false;  // a last GOAWAY is on its way out; then close

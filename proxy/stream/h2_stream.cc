@@ -1,8 +1,8 @@
 #include "proxy/stream/h2_stream.h"
 
-#include <event2/buffer.h>
 #include <nghttp2/nghttp2.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <vector>
@@ -60,23 +60,22 @@ ssize_t readBodyCb(nghttp2_session*, int32_t, uint8_t* buf, size_t len, uint32_t
 H2Stream::H2Stream(H2Session& session, int32_t id)
     : s_(session),
       id_(id),
-      req_body_(evbuffer_new()),
-      resp_body_(evbuffer_new()),
+      req_body_(session.worker().loop()),
+      resp_body_(session.worker().loop()),
       view_(session.view()),
       exchange_(session.worker(), *this),
-      started_at_(std::chrono::steady_clock::now()),
-      idle_timer_(session.worker().loop(), [this] { onIdleTimeout(); }) {
+      started_at_(std::chrono::steady_clock::now()) {
   req_.version_minor = 1;
   touch();
 }
 
-H2Stream::~H2Stream() {
-  exchange_.abort();
-  evbuffer_free(req_body_);
-  evbuffer_free(resp_body_);
+H2Stream::~H2Stream() { exchange_.abort(); }
+
+void H2Stream::touch() {
+  s_.worker().deadlines().start(idle_timer_, s_.listener().http2.stream_idle_timeout);
 }
 
-void H2Stream::touch() { idle_timer_.start(s_.listener().http2.stream_idle_timeout); }
+void H2Stream::onIdleTimer(void* arg) { static_cast<H2Stream*>(arg)->onIdleTimeout(); }
 
 bool H2Stream::addHeader(std::string_view name, std::string_view value) {
   const auto& limits = s_.listener().limits;
@@ -176,7 +175,7 @@ void H2Stream::onData(const uint8_t* data, size_t len) {
     nghttp2_session_consume(s_.ng(), id_, len);
     return;
   }
-  evbuffer_add(req_body_, data, len);
+  req_body_.append(data, len);
   const uint64_t limit = s_.listener().max_body_bytes;
   if (limit && body_bytes_ > limit) {
     fail(http::clientError(ErrorCode::kBodyTooLarge, "request body too large"));
@@ -195,19 +194,19 @@ void H2Stream::onRequestBodyWanted() { pumpBody(); }
 void H2Stream::pumpBody() {
   if (!exchange_.active() || !exchange_.upstreamReady() || exchange_.bodyDone()) return;
   size_t moved = 0;
-  while (evbuffer_get_length(req_body_) > 0 && exchange_.bodyRoom()) {
-    evbuffer_iovec v;
-    if (evbuffer_peek(req_body_, -1, nullptr, &v, 1) < 1) break;
-    exchange_.sendBody(static_cast<const char*>(v.iov_base), v.iov_len);
-    moved += v.iov_len;
-    evbuffer_drain(req_body_, v.iov_len);
+  iovec pieces[2];
+  while (req_body_.front(pieces) > 0 && exchange_.bodyRoom()) {
+    exchange_.sendBody(static_cast<const char*>(pieces[0].iov_base), pieces[0].iov_len);
+    moved += pieces[0].iov_len;
+    req_body_.consume(pieces[0].iov_len);
   }
+  req_body_.releaseBlock();
   if (moved > 0) {
     // The body went upstream: only now may the client send more (stream and connection).
     nghttp2_session_consume(s_.ng(), id_, moved);
     s_.scheduleFlush();
   }
-  if (end_stream_ && evbuffer_get_length(req_body_) == 0) exchange_.endBody();
+  if (end_stream_ && req_body_.empty()) exchange_.endBody();
 }
 
 bool H2Stream::onResponseHead(const http::ResponseHead& resp) {
@@ -250,14 +249,12 @@ void H2Stream::submitHead(int status, const http::ResponseHead* resp, bool has_b
 }
 
 void H2Stream::onResponseData(const char* data, size_t len) {
-  evbuffer_add(resp_body_, data, len);
+  resp_body_.append(data, len);
   bytes_out_ += len;
   resumeData();
 }
 
-size_t H2Stream::responseBacklog() const {
-  return evbuffer_get_length(resp_body_) + s_.outputBacklog();
-}
+size_t H2Stream::responseBacklog() const { return resp_body_.size() + s_.outputBacklog(); }
 
 void H2Stream::onResponseEnd() {
   response_ended_ = true;
@@ -274,8 +271,7 @@ void H2Stream::resumeData() {
 }
 
 long H2Stream::readBody(uint8_t* buf, size_t len, uint32_t* data_flags) {
-  size_t have = evbuffer_get_length(resp_body_);
-  if (have == 0) {
+  if (resp_body_.empty()) {
     if (response_ended_) {
       *data_flags |= NGHTTP2_DATA_FLAG_EOF;
       return 0;
@@ -283,8 +279,20 @@ long H2Stream::readBody(uint8_t* buf, size_t len, uint32_t* data_flags) {
     data_deferred_ = true;
     return NGHTTP2_ERR_DEFERRED;
   }
-  size_t n = evbuffer_remove(resp_body_, buf, len < have ? len : have);
-  if (response_ended_ && evbuffer_get_length(resp_body_) == 0) *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+  // nghttp2 frames what we copy into its buffer (one DATA frame's payload at most).
+  size_t n = 0;
+  iovec pieces[2];
+  const int count = resp_body_.front(pieces);
+  for (int i = 0; i < count && n < len; ++i) {
+    const size_t take = std::min(len - n, pieces[i].iov_len);
+    std::memcpy(buf + n, pieces[i].iov_base, take);
+    n += take;
+  }
+  resp_body_.consume(n);
+  if (resp_body_.empty()) {
+    resp_body_.releaseBlock();
+    if (response_ended_) *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+  }
   touch();
   return static_cast<long>(n);
 }
@@ -310,7 +318,7 @@ void H2Stream::fail(const http::Error& error) {
   if (request_id_.empty())
     chooseRequestId(req_, s_.worker().random().next(), s_.worker().random().next(), &request_id_);
   std::string body = std::string(http::reasonPhrase(status_)) + ": " + error.detail + "\n";
-  evbuffer_add(resp_body_, body.data(), body.size());
+  resp_body_.append(body.data(), body.size());
   bytes_out_ += body.size();
   http::ResponseHead head;
   head.headers.push_back({"content-type", "text/plain; charset=utf-8"});
@@ -319,9 +327,10 @@ void H2Stream::fail(const http::Error& error) {
   submitHead(status_, &head, true);
   record();
   // Body bytes already buffered are not wanted either.
-  size_t unread = evbuffer_get_length(req_body_);
+  size_t unread = req_body_.size();
   if (unread > 0) {
-    evbuffer_drain(req_body_, unread);
+    req_body_.consume(unread);
+    req_body_.releaseBlock();
     nghttp2_session_consume(s_.ng(), id_, unread);
   }
 }

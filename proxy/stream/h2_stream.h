@@ -9,11 +9,10 @@
 #include <string>
 #include <string_view>
 
-#include "common/event_loop.h"
+#include "common/byte_ring.h"
+#include "common/deadline_queue.h"
 #include "proxy/http/message.h"
 #include "proxy/stream/exchange.h"
-
-struct evbuffer;
 
 namespace lb::core {
 struct WorkerCluster;
@@ -67,6 +66,7 @@ class H2Stream final : public ExchangeClient {
   void onResponseEnd() override;
   void onExchangeFailed(const http::Error& error) override;
 
+  static void onIdleTimer(void* arg);
   void pumpBody();
   void fail(const http::Error& error);
   void submitHead(int status, const http::ResponseHead* resp, bool has_body);
@@ -83,8 +83,8 @@ class H2Stream final : public ExchangeClient {
   bool dispatched_ = false;
   bool closed_ = false;
   bool recorded_ = false;
-  evbuffer* req_body_;
-  evbuffer* resp_body_;
+  common::ByteRing req_body_;      // DATA received, not yet taken by the upstream connection
+  common::ByteRing resp_body_;     // upstream body bytes, not yet in DATA frames
   bool response_started_ = false;  // our HEADERS were submitted
   bool upstream_head_ = false;     // ...and they carry the upstream's response
   bool response_ended_ = false;    // the last DATA is queued
@@ -100,7 +100,7 @@ class H2Stream final : public ExchangeClient {
   uint64_t body_bytes_ = 0;
   uint64_t bytes_out_ = 0;
   std::chrono::steady_clock::time_point started_at_;
-  common::Timer idle_timer_;
+  common::DeadlineQueue::Entry idle_timer_{onIdleTimer, this};  // in the worker's queue
 };
 
 }  // namespace lb::stream
