@@ -6,6 +6,7 @@
 
 #include "proxy/log/access_log.h"
 #include "proxy/stream/downstream_session.h"
+#include "proxy/stream/h2_stream.h"
 #include "proxy/stream/http1_request.h"
 
 namespace lb::core {
@@ -41,7 +42,8 @@ Worker::Worker(uint32_t id, std::shared_ptr<const snapshot::Snapshot> snapshot,
                         for (auto* s : open) s->forceClose();
                       }),
       deadlines_(loop_),
-      http1_requests_(std::make_unique<stream::Http1RequestPool>(*this)) {
+      http1_requests_(std::make_unique<stream::Http1RequestPool>(*this)),
+      h2_streams_(std::make_unique<stream::H2StreamPool>(*this)) {
   buildView(std::move(snapshot));
 }
 

@@ -28,6 +28,7 @@ class AccessLogWriter;
 namespace lb::stream {
 class ClientConnection;
 class Http1RequestPool;
+class H2StreamPool;
 }  // namespace lb::stream
 
 namespace lb::core {
@@ -127,6 +128,7 @@ class Worker {
   void sessionClosed(stream::ClientConnection* session);
   // The HTTP/1.1 request states this worker's connections borrow while a request is in progress.
   stream::Http1RequestPool& http1Requests() { return *http1_requests_; }
+  stream::H2StreamPool& h2Streams() { return *h2_streams_; }
   // Timers of this worker's client connections.
   common::DeadlineQueue& deadlines() { return deadlines_; }
   // A connection handed over to another protocol's session (ALPN h2, h2c preface).
@@ -175,6 +177,7 @@ class Worker {
   // After loop_: freed before it.
   common::DeadlineQueue deadlines_;
   std::unique_ptr<stream::Http1RequestPool> http1_requests_;
+  std::unique_ptr<stream::H2StreamPool> h2_streams_;
 };
 
 }  // namespace lb::core

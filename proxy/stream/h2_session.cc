@@ -43,7 +43,7 @@ struct H2Callbacks {
       return 0;
     }
     ++s->streams_opened_;
-    s->streams_[id] = std::make_unique<H2Stream>(*s, id);
+    s->streams_[id] = s->worker_.h2Streams().acquire(*s, id);
     if (s->streams_opened_ >= s->listener().http2.max_requests_per_connection) {
       // The last one on this connection: the client opens a new one for what follows.
       nghttp2_submit_goaway(ng, NGHTTP2_FLAG_NONE, id, NGHTTP2_NO_ERROR, nullptr, 0);
@@ -270,7 +270,7 @@ void H2Session::scheduleFlush() {
 void H2Session::flush() {
   flush_scheduled_ = false;
   if (closed_conn_ || !ng_) return;
-  closed_.clear();
+  recycleClosed();
   while (outputBacklog() < kHighWater) {
     const uint8_t* data = nullptr;
     ssize_t n = nghttp2_session_mem_send(ng_, &data);
@@ -281,7 +281,7 @@ void H2Session::flush() {
     if (n == 0) break;
     down_->write(data, static_cast<size_t>(n));
   }
-  closed_.clear();
+  recycleClosed();
   // Streams whose client took enough of their backlog read upstream again.
   if (outputBacklog() <= kLowWater)
     for (auto& [id, st] : streams_) st->resumeIfDrained();
@@ -302,6 +302,11 @@ void H2Session::flush() {
     if (!shutting_down_ && !idle_timer_.pending())
       worker_.deadlines().start(idle_timer_, listener().idle_timeout);
   }
+}
+
+void H2Session::recycleClosed() {
+  for (auto& st : closed_) worker_.h2Streams().release(std::move(st));
+  closed_.clear();
 }
 
 void H2Session::checkIdle() {

@@ -90,6 +90,7 @@ class H2Session final : public ClientConnection {
   void close();
   void goAway(uint32_t error_code);
   void checkIdle();
+  void recycleClosed();  // closed streams back to the worker's pool
   bool abusive() const;
 
   friend struct H2Callbacks;  // nghttp2's callbacks, in h2_session.cc

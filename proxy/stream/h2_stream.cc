@@ -57,28 +57,88 @@ ssize_t readBodyCb(nghttp2_session*, int32_t, uint8_t* buf, size_t len, uint32_t
 
 }  // namespace
 
-H2Stream::H2Stream(H2Session& session, int32_t id)
-    : s_(session),
-      id_(id),
-      req_body_(session.worker().loop()),
-      resp_body_(session.worker().loop()),
-      view_(session.view()),
-      exchange_(session.worker(), *this),
-      started_at_(std::chrono::steady_clock::now()) {
-  req_.version_minor = 1;
-  touch();
-}
+struct H2Stream::HeadScratch {
+  std::vector<nghttp2_nv> nva;
+  std::string names;  // the lower-cased field names, back to back
+};
+
+H2Stream::H2Stream(core::Worker& worker)
+    : head_scratch_(std::make_unique<HeadScratch>()),
+      req_body_(worker.loop()),
+      resp_body_(worker.loop()),
+      exchange_(worker, *this) {}
 
 H2Stream::~H2Stream() { exchange_.abort(); }
 
+void H2Stream::open(H2Session& session, int32_t id) {
+  s_ = &session;
+  id_ = id;
+  view_ = session.view();
+  started_at_ = std::chrono::steady_clock::now();
+  touch();
+}
+
+void H2Stream::reset() {
+  exchange_.reset();
+  idle_timer_.cancel();
+  s_ = nullptr;
+  id_ = 0;
+  req_.clear();
+  cookie_.clear();
+  header_bytes_ = 0;
+  head_refused_ = end_stream_ = dispatched_ = closed_ = recorded_ = false;
+  req_body_.consume(req_body_.size());
+  req_body_.releaseBlock();
+  resp_body_.consume(resp_body_.size());
+  resp_body_.releaseBlock();
+  response_started_ = upstream_head_ = response_ended_ = data_deferred_ = false;
+  view_.reset();  // a pooled stream pins no configuration
+  route_ = nullptr;
+  cluster_ = nullptr;
+  request_id_.clear();
+  status_ = 0;
+  last_error_ = {};
+  bytes_in_ = body_bytes_ = bytes_out_ = 0;
+}
+
+size_t H2Stream::headCapacity() const {
+  return std::max(header_bytes_, head_scratch_->names.capacity());
+}
+
+namespace {
+// Free streams kept per worker, and the largest head whose capacity a pooled one may keep.
+constexpr size_t kMaxFreeStreams = 256;
+constexpr size_t kMaxPooledHeadBytes = 8 * 1024;
+}  // namespace
+
+H2StreamPool::~H2StreamPool() = default;
+
+std::unique_ptr<H2Stream> H2StreamPool::acquire(H2Session& session, int32_t id) {
+  std::unique_ptr<H2Stream> stream;
+  if (free_.empty()) {
+    stream = std::make_unique<H2Stream>(worker_);
+  } else {
+    stream = std::move(free_.back());
+    free_.pop_back();
+  }
+  stream->open(session, id);
+  return stream;
+}
+
+void H2StreamPool::release(std::unique_ptr<H2Stream> stream) {
+  if (free_.size() >= kMaxFreeStreams || stream->headCapacity() > kMaxPooledHeadBytes) return;
+  stream->reset();
+  free_.push_back(std::move(stream));
+}
+
 void H2Stream::touch() {
-  s_.worker().deadlines().start(idle_timer_, s_.listener().http2.stream_idle_timeout);
+  s_->worker().deadlines().start(idle_timer_, s_->listener().http2.stream_idle_timeout);
 }
 
 void H2Stream::onIdleTimer(void* arg) { static_cast<H2Stream*>(arg)->onIdleTimeout(); }
 
 bool H2Stream::addHeader(std::string_view name, std::string_view value) {
-  const auto& limits = s_.listener().limits;
+  const auto& limits = s_->listener().limits;
   header_bytes_ += name.size() + value.size() + 32;  // RFC 9113 6.5.2 accounting
   if (header_bytes_ > limits.max_header_bytes || req_.headers.size() >= limits.max_headers ||
       !validValue(value)) {
@@ -140,9 +200,9 @@ void H2Stream::headComplete(bool end_stream) {
 void H2Stream::dispatch() {
   dispatched_ = true;
   // A request takes the worker's newest view (the connection's listener may have moved).
-  view_ = s_.view();
-  chooseRequestId(req_, s_.worker().random().next(), s_.worker().random().next(), &request_id_);
-  const snapshot::ListenerSnapshot& listener = s_.listener();
+  view_ = s_->view();
+  chooseRequestId(req_, s_->worker().random().next(), s_->worker().random().next(), &request_id_);
+  const snapshot::ListenerSnapshot& listener = s_->listener();
   if (req_.method == "CONNECT" || req_.path.empty() || req_.path[0] != '/') {
     fail(http::clientError(ErrorCode::kBadRequest, "only origin-form requests are proxied"));
     return;
@@ -159,9 +219,9 @@ void H2Stream::dispatch() {
   }
   cluster_ = &view_->clusters[route_->cluster_index];
   http::ForwardContext fwd;
-  fwd.client_ip = s_.origin().client_ip;
+  fwd.client_ip = s_->origin().client_ip;
   fwd.request_id = request_id_;
-  fwd.proto = s_.origin().tls ? "https" : "http";
+  fwd.proto = s_->origin().tls ? "https" : "http";
   exchange_.start(req_, fwd, *route_, *cluster_);
 }
 
@@ -172,11 +232,11 @@ void H2Stream::onData(const uint8_t* data, size_t len) {
   if (dispatched_ && !exchange_.active()) {
     // Answered already (an error, or an early response): the rest is not wanted, but its
     // bytes must still count as consumed or they would close the connection's window.
-    nghttp2_session_consume(s_.ng(), id_, len);
+    nghttp2_session_consume(s_->ng(), id_, len);
     return;
   }
   req_body_.append(data, len);
-  const uint64_t limit = s_.listener().max_body_bytes;
+  const uint64_t limit = s_->listener().max_body_bytes;
   if (limit && body_bytes_ > limit) {
     fail(http::clientError(ErrorCode::kBodyTooLarge, "request body too large"));
     return;
@@ -203,8 +263,8 @@ void H2Stream::pumpBody() {
   req_body_.releaseBlock();
   if (moved > 0) {
     // The body went upstream: only now may the client send more (stream and connection).
-    nghttp2_session_consume(s_.ng(), id_, moved);
-    s_.scheduleFlush();
+    nghttp2_session_consume(s_->ng(), id_, moved);
+    s_->scheduleFlush();
   }
   if (end_stream_ && req_body_.empty()) exchange_.endBody();
 }
@@ -220,21 +280,26 @@ bool H2Stream::onResponseHead(const http::ResponseHead& resp) {
 void H2Stream::submitHead(int status, const http::ResponseHead* resp, bool has_body) {
   char status_text[4];
   std::to_chars(status_text, status_text + 3, status);
-  std::vector<nghttp2_nv> nva;
-  std::vector<std::string> lowered;  // HTTP/2 field names are lower case
+  std::vector<nghttp2_nv>& nva = head_scratch_->nva;
+  std::string& names = head_scratch_->names;  // HTTP/2 field names are lower case
+  nva.clear();
+  names.clear();
   nva.push_back(makeNv(":status", std::string_view(status_text, 3)));
   bool has_request_id = false;
   if (resp) {
-    lowered.reserve(resp->headers.size());
+    // Room for every name up front: the fields point into `names`, which must not move.
+    size_t room = 0;
+    for (const http::Header& h : resp->headers) room += h.name.size();
+    names.reserve(room);
     for (const http::Header& h : resp->headers) {
       if (http::isHopByHop(h.name, resp->connection_tokens) ||
           http::equalsIgnoreCase(h.name, "transfer-encoding"))
         continue;
-      std::string name = h.name;
-      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      const size_t at = names.size();
+      for (char c : h.name) names.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c);
+      std::string_view name(names.data() + at, h.name.size());
       if (name == "x-request-id") has_request_id = true;
-      lowered.push_back(std::move(name));
-      nva.push_back(makeNv(lowered.back(), h.value));
+      nva.push_back(makeNv(name, h.value));
     }
   }
   if (!has_request_id) nva.push_back(makeNv("x-request-id", request_id_));
@@ -244,8 +309,8 @@ void H2Stream::submitHead(int status, const http::ResponseHead* resp, bool has_b
   provider.read_callback = readBodyCb;
   response_started_ = true;
   if (!has_body) response_ended_ = true;
-  nghttp2_submit_response(s_.ng(), id_, nva.data(), nva.size(), has_body ? &provider : nullptr);
-  s_.scheduleFlush();
+  nghttp2_submit_response(s_->ng(), id_, nva.data(), nva.size(), has_body ? &provider : nullptr);
+  s_->scheduleFlush();
 }
 
 void H2Stream::onResponseData(const char* data, size_t len) {
@@ -254,7 +319,7 @@ void H2Stream::onResponseData(const char* data, size_t len) {
   resumeData();
 }
 
-size_t H2Stream::responseBacklog() const { return resp_body_.size() + s_.outputBacklog(); }
+size_t H2Stream::responseBacklog() const { return resp_body_.size() + s_->outputBacklog(); }
 
 void H2Stream::onResponseEnd() {
   response_ended_ = true;
@@ -265,9 +330,9 @@ void H2Stream::onResponseEnd() {
 void H2Stream::resumeData() {
   if (data_deferred_) {
     data_deferred_ = false;
-    nghttp2_session_resume_data(s_.ng(), id_);
+    nghttp2_session_resume_data(s_->ng(), id_);
   }
-  s_.scheduleFlush();
+  s_->scheduleFlush();
 }
 
 long H2Stream::readBody(uint8_t* buf, size_t len, uint32_t* data_flags) {
@@ -309,14 +374,14 @@ void H2Stream::fail(const http::Error& error) {
   if (closed_) return;
   if (response_started_) {
     // Response bytes already went out: reset the stream (the HTTP/2 way to cut a response).
-    nghttp2_submit_rst_stream(s_.ng(), NGHTTP2_FLAG_NONE, id_, NGHTTP2_INTERNAL_ERROR);
-    s_.scheduleFlush();
+    nghttp2_submit_rst_stream(s_->ng(), NGHTTP2_FLAG_NONE, id_, NGHTTP2_INTERNAL_ERROR);
+    s_->scheduleFlush();
     record();
     return;
   }
   status_ = http::statusFor(error.code);
   if (request_id_.empty())
-    chooseRequestId(req_, s_.worker().random().next(), s_.worker().random().next(), &request_id_);
+    chooseRequestId(req_, s_->worker().random().next(), s_->worker().random().next(), &request_id_);
   std::string body = std::string(http::reasonPhrase(status_)) + ": " + error.detail + "\n";
   resp_body_.append(body.data(), body.size());
   bytes_out_ += body.size();
@@ -331,7 +396,7 @@ void H2Stream::fail(const http::Error& error) {
   if (unread > 0) {
     req_body_.consume(unread);
     req_body_.releaseBlock();
-    nghttp2_session_consume(s_.ng(), id_, unread);
+    nghttp2_session_consume(s_->ng(), id_, unread);
   }
 }
 
@@ -340,8 +405,8 @@ void H2Stream::onIdleTimeout() {
   if (exchange_.active())
     fail(http::upstreamError(ErrorCode::kUpstreamTimeout, false, "stream idle timeout"));
   else
-    nghttp2_submit_rst_stream(s_.ng(), NGHTTP2_FLAG_NONE, id_, NGHTTP2_CANCEL);
-  s_.scheduleFlush();
+    nghttp2_submit_rst_stream(s_->ng(), NGHTTP2_FLAG_NONE, id_, NGHTTP2_CANCEL);
+  s_->scheduleFlush();
 }
 
 void H2Stream::onClosed(uint32_t) {
@@ -370,14 +435,14 @@ void H2Stream::record() {
   r.status = status_;
   r.response_started = upstream_head_;
   r.request_id = request_id_;
-  r.client_ip = s_.origin().client_ip;
-  r.listener = s_.listener().name;
+  r.client_ip = s_->origin().client_ip;
+  r.listener = s_->listener().name;
   r.protocol = stats::ClientProtocol::kH2;
-  r.tls = s_.origin().tls_version;
+  r.tls = s_->origin().tls_version;
   r.bytes_in = bytes_in_;
   r.bytes_out = bytes_out_;
   r.started_at = started_at_;
-  recordRequest(s_.worker(), s_.counters(), r);
+  recordRequest(s_->worker(), s_->counters(), r);
 }
 
 }  // namespace lb::stream

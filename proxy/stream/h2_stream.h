@@ -1,13 +1,14 @@
 // One HTTP/2 stream of an H2Session: its request head (decoded header fields checked against
 // HTTP/1.1 rules, since it is forwarded as HTTP/1.1), its request body on the way upstream, the
 // Exchange that carries it, and its response on the way back as HEADERS and DATA frames.
-// Owner: the H2Session (worker thread).
+// Owner: the H2Session (worker thread), between streams the worker's H2StreamPool.
 #pragma once
 
 #include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/byte_ring.h"
 #include "common/deadline_queue.h"
@@ -15,6 +16,7 @@
 #include "proxy/stream/exchange.h"
 
 namespace lb::core {
+class Worker;
 struct WorkerCluster;
 struct WorkerView;
 }  // namespace lb::core
@@ -29,10 +31,17 @@ class H2Session;
 
 class H2Stream final : public ExchangeClient {
  public:
-  H2Stream(H2Session& session, int32_t id);
+  explicit H2Stream(core::Worker& worker);
   ~H2Stream();
   H2Stream(const H2Stream&) = delete;
   H2Stream& operator=(const H2Stream&) = delete;
+
+  // A new stream `id` of `session` (a fresh or a reset object).
+  void open(H2Session& session, int32_t id);
+  // Forgets the stream (the exchange ends without calling back); capacity stays.
+  void reset();
+  // Request or response head bytes whose capacity a reset would keep.
+  size_t headCapacity() const;
 
   int32_t id() const { return id_; }
   // One decoded header field. False: the head is refused (too large, too many fields, or a
@@ -73,8 +82,10 @@ class H2Stream final : public ExchangeClient {
   void resumeData();
   void record();
 
-  H2Session& s_;
-  int32_t id_;
+  struct HeadScratch;  // nghttp2's field array for a response head, kept for its capacity
+  std::unique_ptr<HeadScratch> head_scratch_;
+  H2Session* s_ = nullptr;
+  int32_t id_ = 0;
   http::RequestHead req_;
   std::string cookie_;  // HTTP/2 may split Cookie in several fields; rejoined with "; "
   size_t header_bytes_ = 0;
@@ -101,6 +112,24 @@ class H2Stream final : public ExchangeClient {
   uint64_t bytes_out_ = 0;
   std::chrono::steady_clock::time_point started_at_;
   common::DeadlineQueue::Entry idle_timer_{onIdleTimer, this};  // in the worker's queue
+};
+
+// Streams between uses, per worker: a busy HTTP/2 connection allocates no stream object, nor
+// its strings and vectors, per request. Owner: the worker thread.
+class H2StreamPool {
+ public:
+  explicit H2StreamPool(core::Worker& worker) : worker_(worker) {}
+  ~H2StreamPool();
+  H2StreamPool(const H2StreamPool&) = delete;
+  H2StreamPool& operator=(const H2StreamPool&) = delete;
+
+  std::unique_ptr<H2Stream> acquire(H2Session& session, int32_t id);
+  // Takes a closed stream back. Not from inside the stream's own callbacks.
+  void release(std::unique_ptr<H2Stream> stream);
+
+ private:
+  core::Worker& worker_;
+  std::vector<std::unique_ptr<H2Stream>> free_;
 };
 
 }  // namespace lb::stream

@@ -8,7 +8,9 @@
 #include <atomic>
 #include <cstdio>
 #include <fstream>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "tests/support/admin_client.h"
@@ -127,6 +129,53 @@ TEST(Http2, CurlAndNghttpOverTlsAndCleartext) {
                          "tls=\"TLSv1.3\"} 21"),
             std::string::npos)
       << metrics;
+}
+
+// Stream objects are pooled per worker and reused: nothing of an earlier request (fields,
+// cookie, body, request id, response fields) may reach a later one. Three connections with
+// different requests, four streams each: with two workers, two connections share a pool.
+TEST(Http2, ReusedStreamsCarryNothingOver) {
+  std::mutex mu;
+  std::vector<std::string> problems;
+  std::set<std::string> ids;
+  TestBackend backend([&](const BackendRequest& req, BackendConnection& conn) {
+    const std::string k = req.target.substr(req.target.rfind('-') + 1);
+    int probes = 0, cookies = 0;
+    std::string cookie, id;
+    for (const auto& [name, value] : req.headers) {
+      if (iequals(name, "x-probe")) ++probes;
+      if (iequals(name, "cookie")) ++cookies, cookie = value;
+      if (iequals(name, "x-request-id")) id = value;
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    if (probes != 1 || cookies != 1 || cookie != "c=" + k || req.body != "body-" + k)
+      problems.push_back(req.target + ": cookie '" + cookie + "' body '" + req.body + "' " +
+                         std::to_string(probes) + " probes " + std::to_string(cookies) +
+                         " cookies");
+    if (id.size() != 32 || !ids.insert(id).second) problems.push_back("request id " + id);
+    // Every other connection gets an extra response field: it must not stick to a stream.
+    conn.write(simpleResponse(200, "k" + k, k == "2" ? "X-Only-Two: yes\r\n" : ""));
+  });
+  H2Proxy h2(backend.address());
+  ASSERT_TRUE(h2.proxy->ok()) << h2.proxy->process().output();
+  for (int k = 1; k <= 3; ++k) {
+    TempDir dir;
+    std::ofstream(dir.path() + "/body") << "body-" << k;
+    const std::string kk = std::to_string(k);
+    int rc = 0;
+    std::string out =
+        shell("nghttp -nv -m 4 -H 'x-probe: " + kk + "' -H 'cookie: c=" + kk + "' -d " +
+                  dir.path() + "/body " + h2.https("/reuse-" + kk) + " 2>&1",
+              &rc);
+    EXPECT_EQ(rc, 0) << out;
+    size_t answered = 0;
+    for (size_t at = 0; (at = out.find(":status: 200", at)) != std::string::npos; ++at) ++answered;
+    EXPECT_EQ(answered, 4u) << out;
+    EXPECT_EQ(out.find("x-only-two") != std::string::npos, k == 2) << out;
+  }
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_TRUE(problems.empty()) << problems.front();
+  EXPECT_EQ(ids.size(), 12u);
 }
 
 TEST(Http2, DemoInstancesBehindTlsAndCleartextHttp2) {
