@@ -55,29 +55,28 @@ void EventLoop::deferCall(CallFn fn, void* arg) {
 }
 
 void EventLoop::cancelCall(CallFn fn, void* arg) {
-  for (Call& c : calls_)
-    if (c.fn == fn && c.arg == arg) c.fn = nullptr;
-  for (Call& c : running_calls_)
-    if (c.fn == fn && c.arg == arg) c.fn = nullptr;
+  for (auto* list : {&calls_, &running_calls_, &turn_calls_, &running_turn_calls_})
+    for (Call& c : *list)
+      if (c.fn == fn && c.arg == arg) c.fn = nullptr;
 }
 
 void EventLoop::runCallsNow() {
   if (calls_.empty() || running_calls_now_) return;
   running_calls_now_ = true;
-  // Calls added while a batch runs go to the next one: a layered writer (an HTTP/2 session's
-  // frames, then its stream's write) needs two; a write callback that keeps writing gets a
-  // few rounds and then waits for the end of the turn, so other connections are not starved.
-  // Calls are read by index: one may cancel a later one (its stream was released).
-  constexpr int kRounds = 3;
-  for (int round = 0; round < kRounds && !calls_.empty(); ++round) {
-    running_calls_.swap(calls_);
-    for (size_t i = 0; i < running_calls_.size(); ++i) {
-      Call c = running_calls_[i];
-      if (c.fn) c.fn(c.arg);
-    }
-    running_calls_.clear();
+  // Calls added while these run (a write callback that writes again) wait for the next
+  // batch. Calls are read by index: one may cancel a later one (its stream was released).
+  running_calls_.swap(calls_);
+  for (size_t i = 0; i < running_calls_.size(); ++i) {
+    Call c = running_calls_[i];
+    if (c.fn) c.fn(c.arg);
   }
-  running_calls_now_ = false;  // what is left was armed by deferCall(): end of the turn
+  running_calls_.clear();
+  running_calls_now_ = false;
+}
+
+void EventLoop::deferToTurnEnd(CallFn fn, void* arg) {
+  turn_calls_.push_back({fn, arg});
+  armDeferred();
 }
 
 void EventLoop::armDeferred() {
@@ -123,6 +122,13 @@ void EventLoop::onWake(evutil_socket_t fd, short, void* arg) {
 void EventLoop::onDeferred(evutil_socket_t, short, void* arg) {
   auto* self = static_cast<EventLoop*>(arg);
   self->deferred_armed_ = false;
+  // End-of-turn calls first: what they write is queued as stream calls, which run next.
+  self->running_turn_calls_.swap(self->turn_calls_);
+  for (size_t i = 0; i < self->running_turn_calls_.size(); ++i) {
+    Call c = self->running_turn_calls_[i];
+    if (c.fn) c.fn(c.arg);
+  }
+  self->running_turn_calls_.clear();
   self->runCallsNow();
   // Work deferred by deferred work runs in the next batch.
   self->running_work_.swap(self->deferred_);

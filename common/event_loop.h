@@ -32,9 +32,13 @@ class EventLoop {
   void deferCall(CallFn fn, void* arg);
   void cancelCall(CallFn fn, void* arg);
   // Runs the pending calls now (an I/O callback is done: its writes go out before the next
-  // connection's event is handled, not after every event of the turn), and the calls those
-  // add, for a few rounds; the rest at the end of the turn. Not from a call.
+  // connection's event is handled, not after every event of the turn). Not from a call.
   void runCallsNow();
+  // Like deferCall, but only at the end of the turn, after every event of it and before
+  // the deferCall calls (which it may add to): for work that gains from batching the whole
+  // turn, such as an HTTP/2 session turning many streams' data into frames for one write.
+  // cancelCall() forgets these too.
+  void deferToTurnEnd(CallFn fn, void* arg);
 
   // Owner thread: spare blocks of kBlockSize bytes shared by the loop's streams (their input
   // and output), so that an idle connection holds none and a busy one allocates none.
@@ -68,6 +72,8 @@ class EventLoop {
   std::vector<std::function<void()>> running_work_;
   std::vector<Call> calls_;
   std::vector<Call> running_calls_;
+  std::vector<Call> turn_calls_;
+  std::vector<Call> running_turn_calls_;
   bool deferred_armed_ = false;
   bool running_calls_now_ = false;
   std::vector<char*> spare_blocks_;

@@ -262,9 +262,10 @@ void H2Session::onIdleTimer(void* arg) { static_cast<H2Session*>(arg)->checkIdle
 void H2Session::scheduleFlush() {
   if (flush_scheduled_ || closed_conn_) return;
   flush_scheduled_ = true;
-  // After the event being handled (and its streams' callbacks) returns: frames go out with
-  // the reads that made them, not a loop turn later.
-  worker_.loop().deferCall(onFlushCall, this);
+  // At the end of the loop turn: the responses of every stream that got data in this turn
+  // leave in one write (one TLS record, one syscall), where flushing after each upstream
+  // read cost h2 a quarter of its throughput.
+  worker_.loop().deferToTurnEnd(onFlushCall, this);
 }
 
 void H2Session::flush() {
