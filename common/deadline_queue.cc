@@ -26,7 +26,8 @@ void DeadlineQueue::Entry::cancel() {
   // The queue's timer may now fire for nothing; it re-arms for what is left.
 }
 
-DeadlineQueue::DeadlineQueue(EventLoop& loop) : timer_(evtimer_new(loop.base(), onTimer, this)) {}
+DeadlineQueue::DeadlineQueue(EventLoop& loop)
+    : loop_(loop), timer_(evtimer_new(loop.base(), onTimer, this)) {}
 
 DeadlineQueue::~DeadlineQueue() {
   for (auto& lane : lanes_)
@@ -52,7 +53,7 @@ void DeadlineQueue::start(Entry& entry, std::chrono::milliseconds after) {
     lanes_.push_back(std::make_unique<Lane>(Lane{after}));
     lane = lanes_.back().get();
   }
-  entry.deadline_ = Clock::now() + after;
+  entry.deadline_ = loop_.now() + after;  // the event's time: at most its length early
   entry.lane_ = lane;
   entry.prev_ = lane->tail;
   entry.next_ = nullptr;
@@ -87,11 +88,15 @@ void DeadlineQueue::arm() {
   evtimer_add(timer_, &tv);
 }
 
-void DeadlineQueue::onTimer(int, short, void* arg) { static_cast<DeadlineQueue*>(arg)->expire(); }
+void DeadlineQueue::onTimer(int, short, void* arg) {
+  auto* self = static_cast<DeadlineQueue*>(arg);
+  EventLoop::EventScope scope(self->loop_);
+  self->expire();
+}
 
 void DeadlineQueue::expire() {
   armed_ = false;
-  const Clock::time_point now = Clock::now();
+  const Clock::time_point now = loop_.now();
   // A callback may start or cancel any entry, this lane's included: take heads one at a
   // time. An entry started now expires at least 1 ms later, so the walk ends.
   // A start() may also drop empty lanes: the index is checked on every step.

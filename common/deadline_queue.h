@@ -65,6 +65,7 @@ class DeadlineQueue {
   void expire();
   void arm();
 
+  EventLoop& loop_;
   event* timer_;
   std::vector<std::unique_ptr<Lane>> lanes_;  // few: one per duration in use
   bool armed_ = false;

@@ -108,6 +108,7 @@ void EventLoop::stop() {
 
 void EventLoop::onWake(evutil_socket_t fd, short, void* arg) {
   auto* self = static_cast<EventLoop*>(arg);
+  EventScope scope(*self);
   uint64_t count;
   ssize_t n = read(fd, &count, sizeof(count));
   (void)n;
@@ -121,6 +122,7 @@ void EventLoop::onWake(evutil_socket_t fd, short, void* arg) {
 
 void EventLoop::onDeferred(evutil_socket_t, short, void* arg) {
   auto* self = static_cast<EventLoop*>(arg);
+  EventScope scope(*self);
   self->deferred_armed_ = false;
   // End-of-turn calls first: what they write is queued as stream calls, which run next.
   self->running_turn_calls_.swap(self->turn_calls_);
@@ -137,7 +139,7 @@ void EventLoop::onDeferred(evutil_socket_t, short, void* arg) {
 }
 
 Timer::Timer(EventLoop& loop, std::function<void()> fn)
-    : event_(evtimer_new(loop.base(), onFire, this)), fn_(std::move(fn)) {}
+    : loop_(loop), event_(evtimer_new(loop.base(), onFire, this)), fn_(std::move(fn)) {}
 
 Timer::~Timer() { event_free(event_); }
 
@@ -152,6 +154,10 @@ void Timer::cancel() { evtimer_del(event_); }
 
 bool Timer::pending() const { return evtimer_pending(event_, nullptr); }
 
-void Timer::onFire(evutil_socket_t, short, void* arg) { static_cast<Timer*>(arg)->fn_(); }
+void Timer::onFire(evutil_socket_t, short, void* arg) {
+  auto* self = static_cast<Timer*>(arg);
+  EventLoop::EventScope scope(self->loop_);
+  self->fn_();
+}
 
 }  // namespace lb::common

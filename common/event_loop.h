@@ -47,6 +47,32 @@ class EventLoop {
   char* takeBlock();
   void giveBlock(char* block, size_t size);
 
+  // Owner thread: the steady clock, read at most once per event. Inside an EventScope (a
+  // stream's I/O callback, a timer, the end-of-turn calls) every call returns the reading the
+  // first one took, so the work of one event is stamped with one time, as nginx stamps a
+  // whole loop turn; that saves ~8 clock reads per proxied request. Outside any scope each
+  // call reads the clock.
+  std::chrono::steady_clock::time_point now() {
+    if (event_depth_ == 0) return std::chrono::steady_clock::now();
+    if (!now_valid_) {
+      now_ = std::chrono::steady_clock::now();
+      now_valid_ = true;
+    }
+    return now_;
+  }
+  class EventScope {
+   public:
+    explicit EventScope(EventLoop& loop) : loop_(loop) { ++loop_.event_depth_; }
+    ~EventScope() {
+      if (--loop_.event_depth_ == 0) loop_.now_valid_ = false;
+    }
+    EventScope(const EventScope&) = delete;
+    EventScope& operator=(const EventScope&) = delete;
+
+   private:
+    EventLoop& loop_;
+  };
+
   void run();   // owner thread; returns after stop()
   void stop();  // any thread
 
@@ -77,6 +103,9 @@ class EventLoop {
   bool deferred_armed_ = false;
   bool running_calls_now_ = false;
   std::vector<char*> spare_blocks_;
+  int event_depth_ = 0;
+  bool now_valid_ = false;
+  std::chrono::steady_clock::time_point now_;
 };
 
 // A one-shot timer on a loop; re-arm with start(). Owner thread only.
@@ -92,6 +121,7 @@ class Timer {
 
  private:
   static void onFire(evutil_socket_t, short, void* arg);
+  EventLoop& loop_;
   event* event_;
   std::function<void()> fn_;
 };

@@ -207,6 +207,7 @@ void Stream::fire(short events) {
 
 void Stream::onIo(evutil_socket_t, short what, void* arg) {
   auto* self = static_cast<Stream*>(arg);
+  common::EventLoop::EventScope scope(self->loop_);  // one clock reading for this event
   self->enter();
   // Writable first: a connect completes (CONNECTED) before its first read.
   if (what & EV_WRITE) self->handleWritable();

@@ -213,7 +213,7 @@ void DownstreamSession::processInput() {
       // The first byte of a request: its state comes from the pool, and on a kept-alive
       // connection the head deadline starts now.
       req_ = worker_.http1Requests().acquire(*this, listener_->limits);
-      req_->started_at = std::chrono::steady_clock::now();
+      req_->started_at = worker_.loop().now();
       if (!head_timer_running_) {
         worker_.deadlines().start(down_timer_, listener_->request_headers_timeout);
         head_timer_running_ = true;

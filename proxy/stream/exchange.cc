@@ -85,7 +85,10 @@ void Exchange::startAttempt() {
   const http::RequestHead& req = *req_;
   upstream::PickContext ctx;
   ctx.tried = &outcome_.tried;
-  if (cluster_->config->config.slow_start.count() > 0) ctx.now_ms = upstream::steadyMillis();
+  if (cluster_->config->config.slow_start.count() > 0)
+    ctx.now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     worker_.loop().now().time_since_epoch())
+                     .count();
   const config::HashOn& hash_on = cluster_->config->config.hash_on;
   std::string_view key;
   if (!hash_on.header.empty()) {
@@ -125,7 +128,7 @@ void Exchange::connectTo(uint32_t host_index) {
   upstream_ = std::make_unique<upstream::UpstreamConnection>(stream, host_index);
   upstream_->setHandler(this);
   ++cluster_->locals[host_index]->load.active_requests;
-  upstream_started_at_ = std::chrono::steady_clock::now();
+  upstream_started_at_ = worker_.loop().now();
   worker_.deadlines().start(timer_, cluster_->config->config.connect_timeout);
   if (stream->connect(reinterpret_cast<const sockaddr*>(&host.sockaddr), host.sockaddr_len) < 0) {
     onUpstreamEvent(BEV_EVENT_ERROR);
@@ -153,7 +156,7 @@ void Exchange::sendRequestHead() {
   up->setReadHighWater(kHighWater);
   up->write(scratch_.data(), scratch_.size());
   up->enableRead();
-  upstream_started_at_ = std::chrono::steady_clock::now();
+  upstream_started_at_ = worker_.loop().now();
   worker_.deadlines().start(timer_, route_->timeout);
   if (!body_done_) client_->onRequestBodyWanted();
 }
@@ -242,7 +245,7 @@ bool Exchange::handleResponseHead() {
     return true;
   }
   worker_.deadlines().start(timer_, route_->timeout);  // from now on: the body read stall limit
-  outcome_.upstream_time = std::chrono::steady_clock::now() - upstream_started_at_;
+  outcome_.upstream_time = worker_.loop().now() - upstream_started_at_;
   outcome_.status = resp.status;
   if (!client_->onResponseHead(resp)) return false;
   outcome_.response_started = true;
@@ -403,7 +406,7 @@ void Exchange::retryAfterConnectFailure(const char* why) {
 
 void Exchange::noteConnectFailure(uint32_t host_index) {
   core::WorkerHost& host = *cluster_->locals[host_index];
-  auto now = std::chrono::steady_clock::now();
+  auto now = worker_.loop().now();
   host.stats.recordUpstreamError(
       std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count(),
       stats::upstreamReasonIndex(ErrorCode::kConnectFailed));

@@ -74,7 +74,7 @@ void H2Stream::open(H2Session& session, int32_t id) {
   s_ = &session;
   id_ = id;
   view_ = session.view();
-  started_at_ = std::chrono::steady_clock::now();
+  started_at_ = s_->worker().loop().now();
   touch();
 }
 

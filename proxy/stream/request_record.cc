@@ -76,7 +76,7 @@ void writeAccessLog(core::Worker& worker, const RequestRecord& r, const http::Er
 
 void recordRequest(core::Worker& worker, stats::ListenerCounters& counters,
                    const RequestRecord& r) {
-  auto now = std::chrono::steady_clock::now();
+  auto now = worker.loop().now();
   const bool metrics = r.view->snapshot->metrics_enabled;
   const int64_t second =
       std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
