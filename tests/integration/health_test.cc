@@ -142,7 +142,8 @@ TEST(OutlierDetection, EjectsWithGrowingTimeAndRespectsMaxPercent) {
   cfg.hosts = {bad.backend.address(), good.backend.address()};
   cfg.workers = 1;
   cfg.cluster_extra =
-      "    outlier_detection: { consecutive_5xx: 3, base_ejection_time: 300ms, "
+      // Long enough that the ten requests below finish inside it on a loaded machine (ASan).
+      "    outlier_detection: { consecutive_5xx: 3, base_ejection_time: 2s, "
       "max_ejection_time: 10s, max_ejection_percent: 50 }\n";
   ProxyProcess proxy(cfg.yaml());
   ASSERT_TRUE(proxy.ok()) << proxy.process().output();
@@ -155,7 +156,7 @@ TEST(OutlierDetection, EjectsWithGrowingTimeAndRespectsMaxPercent) {
   auto h1 = admin.host("app", "h1");
   EXPECT_EQ(h1["ejected"], true);
   EXPECT_EQ(h1["ejections"], 1);
-  EXPECT_EQ(h1["last_ejection_ms"], 300);
+  EXPECT_EQ(h1["last_ejection_ms"], 2000);
   for (int i = 0; i < 10; ++i) EXPECT_EQ(httpGet(proxy.port(), "/x")->body, "good");
 
   // Back after the ejection time; three more failures eject it for twice as long.
@@ -164,7 +165,7 @@ TEST(OutlierDetection, EjectsWithGrowingTimeAndRespectsMaxPercent) {
   h1 = admin.host("app", "h1");
   EXPECT_EQ(h1["ejected"], true);
   EXPECT_EQ(h1["ejections"], 2);
-  EXPECT_EQ(h1["last_ejection_ms"], 600);
+  EXPECT_EQ(h1["last_ejection_ms"], 4000);
 
   // Now the good host fails too: ejecting it would eject 100% of the cluster (> 50%).
   good.fail_requests = true;
