@@ -35,6 +35,11 @@ class ByteRing {
   void consume(size_t n);
   // Gives the block back to the loop if nothing is queued.
   void releaseBlock();
+  // Drops everything queued and gives the block back.
+  void clear() {
+    consume(size_);
+    releaseBlock();
+  }
 
  private:
   void reserve(size_t need);

@@ -87,10 +87,8 @@ void H2Stream::reset() {
   cookie_.clear();
   header_bytes_ = 0;
   head_refused_ = end_stream_ = dispatched_ = closed_ = recorded_ = false;
-  req_body_.consume(req_body_.size());
-  req_body_.releaseBlock();
-  resp_body_.consume(resp_body_.size());
-  resp_body_.releaseBlock();
+  req_body_.clear();
+  resp_body_.clear();
   response_started_ = upstream_head_ = response_ended_ = data_deferred_ = false;
   view_.reset();  // a pooled stream pins no configuration
   route_ = nullptr;
@@ -394,8 +392,7 @@ void H2Stream::fail(const http::Error& error) {
   // Body bytes already buffered are not wanted either.
   size_t unread = req_body_.size();
   if (unread > 0) {
-    req_body_.consume(unread);
-    req_body_.releaseBlock();
+    req_body_.clear();
     nghttp2_session_consume(s_->ng(), id_, unread);
   }
 }
