@@ -5,7 +5,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
-#include "config/values.h"
+#include "common/address.h"
 
 namespace lb::common {
 
@@ -68,7 +68,7 @@ evhttp_cmd_type commandOf(const std::string& method) {
 
 HttpResult httpCall(const HttpCall& call) {
   HttpResult bad;
-  auto hp = config::parseHostPort(call.address, false);
+  auto hp = parseHostPort(call.address, false);
   if (!hp) {
     bad.error = "invalid address " + call.address;
     return bad;

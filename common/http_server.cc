@@ -9,7 +9,7 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
-#include "config/values.h"
+#include "common/address.h"
 
 namespace lb::common {
 
@@ -130,7 +130,7 @@ bool tokenEquals(std::string_view a, std::string_view b) {
 }
 
 uint16_t bindHttp(evhttp* http, const std::string& address, std::string* error) {
-  auto hp = config::parseHostPort(address, true);
+  auto hp = parseHostPort(address, true);
   if (!hp) {
     *error = "invalid address " + address;
     return 0;

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/address.h"
 #include "config/model.h"
 
 namespace lb::config {
@@ -17,17 +18,9 @@ std::optional<Duration> parseDuration(std::string_view text);
 // "8192", "8KiB", "1MiB", "1GiB".
 std::optional<uint64_t> parseSize(std::string_view text);
 
-struct HostPort {
-  std::string host;  // IP literal without brackets
-  uint16_t port = 0;
-  bool ipv6 = false;
-};
-
-// "127.0.0.1:8080", "[::1]:8080". Only IP literals: no DNS on the data path.
-// Port 0 is allowed when allow_zero_port (listeners in tests bind an ephemeral port).
-std::optional<HostPort> parseHostPort(std::string_view text, bool allow_zero_port);
-
-// True for "127.x.x.x:port" and "[::1]:port".
-bool isLoopbackAddress(std::string_view address);
+// Addresses are parsed by common/address.h; the validators use them unqualified.
+using common::HostPort;
+using common::isLoopbackAddress;
+using common::parseHostPort;
 
 }  // namespace lb::config

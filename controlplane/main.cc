@@ -12,6 +12,7 @@
 #include "common/event_loop.h"
 #include "config/control_loader.h"
 #include "controlplane/api/api_server.h"
+#include "controlplane/driver/drivers.h"
 #include "controlplane/rollout/engine.h"
 
 namespace {
@@ -58,7 +59,8 @@ int main(int argc, char** argv) {
   std::unique_ptr<lb::controlplane::Engine> engine;
   std::promise<std::string> started;
   std::thread engine_thread([&] {
-    engine = std::make_unique<lb::controlplane::Engine>(cfg, engine_loop);
+    engine = std::make_unique<lb::controlplane::Engine>(cfg, engine_loop,
+                                                        lb::controlplane::makeDriver(cfg));
     std::string error;
     const bool ok = engine->start(&error);
     started.set_value(ok ? "" : (error.empty() ? "cannot start" : error));

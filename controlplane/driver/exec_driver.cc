@@ -2,6 +2,7 @@
 
 #include "config/values.h"
 #include "controlplane/driver/command.h"
+#include "controlplane/driver/drivers.h"
 
 namespace lb::controlplane {
 

@@ -8,7 +8,7 @@
 #include <map>
 #include <string>
 
-#include "controlplane/driver/driver.h"
+#include "controlplane/model/driver.h"
 
 namespace lb::controlplane {
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/durable_file.h"
+#include "controlplane/driver/drivers.h"
 #include "controlplane/driver/exec_driver.h"
 
 namespace lb::controlplane {

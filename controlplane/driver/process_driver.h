@@ -11,7 +11,7 @@
 #include <map>
 #include <string>
 
-#include "controlplane/driver/driver.h"
+#include "controlplane/model/driver.h"
 
 namespace lb::controlplane {
 
@@ -24,8 +24,7 @@ class ProcessDriver : public Driver {
   void poll() override;
 
   std::string pidFile(const std::string& id) const;
-  // The pid recorded for an instance (0 when none): how a restarted lbcontrol re-adopts.
-  int recordedPid(const std::string& id) const;
+  int recordedPid(const std::string& id) const override;
 
  private:
   bool isOurs(int pid, const std::string& id) const;

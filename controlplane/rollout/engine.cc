@@ -10,7 +10,6 @@
 
 #include "common/http_client.h"
 #include "config/values.h"
-#include "controlplane/driver/process_driver.h"
 #include "controlplane/rollout/analysis.h"
 #include "controlplane/rollout/planner.h"
 
@@ -51,11 +50,12 @@ bool portBindable(const std::string& host, uint16_t port) {
 
 }  // namespace
 
-Engine::Engine(const config::ControlConfig& cfg, common::EventLoop& loop)
+Engine::Engine(const config::ControlConfig& cfg, common::EventLoop& loop,
+               std::unique_ptr<Driver> driver)
     : cfg_(cfg),
       loop_(loop),
       timer_(loop, [this] { tick(); }),
-      driver_(makeDriver(cfg)),
+      driver_(std::move(driver)),
       fleet_(cfg),
       journal_(cfg.state_dir) {}
 
@@ -71,8 +71,7 @@ bool Engine::start(std::string* error) {
   // A start that was journaled but whose pid was not: the child wrote its pid file first.
   for (auto& inst : state_.instances) {
     if (inst.phase != Phase::kStarting || inst.pid != 0) continue;
-    if (auto* pd = dynamic_cast<ProcessDriver*>(driver_.get()); pd && pd->recordedPid(inst.id))
-      inst.pid = pd->recordedPid(inst.id);
+    if (int pid = driver_->recordedPid(inst.id)) inst.pid = pid;
   }
   if (!state_.rollout || !state_.rollout->active()) {
     if (state_.current_version.empty() && !cfg_.instances.initial_version.empty()) {

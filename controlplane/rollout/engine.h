@@ -14,7 +14,7 @@
 
 #include "common/event_loop.h"
 #include "config/control_model.h"
-#include "controlplane/driver/driver.h"
+#include "controlplane/model/driver.h"
 #include "controlplane/proxy/proxy_fleet.h"
 #include "controlplane/state/journal.h"
 
@@ -27,7 +27,8 @@ struct ApiResult {
 
 class Engine {
  public:
-  Engine(const config::ControlConfig& cfg, common::EventLoop& loop);
+  // `driver` starts and stops the instances (controlplane/driver/drivers.h makes one from cfg).
+  Engine(const config::ControlConfig& cfg, common::EventLoop& loop, std::unique_ptr<Driver> driver);
   ~Engine();
 
   // Engine thread, before the first tick: reads the journal, re-adopts instances, starts the

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "controlplane/rollout/instance.h"
+#include "controlplane/model/instance.h"
 
 namespace lb::controlplane {
 

@@ -12,6 +12,7 @@
 #include "common/event_loop.h"
 #include "common/http_server.h"
 #include "config/values.h"
+#include "proxy/admin/prometheus_exporter.h"
 #include "proxy/control/controller.h"
 
 namespace lb::admin {
@@ -77,8 +78,8 @@ void AdminServer::handle(evhttp_request* req) {
 
   if (p.size() == 1 && p[0] == "metrics") {
     if (method != "GET") return wrongMethod("GET");
-    controller_.metrics([req](std::string text) {
-      common::sendText(req, 200, "text/plain; version=0.0.4; charset=utf-8", text);
+    controller_.metrics([req](const control::MetricsInput& in) {
+      common::sendText(req, 200, "text/plain; version=0.0.4; charset=utf-8", renderPrometheus(in));
     });
     return;
   }

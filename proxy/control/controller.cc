@@ -11,8 +11,7 @@
 #include "common/http_server.h"
 #include "config/loader.h"
 #include "config/values.h"
-#include "proxy/core/listen_socket.h"
-#include "proxy/stats/prometheus_exporter.h"
+#include "proxy/net/listen_socket.h"
 
 namespace lb::control {
 
@@ -74,7 +73,7 @@ uint16_t openListener(const std::string& name, const std::string& address, Worke
   uint16_t port = 0;
   for (auto& worker_fds : fds) {
     uint16_t bound = 0;
-    int fd = core::openListenSocket(address, port, &bound, error);
+    int fd = net::openListenSocket(address, port, &bound, error);
     if (fd < 0) {
       *error = "listener " + name + ": " + *error;
       return 0;
@@ -158,14 +157,14 @@ bool Controller::start(const config::ProxyConfig& config, uint32_t n_workers, st
     std::printf("lbproxy: listener %s on %s:%u\n", l.name.c_str(), host.c_str(), port);
   }
 
-  core::WorkerHooks hooks;
-  hooks.access_log = access_log_;
+  worker::WorkerHooks hooks;
+  hooks.context.access_log = access_log_;
   hooks.shutdown_timeout = config.shutdown_timeout;
-  hooks.on_outlier = [this](std::shared_ptr<HostState> host, core::OutlierKind kind) {
+  hooks.context.on_outlier = [this](std::shared_ptr<HostState> host, stream::OutlierKind kind) {
     loop_.post([this, host = std::move(host), kind] { onOutlier(host, kind); });
   };
   for (uint32_t w = 0; w < n_workers; ++w)
-    workers_.push_back(std::make_unique<core::Worker>(w, snapshot_, std::move(fds[w]), hooks));
+    workers_.push_back(std::make_unique<worker::Worker>(w, snapshot_, std::move(fds[w]), hooks));
   for (auto& w : workers_) w->start();
 
   health_ = std::make_unique<health::HealthChecker>(
@@ -191,8 +190,9 @@ void Controller::shutdown(std::function<void()> done) {
   });
 }
 
-void Controller::forEachWorker(const std::function<void(core::Worker&, std::function<void()>)>& fn,
-                               std::function<void()> all_done) {
+void Controller::forEachWorker(
+    const std::function<void(worker::Worker&, std::function<void()>)>& fn,
+    std::function<void()> all_done) {
   if (workers_.empty()) {
     all_done();
     return;
@@ -209,8 +209,8 @@ void Controller::forEachWorker(const std::function<void(core::Worker&, std::func
 }
 
 void Controller::collectReports(uint32_t window_s,
-                                std::function<void(std::vector<core::WorkerReport>)> done) {
-  auto reports = std::make_shared<std::vector<core::WorkerReport>>();
+                                std::function<void(std::vector<worker::WorkerReport>)> done) {
+  auto reports = std::make_shared<std::vector<worker::WorkerReport>>();
   auto remaining = std::make_shared<size_t>(workers_.size());
   auto finish = std::make_shared<decltype(done)>(std::move(done));
   if (workers_.empty()) {
@@ -218,7 +218,7 @@ void Controller::collectReports(uint32_t window_s,
     return;
   }
   for (auto& w : workers_) {
-    w->collect(window_s, [this, reports, remaining, finish](core::WorkerReport r) {
+    w->collect(window_s, [this, reports, remaining, finish](worker::WorkerReport r) {
       loop_.post([reports, remaining, finish, r = std::move(r)]() mutable {
         reports->push_back(std::move(r));
         if (--*remaining == 0) (*finish)(std::move(*reports));
@@ -280,7 +280,7 @@ bool Controller::publish(const config::ProxyConfig& file, std::function<void()> 
   size_t i = 0;
   WorkerFds fds_by_worker = std::move(new_fds);
   forEachWorker(
-      [&](core::Worker& w, std::function<void()> ack) {
+      [&](worker::Worker& w, std::function<void()> ack) {
         w.applySnapshot(snap, std::move(fds_by_worker[i++]), std::move(ack));
       },
       std::move(done));
@@ -390,7 +390,7 @@ Controller::HostRuntime& Controller::runtime(const HostState& host) {
 }
 
 json Controller::hostJson(const config::HostConfig& h, const HostState& state,
-                          const std::vector<core::WorkerReport>& reports) const {
+                          const std::vector<worker::WorkerReport>& reports) const {
   uint64_t active = 0, idle = 0;
   for (const auto& r : reports) {
     auto it = r.hosts.find(&state);
@@ -420,7 +420,7 @@ json Controller::hostJson(const config::HostConfig& h, const HostState& state,
 }
 
 json Controller::clusterJson(const config::ClusterConfig& c,
-                             const std::vector<core::WorkerReport>& reports) const {
+                             const std::vector<worker::WorkerReport>& reports) const {
   json hosts = json::array();
   for (const auto& h : c.hosts)
     if (auto state = hostState(c.name, h.id)) hosts.push_back(hostJson(h, *state, reports));
@@ -441,7 +441,7 @@ json Controller::clusterJson(const config::ClusterConfig& c,
 }
 
 void Controller::listClusters(Reply reply) {
-  collectReports(0, [this, reply](std::vector<core::WorkerReport> reports) {
+  collectReports(0, [this, reply](std::vector<worker::WorkerReport> reports) {
     json clusters = json::array();
     for (const auto& c : effective_.clusters) clusters.push_back(clusterJson(c, reports));
     reply(200, {{"clusters", clusters}});
@@ -453,7 +453,7 @@ void Controller::getCluster(const std::string& cluster, Reply reply) {
     reply(404, errorBody("not_found", "no cluster named \"" + cluster + "\""));
     return;
   }
-  collectReports(0, [this, cluster, reply](std::vector<core::WorkerReport> reports) {
+  collectReports(0, [this, cluster, reply](std::vector<worker::WorkerReport> reports) {
     const config::ClusterConfig* c = effectiveCluster(cluster);
     if (!c) {
       reply(404, errorBody("not_found", "cluster \"" + cluster + "\" was removed"));
@@ -465,7 +465,7 @@ void Controller::getCluster(const std::string& cluster, Reply reply) {
 
 void Controller::answerHost(const std::string& cluster, const std::string& id, int status,
                             Reply reply) {
-  collectReports(0, [this, cluster, id, status, reply](std::vector<core::WorkerReport> reports) {
+  collectReports(0, [this, cluster, id, status, reply](std::vector<worker::WorkerReport> reports) {
     const config::HostConfig* h = effectiveHost(cluster, id);
     auto state = hostState(cluster, id);
     if (!h || !state) {
@@ -559,7 +559,7 @@ void Controller::removeHost(const std::string& cluster, const std::string& id, b
   if (!state || !effectiveHost(cluster, id))
     return reply(404,
                  errorBody("not_found", "no host \"" + id + "\" in cluster \"" + cluster + "\""));
-  collectReports(0, [this, cluster, id, force, state, reply](std::vector<core::WorkerReport> r) {
+  collectReports(0, [this, cluster, id, force, state, reply](std::vector<worker::WorkerReport> r) {
     uint64_t active = 0;
     for (const auto& wr : r)
       if (auto it = wr.hosts.find(state.get()); it != wr.hosts.end())
@@ -654,7 +654,7 @@ void Controller::setState(const std::string& cluster, const std::string& id,
       if (state->admin.load() != AdminState::kDrain) return;
       std::fprintf(stderr, "lbproxy: drain deadline of %s/%s passed; closing its requests\n",
                    state->cluster.c_str(), state->id.c_str());
-      forEachWorker([state](core::Worker& w,
+      forEachWorker([state](worker::Worker& w,
                             std::function<void()> ack) { w.abortHost(state, std::move(ack)); },
                     [] {});
     });
@@ -663,7 +663,7 @@ void Controller::setState(const std::string& cluster, const std::string& id,
   // Answer once every worker has seen the change and dropped idle connections to the host:
   // from then on no new request can reach it.
   forEachWorker(
-      [target, state](core::Worker& w, std::function<void()> ack) {
+      [target, state](worker::Worker& w, std::function<void()> ack) {
         if (*target == AdminState::kReady)
           w.closeIdle(nullptr, std::move(ack));
         else
@@ -697,7 +697,7 @@ void Controller::setWeight(const std::string& cluster, const std::string& id,
 }
 
 void Controller::stats(uint32_t window_s, Reply reply) {
-  collectReports(window_s, [this, window_s, reply](std::vector<core::WorkerReport> reports) {
+  collectReports(window_s, [this, window_s, reply](std::vector<worker::WorkerReport> reports) {
     auto render = [window_s](const stats::Report& r) {
       json responses = json::object();
       for (size_t i = 0; i < stats::kStatusClasses; ++i)
@@ -767,23 +767,23 @@ void Controller::stats(uint32_t window_s, Reply reply) {
   });
 }
 
-void Controller::metrics(std::function<void(std::string)> done) {
-  collectReports(0, [this, done](std::vector<core::WorkerReport> reports) {
-    stats::MetricsInput in;
+void Controller::metrics(std::function<void(const MetricsInput&)> done) {
+  collectReports(0, [this, done](std::vector<worker::WorkerReport> reports) {
+    MetricsInput in;
     in.snapshot = snapshot_.get();
     in.config = &effective_;
-    in.reports = &reports;
+    in.reports = std::move(reports);
     in.config_version = config_version_;
     in.reloads_ok = reloads_ok_;
     in.reloads_failed = reloads_failed_;
     in.last_reload_unix = last_reload_unix_;
     in.started_unix = started_unix_;
     for (const auto& [key, rt] : hosts_) {
-      stats::HostExtra& e = in.host_extra[key];
+      HostExtra& e = in.host_extra[key];
       e.check_results = rt.check_results;
       e.ejections = rt.ejections;
     }
-    done(stats::renderPrometheus(in));
+    done(in);
   });
 }
 
@@ -814,7 +814,7 @@ void Controller::onCheckResult(const std::shared_ptr<HostState>& host, health::C
   }
 }
 
-void Controller::onOutlier(const std::shared_ptr<HostState>& host, core::OutlierKind kind) {
+void Controller::onOutlier(const std::shared_ptr<HostState>& host, stream::OutlierKind kind) {
   const config::ClusterConfig* c = effectiveCluster(host->cluster);
   // Ignore reports about a host that was removed (or replaced under the same id) meanwhile.
   if (!c || !c->outlier_detection.enabled || stopping_ ||
@@ -845,8 +845,8 @@ void Controller::onOutlier(const std::shared_ptr<HostState>& host, core::Outlier
   rt.last_ejection_ms = duration.count();
   std::fprintf(stderr, "lbproxy: ejected host %s/%s for %lld ms (%s, ejection %u)\n",
                host->cluster.c_str(), host->id.c_str(), static_cast<long long>(duration.count()),
-               kind == core::OutlierKind::kConsecutive5xx ? "consecutive 5xx"
-                                                          : "consecutive connect failures",
+               kind == stream::OutlierKind::kConsecutive5xx ? "consecutive 5xx"
+                                                            : "consecutive connect failures",
                rt.ejections);
   rt.eject_timer = std::make_unique<common::Timer>(loop_, [this, host] {
     bool was_usable = host->usable();

@@ -15,10 +15,11 @@
 
 #include "common/event_loop.h"
 #include "config/model.h"
+#include "proxy/control/metrics_input.h"
 #include "proxy/control/runtime_overlay.h"
-#include "proxy/core/worker.h"
 #include "proxy/health/health_checker.h"
 #include "proxy/snapshot/snapshot.h"
+#include "proxy/worker/worker.h"
 
 namespace lb::log {
 class AccessLogWriter;
@@ -44,7 +45,7 @@ class Controller {
   bool stopping() const { return stopping_; }
 
   const config::ProxyConfig& fileConfig() const { return file_; }
-  const std::vector<std::unique_ptr<core::Worker>>& workers() const { return workers_; }
+  const std::vector<std::unique_ptr<worker::Worker>>& workers() const { return workers_; }
 
   // Admin operations. Each answers through `reply`, on the main thread.
   void reload(Reply reply);
@@ -59,7 +60,7 @@ class Controller {
                  Reply reply);
   void stats(uint32_t window_s, Reply reply);
   // Prometheus text exposition.
-  void metrics(std::function<void(std::string)> done);
+  void metrics(std::function<void(const MetricsInput&)> done);
 
  private:
   // Main-thread bookkeeping per host (by cluster/id).
@@ -87,25 +88,26 @@ class Controller {
   // (hosts, weights) keeps the listeners' TLS contexts, so it cannot fail on a file being renewed.
   bool publish(const config::ProxyConfig& file, std::function<void()> done, std::string* error,
                bool reread_certificates = false);
-  void forEachWorker(const std::function<void(core::Worker&, std::function<void()>)>& fn,
+  void forEachWorker(const std::function<void(worker::Worker&, std::function<void()>)>& fn,
                      std::function<void()> all_done);
-  void collectReports(uint32_t window_s, std::function<void(std::vector<core::WorkerReport>)> done);
+  void collectReports(uint32_t window_s,
+                      std::function<void(std::vector<worker::WorkerReport>)> done);
   const config::ClusterConfig* effectiveCluster(const std::string& name) const;
   const config::HostConfig* effectiveHost(const std::string& cluster, const std::string& id) const;
   std::shared_ptr<upstream::HostState> hostState(const std::string& cluster,
                                                  const std::string& id) const;
   HostRuntime& runtime(const upstream::HostState& host);
   nlohmann::json hostJson(const config::HostConfig& h, const upstream::HostState& state,
-                          const std::vector<core::WorkerReport>& reports) const;
+                          const std::vector<worker::WorkerReport>& reports) const;
   nlohmann::json clusterJson(const config::ClusterConfig& c,
-                             const std::vector<core::WorkerReport>& reports) const;
+                             const std::vector<worker::WorkerReport>& reports) const;
   void answerHost(const std::string& cluster, const std::string& id, int status, Reply reply);
   void setAdminState(upstream::HostState& host, upstream::AdminState state);
   // Admin states set through the API, onto the snapshot's (possibly new) host states.
   void applyAdminOverrides(const snapshot::Snapshot& snap);
   void markUsabilityChange(upstream::HostState& host, bool was_usable);
   void onCheckResult(const std::shared_ptr<upstream::HostState>& host, health::CheckResult r);
-  void onOutlier(const std::shared_ptr<upstream::HostState>& host, core::OutlierKind kind);
+  void onOutlier(const std::shared_ptr<upstream::HostState>& host, stream::OutlierKind kind);
   void saveState();
   bool readTokenFile(const config::ProxyConfig& cfg, std::string* error);
 
@@ -124,7 +126,7 @@ class Controller {
   int64_t last_reload_unix_ = 0;
   std::map<std::string, Listener> listeners_;
   std::map<std::string, HostRuntime> hosts_;  // "cluster/id"
-  std::vector<std::unique_ptr<core::Worker>> workers_;
+  std::vector<std::unique_ptr<worker::Worker>> workers_;
   std::unique_ptr<health::HealthChecker> health_;
   std::chrono::steady_clock::time_point started_at_;
   int64_t started_unix_ = 0;

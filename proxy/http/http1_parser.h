@@ -14,15 +14,10 @@
 #include <string>
 
 #include "proxy/http/error.h"
+#include "proxy/http/head_limits.h"
 #include "proxy/http/message.h"
 
 namespace lb::http {
-
-struct HeadLimits {
-  uint32_t max_request_line = 8192;
-  uint32_t max_header_bytes = 32768;  // whole head, request line included
-  uint32_t max_headers = 100;
-};
 
 class Http1HeadParser {
  public:

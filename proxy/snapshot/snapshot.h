@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "config/model.h"
-#include "proxy/http/http1_parser.h"
+#include "proxy/http/head_limits.h"
 #include "proxy/router/route_table.h"
 #include "proxy/upstream/host.h"
 

@@ -3,15 +3,13 @@
 // worker deletes it in the loop turn after it reported itself closed (Worker::sessionClosed).
 #pragma once
 
-namespace lb::core {
-class Worker;
-}
-
 namespace lb::upstream {
 struct HostState;
 }
 
 namespace lb::stream {
+
+class WorkerContext;
 
 class ClientConnection {
  public:
@@ -28,7 +26,7 @@ class ClientConnection {
  private:
   // The worker's list of its open connections: intrusive, so a connection costs the worker
   // no allocation.
-  friend class core::Worker;
+  friend class WorkerContext;
   ClientConnection* prev_open_ = nullptr;
   ClientConnection* next_open_ = nullptr;
 };

@@ -9,7 +9,6 @@
 #include <cstring>
 #include <ctime>
 
-#include "proxy/core/worker.h"
 #include "proxy/http/http1_encoder.h"
 #include "proxy/router/route_table.h"
 #include "proxy/snapshot/snapshot.h"
@@ -18,6 +17,7 @@
 #include "proxy/stream/http1_request.h"
 #include "proxy/stream/request_id.h"
 #include "proxy/stream/request_record.h"
+#include "proxy/stream/worker_context.h"
 #include "proxy/tls/server_context.h"
 
 namespace lb::stream {
@@ -40,13 +40,13 @@ std::string peerAddress(const sockaddr* sa) {
 
 }  // namespace
 
-DownstreamSession::DownstreamSession(core::Worker& worker, uint32_t listener_index, int fd,
+DownstreamSession::DownstreamSession(WorkerContext& worker, uint32_t listener_index, int fd,
                                      const sockaddr* peer)
     : worker_(worker),
       listener_index_(listener_index),
       view_(worker.view()),
       listener_(&view_->snapshot->listeners[listener_index]),
-      down_(new core::Stream(worker.loop(), fd)),
+      down_(new net::Stream(worker.loop(), fd)),
       client_ip_(peerAddress(peer)),
       counters_(worker.listenerCounters(listener_->name)),
       down_timer_(onTimeoutCb, this) {}
@@ -98,13 +98,13 @@ void DownstreamSession::onHandshakeDone() {
 void DownstreamSession::onTimeoutCb(void* arg) {
   static_cast<DownstreamSession*>(arg)->onDownTimeout();
 }
-void DownstreamSession::onReadCb(core::Stream*, void* arg) {
+void DownstreamSession::onReadCb(net::Stream*, void* arg) {
   static_cast<DownstreamSession*>(arg)->onDownRead();
 }
-void DownstreamSession::onWriteCb(core::Stream*, void* arg) {
+void DownstreamSession::onWriteCb(net::Stream*, void* arg) {
   static_cast<DownstreamSession*>(arg)->onDownWrite();
 }
-void DownstreamSession::onEventCb(core::Stream*, short events, void* arg) {
+void DownstreamSession::onEventCb(net::Stream*, short events, void* arg) {
   static_cast<DownstreamSession*>(arg)->onDownEvent(events);
 }
 
@@ -186,12 +186,12 @@ void DownstreamSession::handOverToH2() {
   origin.client_ip = client_ip_;
   origin.tls = tls_;
   origin.tls_version = tls_version_;
-  core::Stream* stream = down_;
+  net::Stream* stream = down_;
   down_ = nullptr;
   state_ = State::kClosed;
   down_timer_.cancel();
   auto* h2 = new H2Session(worker_, stream, std::move(origin));
-  worker_.adoptSession(h2);
+  worker_.addSession(h2);
   worker_.sessionClosed(this);
   h2->start();
 }

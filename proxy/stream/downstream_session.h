@@ -14,17 +14,11 @@
 #include <vector>
 
 #include "common/deadline_queue.h"
-#include "proxy/core/stream.h"
 #include "proxy/http/error.h"
+#include "proxy/net/stream.h"
 #include "proxy/stats/listener_counters.h"
 #include "proxy/stream/client_connection.h"
 #include "proxy/stream/exchange.h"
-
-namespace lb::core {
-class Worker;
-struct WorkerCluster;
-struct WorkerView;
-}  // namespace lb::core
 
 namespace lb::upstream {
 struct HostState;
@@ -41,11 +35,15 @@ struct ListenerSnapshot;
 
 namespace lb::stream {
 
+class WorkerContext;
+struct WorkerCluster;
+struct WorkerView;
+
 struct Http1Request;
 
 class DownstreamSession final : public ClientConnection, public ExchangeClient {
  public:
-  DownstreamSession(core::Worker& worker, uint32_t listener_index, int fd, const sockaddr* peer);
+  DownstreamSession(WorkerContext& worker, uint32_t listener_index, int fd, const sockaddr* peer);
   ~DownstreamSession() override;
 
   void start();
@@ -63,9 +61,9 @@ class DownstreamSession final : public ClientConnection, public ExchangeClient {
  private:
   enum class State { kHandshaking, kReadingHead, kProxying, kLingering, kClosed };
 
-  static void onReadCb(core::Stream*, void* arg);
-  static void onWriteCb(core::Stream*, void* arg);
-  static void onEventCb(core::Stream*, short events, void* arg);
+  static void onReadCb(net::Stream*, void* arg);
+  static void onWriteCb(net::Stream*, void* arg);
+  static void onEventCb(net::Stream*, short events, void* arg);
   static void onTimeoutCb(void* arg);
 
   void onDownRead();
@@ -103,11 +101,11 @@ class DownstreamSession final : public ClientConnection, public ExchangeClient {
   bool requestStarted() const;  // a byte of a request head arrived since the last request
   void pauseDownstreamRead(bool pause);
 
-  core::Worker& worker_;
+  WorkerContext& worker_;
   uint32_t listener_index_;
-  std::shared_ptr<core::WorkerView> view_;      // pinned per request
+  std::shared_ptr<WorkerView> view_;            // pinned per request
   const snapshot::ListenerSnapshot* listener_;  // in view_
-  core::Stream* down_;
+  net::Stream* down_;
   std::string client_ip_;
   stats::ListenerCounters& counters_;
   std::shared_ptr<const tls::ServerContext> tls_;  // kept for the connection's life

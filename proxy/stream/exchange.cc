@@ -4,10 +4,10 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
-#include "proxy/core/worker.h"
 #include "proxy/router/route_table.h"
 #include "proxy/snapshot/snapshot.h"
 #include "proxy/stats/traffic_stats.h"
+#include "proxy/stream/worker_context.h"
 
 namespace lb::stream {
 
@@ -41,7 +41,7 @@ std::string_view findCookie(const http::RequestHead& req, std::string_view name)
 
 }  // namespace
 
-Exchange::Exchange(core::Worker& worker, ExchangeClient& client)
+Exchange::Exchange(WorkerContext& worker, ExchangeClient& client)
     : worker_(worker), client_(&client) {}
 
 Exchange::~Exchange() { release(false); }
@@ -70,7 +70,7 @@ void Exchange::reset() {
 }
 
 void Exchange::start(const http::RequestHead& req, const http::ForwardContext& fwd,
-                     const router::RouteEntry& route, core::WorkerCluster& cluster) {
+                     const router::RouteEntry& route, WorkerCluster& cluster) {
   req_ = &req;
   fwd_ = fwd;
   route_ = &route;
@@ -124,7 +124,7 @@ void Exchange::startAttempt() {
 
 void Exchange::connectTo(uint32_t host_index) {
   const upstream::HostState& host = *cluster_->hosts[host_index].state;
-  auto* stream = new core::Stream(worker_.loop(), -1);
+  auto* stream = new net::Stream(worker_.loop(), -1);
   upstream_ = std::make_unique<upstream::UpstreamConnection>(stream, host_index);
   upstream_->setHandler(this);
   ++cluster_->locals[host_index]->load.active_requests;
@@ -151,7 +151,7 @@ void Exchange::sendRequestHead() {
   upstream_->parser.reset(req.method == "HEAD");
   scratch_.clear();
   http::encodeUpstreamRequest(req, fwd_, &scratch_);
-  core::Stream* up = upstream_->stream();
+  net::Stream* up = upstream_->stream();
   up->setWriteLowWater(kLowWater);
   up->setReadHighWater(kHighWater);
   up->write(scratch_.data(), scratch_.size());
@@ -167,7 +167,7 @@ bool Exchange::bodyRoom() const {
 
 void Exchange::sendBody(const char* data, size_t len) {
   if (!upstream_ || len == 0) return;
-  core::Stream* out = upstream_->stream();
+  net::Stream* out = upstream_->stream();
   body_started_ = true;
   if (chunked_up_) {
     scratch_.clear();
@@ -199,7 +199,7 @@ void Exchange::onUpstreamRead() {
 
 void Exchange::readResponse() {
   if (!upstream_ || read_paused_) return;
-  core::Stream* in = upstream_->stream();
+  net::Stream* in = upstream_->stream();
   while (!outcome_.response_started) {
     const char* data;
     size_t len;
@@ -367,7 +367,7 @@ bool Exchange::abortIfUsing(const upstream::HostState* host) {
 void Exchange::release(bool reusable) {
   if (!upstream_) return;
   uint32_t host = upstream_->hostIndex();
-  core::WorkerHost& local = *cluster_->locals[host];
+  WorkerHost& local = *cluster_->locals[host];
   if (local.load.active_requests > 0) --local.load.active_requests;
   upstream_->setHandler(nullptr);
   read_paused_ = false;
@@ -405,7 +405,7 @@ void Exchange::retryAfterConnectFailure(const char* why) {
 }
 
 void Exchange::noteConnectFailure(uint32_t host_index) {
-  core::WorkerHost& host = *cluster_->locals[host_index];
+  WorkerHost& host = *cluster_->locals[host_index];
   auto now = worker_.loop().now();
   host.stats.recordUpstreamError(
       std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count(),

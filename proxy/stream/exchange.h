@@ -25,11 +25,6 @@
 #include "proxy/http/message.h"
 #include "proxy/upstream/connection_pool.h"
 
-namespace lb::core {
-class Worker;
-struct WorkerCluster;
-}  // namespace lb::core
-
 namespace lb::router {
 struct RouteEntry;
 }
@@ -39,6 +34,9 @@ struct HostState;
 }
 
 namespace lb::stream {
+
+class WorkerContext;
+struct WorkerCluster;
 
 // Buffer marks shared by both sides: a producer stops above the high mark, resumes below the low.
 inline constexpr size_t kHighWater = 256 * 1024;
@@ -81,7 +79,7 @@ struct ExchangeOutcome {
 
 class Exchange final : public upstream::UpstreamHandler {
  public:
-  Exchange(core::Worker& worker, ExchangeClient& client);
+  Exchange(WorkerContext& worker, ExchangeClient& client);
   ~Exchange();
   Exchange(const Exchange&) = delete;
   Exchange& operator=(const Exchange&) = delete;
@@ -91,7 +89,7 @@ class Exchange final : public upstream::UpstreamHandler {
   // Starts the request. `req` and the strings behind `fwd` must stay valid until the exchange
   // ends. A request whose framing is not kNone has a body: sendBody()/endBody() follow.
   void start(const http::RequestHead& req, const http::ForwardContext& fwd,
-             const router::RouteEntry& route, core::WorkerCluster& cluster);
+             const router::RouteEntry& route, WorkerCluster& cluster);
   // Request body, already de-framed by the client; re-framed here for the upstream.
   void sendBody(const char* data, size_t len);
   void endBody();
@@ -133,7 +131,7 @@ class Exchange final : public upstream::UpstreamHandler {
   void retryAfterConnectFailure(const char* why);
   void noteConnectFailure(uint32_t host_index);
 
-  core::Worker& worker_;
+  WorkerContext& worker_;
   ExchangeClient* client_;
   // Connect timeout, response timeout, body read stall; in the worker's queue (one per
   // duration: O(1) to restart, where a libevent timer is a heap operation each time).
@@ -141,7 +139,7 @@ class Exchange final : public upstream::UpstreamHandler {
   const http::RequestHead* req_ = nullptr;
   http::ForwardContext fwd_;
   const router::RouteEntry* route_ = nullptr;
-  core::WorkerCluster* cluster_ = nullptr;
+  WorkerCluster* cluster_ = nullptr;
   std::unique_ptr<upstream::UpstreamConnection> upstream_;
   ExchangeOutcome outcome_;
   bool active_ = false;

@@ -2,10 +2,10 @@
 
 #include <nghttp2/nghttp2.h>
 
-#include "proxy/core/worker.h"
 #include "proxy/snapshot/snapshot.h"
 #include "proxy/stream/exchange.h"
 #include "proxy/stream/h2_stream.h"
+#include "proxy/stream/worker_context.h"
 
 namespace lb::stream {
 
@@ -130,7 +130,7 @@ struct H2Callbacks {
   }
 };
 
-H2Session::H2Session(core::Worker& worker, core::Stream* down, Origin origin)
+H2Session::H2Session(WorkerContext& worker, net::Stream* down, Origin origin)
     : worker_(worker),
       down_(down),
       origin_(std::move(origin)),
@@ -194,9 +194,9 @@ void H2Session::start() {
   onRead();  // the preface (and maybe more) may be buffered already
 }
 
-void H2Session::onReadCb(core::Stream*, void* arg) { static_cast<H2Session*>(arg)->onRead(); }
+void H2Session::onReadCb(net::Stream*, void* arg) { static_cast<H2Session*>(arg)->onRead(); }
 
-void H2Session::onWriteCb(core::Stream*, void* arg) {
+void H2Session::onWriteCb(net::Stream*, void* arg) {
   auto* self = static_cast<H2Session*>(arg);
   if (self->closing_) {
     if (self->outputBacklog() == 0) self->close();
@@ -205,7 +205,7 @@ void H2Session::onWriteCb(core::Stream*, void* arg) {
   self->flush();  // frames held back by the output high mark
 }
 
-void H2Session::onEventCb(core::Stream*, short, void* arg) {
+void H2Session::onEventCb(net::Stream*, short, void* arg) {
   static_cast<H2Session*>(arg)->close();  // EOF or error: the client is gone
 }
 

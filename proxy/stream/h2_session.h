@@ -24,16 +24,11 @@
 
 #include "common/deadline_queue.h"
 #include "common/event_loop.h"
-#include "proxy/core/stream.h"
+#include "proxy/net/stream.h"
 #include "proxy/stats/listener_counters.h"
 #include "proxy/stream/client_connection.h"
 
 struct nghttp2_session;
-
-namespace lb::core {
-class Worker;
-struct WorkerView;
-}  // namespace lb::core
 
 namespace lb::snapshot {
 struct ListenerSnapshot;
@@ -45,19 +40,22 @@ class ServerContext;
 
 namespace lb::stream {
 
+class WorkerContext;
+struct WorkerView;
+
 class H2Stream;
 
 class H2Session final : public ClientConnection {
  public:
   struct Origin {
-    std::shared_ptr<core::WorkerView> view;  // the view listener_index refers to
+    std::shared_ptr<WorkerView> view;  // the view listener_index refers to
     uint32_t listener_index = 0;
     std::string client_ip;
     std::shared_ptr<const tls::ServerContext> tls;  // kept for the connection's life
     stats::TlsVersion tls_version = stats::TlsVersion::kNone;
   };
   // Takes over `down` (its input may already hold the client preface and frames).
-  H2Session(core::Worker& worker, core::Stream* down, Origin origin);
+  H2Session(WorkerContext& worker, net::Stream* down, Origin origin);
   ~H2Session() override;
 
   void start();
@@ -67,10 +65,10 @@ class H2Session final : public ClientConnection {
   void abortIfUsing(const upstream::HostState* host) override;
 
   // For H2Stream, below.
-  core::Worker& worker() { return worker_; }
+  WorkerContext& worker() { return worker_; }
   const Origin& origin() const { return origin_; }
   const snapshot::ListenerSnapshot& listener() const;
-  const std::shared_ptr<core::WorkerView>& view() const { return view_; }
+  const std::shared_ptr<WorkerView>& view() const { return view_; }
   stats::ListenerCounters& counters() { return counters_; }
   nghttp2_session* ng() { return ng_; }
   size_t outputBacklog() const;
@@ -79,9 +77,9 @@ class H2Session final : public ClientConnection {
   bool shuttingDown() const { return shutting_down_; }
 
  private:
-  static void onReadCb(core::Stream*, void* arg);
-  static void onWriteCb(core::Stream*, void* arg);
-  static void onEventCb(core::Stream*, short events, void* arg);
+  static void onReadCb(net::Stream*, void* arg);
+  static void onWriteCb(net::Stream*, void* arg);
+  static void onEventCb(net::Stream*, short events, void* arg);
   static void onFlushCall(void* arg);
   static void onIdleTimer(void* arg);
   void onRead();
@@ -95,10 +93,10 @@ class H2Session final : public ClientConnection {
 
   friend struct H2Callbacks;  // nghttp2's callbacks, in h2_session.cc
 
-  core::Worker& worker_;
-  core::Stream* down_;
+  WorkerContext& worker_;
+  net::Stream* down_;
   Origin origin_;
-  std::shared_ptr<core::WorkerView> view_;  // pinned for the connection; refreshed per stream
+  std::shared_ptr<WorkerView> view_;  // pinned for the connection; refreshed per stream
   std::string listener_name_;
   stats::ListenerCounters& counters_;
   nghttp2_session* ng_ = nullptr;

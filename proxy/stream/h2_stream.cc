@@ -7,12 +7,12 @@
 #include <cstring>
 #include <vector>
 
-#include "proxy/core/worker.h"
 #include "proxy/router/route_table.h"
 #include "proxy/snapshot/snapshot.h"
 #include "proxy/stream/h2_session.h"
 #include "proxy/stream/request_id.h"
 #include "proxy/stream/request_record.h"
+#include "proxy/stream/worker_context.h"
 
 namespace lb::stream {
 
@@ -62,7 +62,7 @@ struct H2Stream::HeadScratch {
   std::string names;  // the lower-cased field names, back to back
 };
 
-H2Stream::H2Stream(core::Worker& worker)
+H2Stream::H2Stream(WorkerContext& worker)
     : head_scratch_(std::make_unique<HeadScratch>()),
       req_body_(worker.loop()),
       resp_body_(worker.loop()),

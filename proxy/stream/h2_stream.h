@@ -15,23 +15,21 @@
 #include "proxy/http/message.h"
 #include "proxy/stream/exchange.h"
 
-namespace lb::core {
-class Worker;
-struct WorkerCluster;
-struct WorkerView;
-}  // namespace lb::core
-
 namespace lb::router {
 struct RouteEntry;
 }
 
 namespace lb::stream {
 
+class WorkerContext;
+struct WorkerCluster;
+struct WorkerView;
+
 class H2Session;
 
 class H2Stream final : public ExchangeClient {
  public:
-  explicit H2Stream(core::Worker& worker);
+  explicit H2Stream(WorkerContext& worker);
   ~H2Stream();
   H2Stream(const H2Stream&) = delete;
   H2Stream& operator=(const H2Stream&) = delete;
@@ -100,9 +98,9 @@ class H2Stream final : public ExchangeClient {
   bool upstream_head_ = false;     // ...and they carry the upstream's response
   bool response_ended_ = false;    // the last DATA is queued
   bool data_deferred_ = false;
-  std::shared_ptr<core::WorkerView> view_;
+  std::shared_ptr<WorkerView> view_;
   const router::RouteEntry* route_ = nullptr;
-  core::WorkerCluster* cluster_ = nullptr;
+  WorkerCluster* cluster_ = nullptr;
   Exchange exchange_;
   std::string request_id_;
   int status_ = 0;
@@ -118,7 +116,7 @@ class H2Stream final : public ExchangeClient {
 // its strings and vectors, per request. Owner: the worker thread.
 class H2StreamPool {
  public:
-  explicit H2StreamPool(core::Worker& worker) : worker_(worker) {}
+  explicit H2StreamPool(WorkerContext& worker) : worker_(worker) {}
   ~H2StreamPool();
   H2StreamPool(const H2StreamPool&) = delete;
   H2StreamPool& operator=(const H2StreamPool&) = delete;
@@ -128,7 +126,7 @@ class H2StreamPool {
   void release(std::unique_ptr<H2Stream> stream);
 
  private:
-  core::Worker& worker_;
+  WorkerContext& worker_;
   std::vector<std::unique_ptr<H2Stream>> free_;
 };
 

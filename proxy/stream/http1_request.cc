@@ -1,6 +1,6 @@
 #include "proxy/stream/http1_request.h"
 
-#include "proxy/core/worker.h"
+#include "proxy/stream/worker_context.h"
 
 namespace lb::stream {
 
@@ -12,7 +12,7 @@ constexpr size_t kMaxFree = 256;
 constexpr size_t kMaxPooledHeadBytes = 8 * 1024;
 }  // namespace
 
-Http1Request::Http1Request(core::Worker& worker, ExchangeClient& client,
+Http1Request::Http1Request(WorkerContext& worker, ExchangeClient& client,
                            const http::HeadLimits& limits)
     : parser(http::Http1HeadParser::Kind::kRequest, limits), exchange(worker, client) {}
 
@@ -35,7 +35,7 @@ void Http1Request::reset() {
   bytes_out = 0;
 }
 
-Http1RequestPool::Http1RequestPool(core::Worker& worker) : worker_(worker) {}
+Http1RequestPool::Http1RequestPool(WorkerContext& worker) : worker_(worker) {}
 
 Http1RequestPool::~Http1RequestPool() = default;
 

@@ -19,19 +19,17 @@
 #include "proxy/http/http1_parser.h"
 #include "proxy/stream/exchange.h"
 
-namespace lb::core {
-class Worker;
-struct WorkerCluster;
-}  // namespace lb::core
-
 namespace lb::router {
 struct RouteEntry;
 }
 
 namespace lb::stream {
 
+class WorkerContext;
+struct WorkerCluster;
+
 struct Http1Request {
-  Http1Request(core::Worker& worker, ExchangeClient& client, const http::HeadLimits& limits);
+  Http1Request(WorkerContext& worker, ExchangeClient& client, const http::HeadLimits& limits);
   // Forgets the request (the exchange ends without calling its client); capacity stays.
   void reset();
 
@@ -39,7 +37,7 @@ struct Http1Request {
   http::BodyDecoder body;
   Exchange exchange;
   const router::RouteEntry* route = nullptr;
-  core::WorkerCluster* cluster = nullptr;
+  WorkerCluster* cluster = nullptr;
   bool body_done = false;  // the whole request body was read from the client
   bool sent_continue = false;
   bool response_started = false;  // response head written to the client
@@ -57,7 +55,7 @@ struct Http1Request {
 
 class Http1RequestPool {
  public:
-  explicit Http1RequestPool(core::Worker& worker);
+  explicit Http1RequestPool(WorkerContext& worker);
   ~Http1RequestPool();
   Http1RequestPool(const Http1RequestPool&) = delete;
   Http1RequestPool& operator=(const Http1RequestPool&) = delete;
@@ -71,7 +69,7 @@ class Http1RequestPool {
  private:
   void trim();
 
-  core::Worker& worker_;
+  WorkerContext& worker_;
   std::vector<std::unique_ptr<Http1Request>> free_;
   std::vector<std::unique_ptr<Http1Request>> retired_;  // freed at the end of the loop turn
   bool trim_scheduled_ = false;

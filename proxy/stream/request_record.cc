@@ -4,18 +4,18 @@
 #include <ctime>
 #include <string>
 
-#include "proxy/core/worker.h"
 #include "proxy/log/access_log.h"
 #include "proxy/router/route_table.h"
 #include "proxy/snapshot/snapshot.h"
 #include "proxy/stats/traffic_stats.h"
 #include "proxy/stream/exchange.h"
+#include "proxy/stream/worker_context.h"
 
 namespace lb::stream {
 
 namespace {
 
-void writeAccessLog(core::Worker& worker, const RequestRecord& r, const http::Error& error,
+void writeAccessLog(WorkerContext& worker, const RequestRecord& r, const http::Error& error,
                     std::chrono::steady_clock::time_point now) {
   const http::RequestHead& req = *r.request;
   const ExchangeOutcome& outcome = *r.outcome;
@@ -74,7 +74,7 @@ void writeAccessLog(core::Worker& worker, const RequestRecord& r, const http::Er
 
 }  // namespace
 
-void recordRequest(core::Worker& worker, stats::ListenerCounters& counters,
+void recordRequest(WorkerContext& worker, stats::ListenerCounters& counters,
                    const RequestRecord& r) {
   auto now = worker.loop().now();
   const bool metrics = r.view->snapshot->metrics_enabled;
@@ -92,7 +92,7 @@ void recordRequest(core::Worker& worker, stats::ListenerCounters& counters,
     r.view->route_stats[r.route->stats_index]->recordRequest(second, r.status, micros, reason,
                                                              retries);
   if (r.cluster && !outcome.tried.empty()) {
-    core::WorkerHost& host = *r.cluster->locals[outcome.tried.back()];
+    WorkerHost& host = *r.cluster->locals[outcome.tried.back()];
     const bool connect_failed = error.code == http::ErrorCode::kConnectFailed;
     // Connect failures were counted on the host when they happened.
     if (metrics)

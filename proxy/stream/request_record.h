@@ -11,24 +11,22 @@
 #include "proxy/http/message.h"
 #include "proxy/stats/listener_counters.h"
 
-namespace lb::core {
-class Worker;
-struct WorkerCluster;
-struct WorkerView;
-}  // namespace lb::core
-
 namespace lb::router {
 struct RouteEntry;
 }
 
 namespace lb::stream {
 
+class WorkerContext;
+struct WorkerCluster;
+struct WorkerView;
+
 struct ExchangeOutcome;
 
 struct RequestRecord {
-  const core::WorkerView* view = nullptr;
+  const WorkerView* view = nullptr;
   const router::RouteEntry* route = nullptr;  // null: refused before routing
-  core::WorkerCluster* cluster = nullptr;
+  WorkerCluster* cluster = nullptr;
   const ExchangeOutcome* outcome = nullptr;
   const http::RequestHead* request = nullptr;
   http::Error client_error;  // the error the client side answered with, if any
@@ -44,6 +42,7 @@ struct RequestRecord {
   std::chrono::steady_clock::time_point started_at;
 };
 
-void recordRequest(core::Worker& worker, stats::ListenerCounters& counters, const RequestRecord& r);
+void recordRequest(WorkerContext& worker, stats::ListenerCounters& counters,
+                   const RequestRecord& r);
 
 }  // namespace lb::stream

@@ -105,7 +105,7 @@ std::shared_ptr<const ServerContext> ServerContext::build(const config::TlsConfi
                             SSL_MODE_RELEASE_BUFFERS);
   SSL_CTX_set_max_early_data(ctx, 0);
   // One recv takes whatever records are there (a request is one read, not header + body);
-  // core::Stream then knows from a short recv that the socket is empty.
+  // net::Stream then knows from a short recv that the socket is empty.
   SSL_CTX_set_read_ahead(ctx, 1);
   if (SSL_CTX_set_cipher_list(ctx, kTls12Ciphers) != 1 ||
       SSL_CTX_set1_groups_list(ctx, kGroups) != 1) {

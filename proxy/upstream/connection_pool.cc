@@ -4,7 +4,7 @@
 
 namespace lb::upstream {
 
-UpstreamConnection::UpstreamConnection(core::Stream* stream, uint32_t host_index)
+UpstreamConnection::UpstreamConnection(net::Stream* stream, uint32_t host_index)
     : parser(http::Http1HeadParser::Kind::kResponse, http::HeadLimits{65536, 65536, 200}),
       stream_(stream),
       host_index_(host_index) {
@@ -13,7 +13,7 @@ UpstreamConnection::UpstreamConnection(core::Stream* stream, uint32_t host_index
 
 UpstreamConnection::~UpstreamConnection() { stream_->release(); }
 
-void UpstreamConnection::onRead(core::Stream*, void* arg) {
+void UpstreamConnection::onRead(net::Stream*, void* arg) {
   auto* self = static_cast<UpstreamConnection*>(arg);
   if (self->handler_)
     self->handler_->onUpstreamRead();
@@ -21,12 +21,12 @@ void UpstreamConnection::onRead(core::Stream*, void* arg) {
     self->idle_in_->drop(self);  // unsolicited bytes: not reusable
 }
 
-void UpstreamConnection::onWrite(core::Stream*, void* arg) {
+void UpstreamConnection::onWrite(net::Stream*, void* arg) {
   auto* self = static_cast<UpstreamConnection*>(arg);
   if (self->handler_) self->handler_->onUpstreamWrite();
 }
 
-void UpstreamConnection::onEvent(core::Stream*, short events, void* arg) {
+void UpstreamConnection::onEvent(net::Stream*, short events, void* arg) {
   auto* self = static_cast<UpstreamConnection*>(arg);
   if (self->handler_)
     self->handler_->onUpstreamEvent(events);

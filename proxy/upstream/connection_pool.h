@@ -8,9 +8,9 @@
 
 #include "common/deadline_queue.h"
 #include "common/event_loop.h"
-#include "proxy/core/stream.h"
 #include "proxy/http/body_decoder.h"
 #include "proxy/http/http1_parser.h"
+#include "proxy/net/stream.h"
 
 namespace lb::upstream {
 
@@ -32,12 +32,12 @@ class ConnectionPool;
 class UpstreamConnection {
  public:
   // Takes ownership of `stream` (released in the destructor).
-  UpstreamConnection(core::Stream* stream, uint32_t host_index);
+  UpstreamConnection(net::Stream* stream, uint32_t host_index);
   ~UpstreamConnection();  // closes the socket
   UpstreamConnection(const UpstreamConnection&) = delete;
   UpstreamConnection& operator=(const UpstreamConnection&) = delete;
 
-  core::Stream* stream() const { return stream_; }
+  net::Stream* stream() const { return stream_; }
   // The host's index in the cluster of the view the borrowing request uses. Indices move when
   // hosts are added or removed, so a connection taken from the pool gets the current one.
   uint32_t hostIndex() const { return host_index_; }
@@ -51,12 +51,12 @@ class UpstreamConnection {
 
  private:
   friend class ConnectionPool;
-  static void onRead(core::Stream*, void* arg);
-  static void onWrite(core::Stream*, void* arg);
-  static void onEvent(core::Stream*, short events, void* arg);
+  static void onRead(net::Stream*, void* arg);
+  static void onWrite(net::Stream*, void* arg);
+  static void onEvent(net::Stream*, short events, void* arg);
   static void onIdleTimeout(void* arg);
 
-  core::Stream* stream_;
+  net::Stream* stream_;
   uint32_t host_index_;
   UpstreamHandler* handler_ = nullptr;
   ConnectionPool* idle_in_ = nullptr;                             // set while idle in a pool

@@ -1,4 +1,4 @@
-#include "proxy/core/stream.h"
+#include "proxy/net/stream.h"
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -11,7 +11,7 @@
 
 #include "common/event_loop.h"
 
-namespace lb::core {
+namespace lb::net {
 
 namespace {
 constexpr size_t kReadChunk = 16 * 1024;
@@ -451,4 +451,4 @@ void Stream::scheduleFlush() {
   loop_.deferCall(onFlush, this);
 }
 
-}  // namespace lb::core
+}  // namespace lb::net

@@ -1,4 +1,4 @@
-#include "controlplane/rollout/instance.h"
+#include "controlplane/model/instance.h"
 
 #include <array>
 #include <utility>

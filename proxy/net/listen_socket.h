@@ -3,7 +3,7 @@
 
 #include <string>
 
-namespace lb::core {
+namespace lb::net {
 
 // Binds a non-blocking SO_REUSEPORT listening socket on "ip:port". With port 0 the kernel
 // picks one; *bound_port tells which (pass it back to bind the other workers' sockets).
@@ -11,4 +11,4 @@ namespace lb::core {
 int openListenSocket(const std::string& address, uint16_t port_override, uint16_t* bound_port,
                      std::string* error);
 
-}  // namespace lb::core
+}  // namespace lb::net

@@ -1,4 +1,5 @@
-// How lbcontrol starts and stops an instance of a version (config: instances.driver). Called
+// How lbcontrol starts and stops an instance of a version (config: instances.driver): the
+// interface the rollout engine uses; the drivers themselves are in controlplane/driver/. Called
 // only on the rollout engine's thread; calls return quickly (the exec driver's commands are
 // bounded by command_timeout).
 #pragma once
@@ -7,7 +8,7 @@
 #include <string>
 
 #include "config/control_model.h"
-#include "controlplane/rollout/instance.h"
+#include "controlplane/model/instance.h"
 
 namespace lb::controlplane {
 
@@ -31,11 +32,9 @@ class Driver {
   virtual Liveness liveness(const Instance& inst, std::string* why) = 0;
   // Each engine tick: reap children, escalate overdue stops.
   virtual void poll() {}
+  // The pid a previous lbcontrol recorded for an instance before it died (0: none, or a driver
+  // that keeps no pids): how a restarted lbcontrol re-adopts what it started.
+  virtual int recordedPid(const std::string& id) const { return 0; }
 };
-
-// Substitutes {version}, {instance}, {port} and {host} in a command template.
-std::string expandTemplate(const std::string& tmpl, const Instance& inst, const std::string& host);
-
-std::unique_ptr<Driver> makeDriver(const config::ControlConfig& cfg);
 
 }  // namespace lb::controlplane

@@ -1,6 +1,6 @@
-// Renders the Prometheus text exposition at scrape time from the workers' merged reports and
-// the main thread's state. prometheus-cpp provides the registry and the serialiser; a fresh
-// registry per scrape keeps the request path free of its atomics. Main thread.
+// What the Prometheus exposition is rendered from (proxy/admin/prometheus_exporter.h): the
+// controller gathers it (the workers' reports and its own counters) and knows nothing of the
+// text format. Built and read on the main thread.
 #pragma once
 
 #include <array>
@@ -10,11 +10,11 @@
 #include <vector>
 
 #include "config/model.h"
-#include "proxy/core/worker.h"
 #include "proxy/health/health_checker.h"
 #include "proxy/snapshot/snapshot.h"
+#include "proxy/worker/worker.h"
 
-namespace lb::stats {
+namespace lb::control {
 
 struct HostExtra {
   std::array<uint64_t, health::kCheckResults> check_results{};
@@ -24,7 +24,7 @@ struct HostExtra {
 struct MetricsInput {
   const snapshot::Snapshot* snapshot = nullptr;
   const config::ProxyConfig* config = nullptr;  // effective (file + runtime changes)
-  const std::vector<core::WorkerReport>* reports = nullptr;
+  std::vector<worker::WorkerReport> reports;
   std::map<std::string, HostExtra> host_extra;  // by "cluster/id"
   uint64_t config_version = 0;
   uint64_t reloads_ok = 0;
@@ -33,6 +33,4 @@ struct MetricsInput {
   int64_t started_unix = 0;
 };
 
-std::string renderPrometheus(const MetricsInput& in);
-
-}  // namespace lb::stats
+}  // namespace lb::control

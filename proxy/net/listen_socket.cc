@@ -1,4 +1,4 @@
-#include "proxy/core/listen_socket.h"
+#include "proxy/net/listen_socket.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -9,13 +9,13 @@
 #include <cerrno>
 #include <cstring>
 
-#include "config/values.h"
+#include "common/address.h"
 
-namespace lb::core {
+namespace lb::net {
 
 int openListenSocket(const std::string& address, uint16_t port_override, uint16_t* bound_port,
                      std::string* error) {
-  auto hp = config::parseHostPort(address, true);
+  auto hp = common::parseHostPort(address, true);
   if (!hp) {
     *error = "invalid listen address " + address;
     return -1;
@@ -59,4 +59,4 @@ int openListenSocket(const std::string& address, uint16_t port_override, uint16_
   return fd;
 }
 
-}  // namespace lb::core
+}  // namespace lb::net

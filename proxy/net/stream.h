@@ -41,7 +41,7 @@ namespace lb::common {
 class EventLoop;
 }
 
-namespace lb::core {
+namespace lb::net {
 
 class Stream {
  public:
@@ -145,4 +145,4 @@ class Stream {
   bool tls_drained_ = false;       // the socket BIO's last recv got less than it asked for
 };
 
-}  // namespace lb::core
+}  // namespace lb::net

@@ -1,4 +1,4 @@
-#include "proxy/stats/prometheus_exporter.h"
+#include "proxy/admin/prometheus_exporter.h"
 
 #include <dirent.h>
 #include <prometheus/counter.h>
@@ -12,7 +12,9 @@
 #include <fstream>
 #include <sstream>
 
-namespace lb::stats {
+namespace lb::admin {
+
+using namespace stats;  // the exposition renders the statistics layer's types
 
 namespace {
 
@@ -64,7 +66,7 @@ std::vector<double> bucketIncrements(const Totals& t) {
 
 }  // namespace
 
-std::string renderPrometheus(const MetricsInput& in) {
+std::string renderPrometheus(const control::MetricsInput& in) {
   prometheus::Registry registry;
   auto gauge = [&](const char* name, const char* help) -> prometheus::Family<prometheus::Gauge>& {
     return prometheus::BuildGauge().Name(name).Help(help).Register(registry);
@@ -91,10 +93,10 @@ std::string renderPrometheus(const MetricsInput& in) {
         "Unix time of the last successful reload (0: none)")
       .Add({})
       .Set(static_cast<double>(in.last_reload_unix));
-  gauge("lbproxy_workers", "Worker threads").Add({}).Set(static_cast<double>(in.reports->size()));
+  gauge("lbproxy_workers", "Worker threads").Add({}).Set(static_cast<double>(in.reports.size()));
 
   uint64_t downstream = 0;
-  for (const auto& r : *in.reports) downstream += r.downstream_connections;
+  for (const auto& r : in.reports) downstream += r.downstream_connections;
   gauge("lbproxy_downstream_connections", "Open client connections")
       .Add({})
       .Set(static_cast<double>(downstream));
@@ -106,7 +108,7 @@ std::string renderPrometheus(const MetricsInput& in) {
       counter("lbproxy_tls_handshakes_total", "TLS handshakes per listener, by result");
   for (const auto& l : in.config->listeners) {
     ListenerCounters merged;
-    for (const auto& r : *in.reports)
+    for (const auto& r : in.reports)
       if (auto it = r.listeners.find(l.name); it != r.listeners.end()) merged.merge(it->second);
     for (size_t p = 0; p < kClientProtocols; ++p)
       for (size_t v = 0; v < kTlsVersions; ++v) {
@@ -140,7 +142,7 @@ std::string renderPrometheus(const MetricsInput& in) {
   for (const auto& l : in.config->listeners) {
     for (const auto& route : l.routes) {
       Totals t;
-      for (const auto& r : *in.reports)
+      for (const auto& r : in.reports)
         if (auto it = r.routes.find(route.name); it != r.routes.end()) t.merge(it->second.totals);
       Labels base{{"listener", l.name}, {"route", route.name}, {"cluster", route.cluster}};
       for (size_t i = 0; i < kStatusClasses; ++i) {
@@ -188,7 +190,7 @@ std::string renderPrometheus(const MetricsInput& in) {
     for (const auto& h : c.hosts) {
       Report merged;
       uint64_t active = 0, idle = 0;
-      for (const auto& r : *in.reports)
+      for (const auto& r : in.reports)
         if (auto it = r.hosts.find(h.get()); it != r.hosts.end()) {
           merged.merge(it->second.report);
           active += it->second.active_requests;
@@ -221,7 +223,7 @@ std::string renderPrometheus(const MetricsInput& in) {
         host_admin.Add(lb).Set(h->admin.load() == s ? 1 : 0);
       }
       auto extra = in.host_extra.find(c.config.name + "/" + h->id);
-      HostExtra e = extra != in.host_extra.end() ? extra->second : HostExtra{};
+      control::HostExtra e = extra != in.host_extra.end() ? extra->second : control::HostExtra{};
       host_ejections.Add(base).Increment(e.ejections);
       if (c.config.health_check.enabled) {
         for (size_t i = 0; i < health::kCheckResults; ++i) {
@@ -254,4 +256,4 @@ std::string renderPrometheus(const MetricsInput& in) {
   return serializer.Serialize(registry.Collect());
 }
 
-}  // namespace lb::stats
+}  // namespace lb::admin

@@ -1,0 +1,158 @@
+// What the client connections and requests of one worker share: its event loop and timer
+// queue, its current view of the configuration (worker-local clusters, hosts and route
+// statistics), the request and stream pools, per-listener counters, the access-log buffer,
+// passive outlier reporting and the list of open client connections. The request path sees a
+// worker only through this class; the Worker that owns it (proxy/worker/) adds the thread, the
+// listening sockets and the commands the main thread posts.
+//
+// Owner: the worker thread; every method is called on it. Objects handed out by reference
+// (loop, queue, pools, counters) live as long as the context.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/deadline_queue.h"
+#include "common/event_loop.h"
+#include "proxy/snapshot/snapshot.h"
+#include "proxy/stats/listener_counters.h"
+#include "proxy/stats/traffic_stats.h"
+#include "proxy/upstream/connection_pool.h"
+#include "proxy/upstream/load_balancer.h"
+
+namespace lb::log {
+class AccessLogWriter;
+}
+
+namespace lb::stream {
+
+class ClientConnection;
+class Http1RequestPool;
+class H2StreamPool;
+
+// Worker-local state of one host. Kept across snapshot switches for as long as the host
+// exists (so pooled connections, load and statistics survive reloads), and alive while a
+// request pinned to an older view still uses it.
+struct WorkerHost {
+  WorkerHost(common::EventLoop& loop, common::DeadlineQueue& deadlines,
+             std::shared_ptr<upstream::HostState> host, const config::ClusterConfig& cluster);
+  std::shared_ptr<upstream::HostState> state;
+  upstream::HostLoad load;
+  upstream::ConnectionPool pool;
+  uint32_t consecutive_5xx = 0;
+  uint32_t consecutive_connect_failures = 0;
+  stats::TrafficStats stats;
+};
+
+// A cluster as one worker sees it in one view: balancer over worker-local hosts.
+struct WorkerCluster {
+  const snapshot::ClusterSnapshot* config = nullptr;
+  std::vector<upstream::LbHost> hosts;
+  std::vector<std::shared_ptr<WorkerHost>> locals;  // same order as hosts
+  std::unique_ptr<upstream::LoadBalancer> balancer;
+};
+
+// Everything a request needs from one configuration generation. A session pins the view for
+// the life of a request, so in-flight requests finish on the one they started with.
+struct WorkerView {
+  std::shared_ptr<const snapshot::Snapshot> snapshot;
+  std::vector<WorkerCluster> clusters;
+  std::vector<std::shared_ptr<stats::TrafficStats>> route_stats;  // by RouteEntry::stats_index
+};
+
+// Passive outlier detection: what a worker tells the main thread when a host crosses a
+// consecutive-failure threshold on this worker.
+enum class OutlierKind { kConsecutive5xx, kConsecutiveConnectFailures };
+
+class WorkerContext {
+ public:
+  struct Hooks {
+    log::AccessLogWriter* access_log = nullptr;  // null: no access log
+    // Called on the worker thread; must only post to another loop.
+    std::function<void(std::shared_ptr<upstream::HostState>, OutlierKind)> on_outlier;
+  };
+
+  WorkerContext(uint32_t id, Hooks hooks, std::shared_ptr<const snapshot::Snapshot> snapshot);
+  ~WorkerContext();
+  WorkerContext(const WorkerContext&) = delete;
+  WorkerContext& operator=(const WorkerContext&) = delete;
+
+  common::EventLoop& loop() { return loop_; }
+  // Timers of this worker's connections and requests.
+  common::DeadlineQueue& deadlines() { return deadlines_; }
+  upstream::Random& random() { return random_; }
+  const std::shared_ptr<WorkerView>& view() const { return view_; }
+  // The index of a listener in the current view, -1 once it is gone.
+  int listenerIndex(const std::string& name) const;
+  // Shutdown began: no connection is kept alive, and no upstream connection is pooled.
+  bool draining() const { return draining_; }
+
+  // The HTTP/1.1 request states and HTTP/2 streams this worker's connections borrow.
+  Http1RequestPool& http1Requests() { return *http1_requests_; }
+  H2StreamPool& h2Streams() { return *h2_streams_; }
+  // This worker's counters for a listener; the reference stays valid for the context's life.
+  stats::ListenerCounters& listenerCounters(const std::string& name) {
+    return listener_counters_[name];
+  }
+
+  bool accessLogEnabled() const { return hooks_.access_log != nullptr; }
+  // Buffered; written out in batches (by size, or 100 ms after the first line).
+  void appendAccessLog(const std::string& line);
+  void flushAccessLog();
+  // A finished exchange with a host, for passive outlier detection.
+  void reportHostResult(WorkerHost& host, const config::OutlierConfig& outlier, bool server_error,
+                        bool connect_failure);
+
+  // Open client connections. A connection is added when it is accepted or when it takes over
+  // from another (ALPN h2, h2c preface), and reports itself closed once; it is deleted in the
+  // loop turn after that.
+  void addSession(ClientConnection* session);
+  void sessionClosed(ClientConnection* session);
+  // A copy of the open list, for calls that may close connections while it is walked.
+  std::vector<ClientConnection*> openSessions() const;
+  size_t openCount() const { return open_count_; }
+
+  // For the owning Worker.
+  void applySnapshot(std::shared_ptr<const snapshot::Snapshot> snapshot);
+  // From now on draining() is true; `on_idle` runs each time the last open connection closes.
+  void beginDraining(std::function<void()> on_idle);
+  const std::map<const upstream::HostState*, std::shared_ptr<WorkerHost>>& hosts() const {
+    return hosts_;
+  }
+  const std::map<std::string, std::shared_ptr<stats::TrafficStats>>& routeStats() const {
+    return route_stats_;
+  }
+  const std::map<std::string, stats::ListenerCounters>& allListenerCounters() const {
+    return listener_counters_;
+  }
+  // The thread is ending: the view and the hosts go (after the connections closed).
+  void releaseView();
+
+ private:
+  void unlinkSession(ClientConnection* session);
+
+  Hooks hooks_;
+  common::EventLoop loop_;
+  upstream::Random random_;
+  std::shared_ptr<WorkerView> view_;
+  std::map<const upstream::HostState*, std::shared_ptr<WorkerHost>> hosts_;
+  std::map<std::string, std::shared_ptr<stats::TrafficStats>> route_stats_;
+  std::map<std::string, stats::ListenerCounters> listener_counters_;
+  ClientConnection* open_sessions_ = nullptr;  // intrusive list head
+  size_t open_count_ = 0;
+  bool draining_ = false;
+  std::function<void()> on_idle_;
+  std::string log_buffer_;
+  common::Timer log_flush_timer_;
+  // After loop_: freed before it.
+  common::DeadlineQueue deadlines_;
+  std::unique_ptr<Http1RequestPool> http1_requests_;
+  std::unique_ptr<H2StreamPool> h2_streams_;
+};
+
+}  // namespace lb::stream
