@@ -124,31 +124,6 @@ void encodeClientResponse(const ResponseHead& resp, BodyFraming framing, bool re
   out->append("\r\n");
 }
 
-void encodeErrorResponse(int status, std::string_view detail, std::string_view request_id,
-                         bool close, std::string* out) {
-  std::string body;
-  appendNumber(&body, static_cast<uint64_t>(status));
-  body.push_back(' ');
-  body.append(reasonPhrase(status));
-  if (!detail.empty()) {
-    body.append(": ");
-    body.append(detail);
-  }
-  body.append("\nrequest-id: ");
-  body.append(request_id);
-  body.push_back('\n');
-  out->append("HTTP/1.1 ");
-  appendNumber(out, static_cast<uint64_t>(status));
-  out->push_back(' ');
-  out->append(reasonPhrase(status));
-  out->append("\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ");
-  appendNumber(out, body.size());
-  out->append("\r\nX-Request-Id: ");
-  out->append(request_id);
-  out->append(close ? "\r\nConnection: close\r\n\r\n" : "\r\n\r\n");
-  out->append(body);
-}
-
 void appendChunkHeader(size_t size, std::string* out) {
   char buf[24];
   auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), size, 16);

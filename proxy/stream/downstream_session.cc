@@ -15,8 +15,7 @@
 #include "proxy/stats/traffic_stats.h"
 #include "proxy/stream/h2_session.h"
 #include "proxy/stream/http1_request.h"
-#include "proxy/stream/request_id.h"
-#include "proxy/stream/request_record.h"
+#include "proxy/stream/request_pool.h"
 #include "proxy/stream/worker_context.h"
 #include "proxy/tls/server_context.h"
 
@@ -114,7 +113,7 @@ void DownstreamSession::onDownRead() {
       processInput();
       break;
     case State::kProxying:
-      if (!req_->body_done) pumpRequestBody();
+      if (!req_->framing.body_done) pumpRequestBody();
       break;
     case State::kLingering:
       down_->drainInput(down_->inputLength());
@@ -136,7 +135,7 @@ void DownstreamSession::onDownWrite() {
     return;
   }
   if (state_ == State::kProxying && down_->outputLength() <= kLowWater)
-    req_->exchange.resumeResponse();
+    req_->request.resumeResponse();
 }
 
 void DownstreamSession::onDownEvent(short events) {
@@ -155,17 +154,13 @@ void DownstreamSession::onDownEvent(short events) {
     return;
   }
   if (state_ == State::kProxying && (events & BEV_EVENT_EOF) && !(events & BEV_EVENT_ERROR) &&
-      req_->body_done) {
+      req_->framing.body_done) {
     // The client half-closed after a complete request: answer, then close.
     close_after_response_ = true;
     return;
   }
   // The client went away mid-request (or reset): nobody is left to answer.
-  if (state_ == State::kProxying) {
-    if (!req_->response_done && req_->status == 0) req_->status = 499;
-    req_->exchange.abort();
-    recordRequest();
-  }
+  if (state_ == State::kProxying) req_->request.clientGone();
   close();
 }
 
@@ -212,8 +207,9 @@ void DownstreamSession::processInput() {
     if (!req_) {
       // The first byte of a request: its state comes from the pool, and on a kept-alive
       // connection the head deadline starts now.
-      req_ = worker_.http1Requests().acquire(*this, listener_->limits);
-      req_->started_at = worker_.loop().now();
+      req_ = worker_.http1Requests().acquire();
+      req_->parser.setLimits(listener_->limits);
+      req_->request.begin(*this, req_->parser.request(), view_, worker_.loop().now());
       if (!head_timer_running_) {
         worker_.deadlines().start(down_timer_, listener_->request_headers_timeout);
         head_timer_running_ = true;
@@ -221,10 +217,10 @@ void DownstreamSession::processInput() {
     }
     http::Http1HeadParser::Result r = req_->parser.feed(data, len);
     down_->drainInput(r.consumed);
-    req_->bytes_in += r.consumed;
+    req_->request.addBytesIn(r.consumed);
     if (r.status == http::Http1HeadParser::Status::kError) {
       state_ = State::kProxying;  // a request exists now, if only to be refused
-      failRequest(r.error);
+      req_->request.fail(r.error);
       return;
     }
     if (r.status == http::Http1HeadParser::Status::kDone) {
@@ -250,49 +246,32 @@ void DownstreamSession::handleRequestHead() {
     }
   }
   listener_ = &view_->snapshot->listeners[listener_index_];
-  http::RequestHead& req = req_->parser.request();
-
-  chooseRequestId(req, worker_.random().next(), worker_.random().next(), &req_->request_id);
+  const http::RequestHead& req = req_->parser.request();
   if (!req.keep_alive || shutting_down_) close_after_response_ = true;
   if (req.framing != BodyFraming::kNone && (req.method == "GET" || req.method == "HEAD")) {
-    req_->exchange.setNoReuse();
+    req_->request.setNoReuse();
     close_after_response_ = true;
   }
-
   req_->body.start(req.framing, req.content_length);
-  req_->body_done = req_->body.done();
-  if (listener_->max_body_bytes && req.framing == BodyFraming::kContentLength &&
-      req.content_length > listener_->max_body_bytes) {
-    failRequest(http::clientError(ErrorCode::kBodyTooLarge, "request body too large"));
-    return;
-  }
-  req_->route = listener_->routes.match(req.authority, req.path);
-  if (!req_->route) {
-    failRequest(http::clientError(ErrorCode::kNoRoute, "no route for this host and path"));
-    return;
-  }
-  req_->cluster = &view_->clusters[req_->route->cluster_index];
-  http::ForwardContext fwd;
-  fwd.client_ip = client_ip_;
-  fwd.request_id = req_->request_id;
-  if (tls_) fwd.proto = "https";
-  req_->exchange.start(req, fwd, *req_->route, *req_->cluster);
+  req_->framing.body_done = req_->body.done();
+  req_->request.start(view_, *listener_, tls_ != nullptr);
 }
 
-void DownstreamSession::onRequestBodyWanted() { pumpRequestBody(); }
+void DownstreamSession::onBodyWanted() { pumpRequestBody(); }
 
 void DownstreamSession::pumpRequestBody() {
-  if (req_->body_done || !req_->exchange.upstreamReady()) return;
+  ActiveRequest& request = req_->request;
+  if (req_->framing.body_done || !request.upstreamReady()) return;
   const http::RequestHead& req = req_->parser.request();
-  if (req.expect_continue && !req_->sent_continue) {
+  if (req.expect_continue && !req_->framing.sent_continue) {
     // The backend is reached: invite the body (the Expect field is not forwarded).
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
     down_->write(kContinue.data(), kContinue.size());
-    req_->sent_continue = true;
+    req_->framing.sent_continue = true;
   }
   while (!req_->body.done()) {
-    if (!req_->exchange.bodyRoom()) {
-      pauseDownstreamRead(true);  // resumed from onRequestBodyWanted below the low mark
+    if (!request.bodyRoom()) {
+      pauseDownstreamRead(true);  // resumed from onBodyWanted below the low mark
       return;
     }
     const char* data;
@@ -303,93 +282,102 @@ void DownstreamSession::pumpRequestBody() {
     }
     http::BodyDecoder::Step step = req_->body.decode(data, len);
     if (step.error) {
-      failRequest(http::clientError(ErrorCode::kBadRequest, step.why));
+      request.fail(http::clientError(ErrorCode::kBadRequest, step.why));
       return;
     }
-    if (step.data_len) req_->exchange.sendBody(data + step.data_offset, step.data_len);
+    if (step.data_len) request.sendBody(data + step.data_offset, step.data_len);
     down_->drainInput(step.consumed);
-    req_->bytes_in += step.consumed;
+    request.addBytesIn(step.consumed);
     if (listener_->max_body_bytes && req_->body.payloadBytes() > listener_->max_body_bytes) {
-      failRequest(http::clientError(ErrorCode::kBodyTooLarge, "request body too large"));
+      request.fail(http::clientError(ErrorCode::kBodyTooLarge, "request body too large"));
       return;
     }
   }
-  req_->exchange.endBody();
-  req_->body_done = true;
+  request.endBody();
+  req_->framing.body_done = true;
   pauseDownstreamRead(false);
 }
 
-size_t DownstreamSession::responseBacklog() const { return down_->outputLength(); }
+size_t DownstreamSession::backlog() const { return down_->outputLength(); }
 
-bool DownstreamSession::onResponseHead(const http::ResponseHead& resp) {
+Downstream::Info DownstreamSession::info() const {
+  Info i;
+  i.client_ip = client_ip_;
+  i.listener = listener_->name;
+  i.counters = &counters_;
+  i.protocol = stats::ClientProtocol::kHttp1;
+  i.tls = tls_version_;
+  return i;
+}
+
+http::Error DownstreamSession::encodeHead(const http::ResponseHead& resp,
+                                          std::string_view request_id, bool closes) {
   const http::RequestHead& req = req_->parser.request();
-  const bool is_head = req.method == "HEAD";
-  req_->status = resp.status;
+  Http1Request::Framing& f = req_->framing;
   const bool client11 = req.version_minor == 1;
-  req_->client_chunked = false;
+  f.client_chunked = false;
   switch (resp.framing) {
     case BodyFraming::kContentLength:
-      req_->client_framing = BodyFraming::kContentLength;
+      f.client_framing = BodyFraming::kContentLength;
       break;
     case BodyFraming::kChunked:
     case BodyFraming::kUntilClose:
       if (client11) {
-        req_->client_framing = BodyFraming::kChunked;
-        req_->client_chunked = true;
+        f.client_framing = BodyFraming::kChunked;
+        f.client_chunked = true;
       } else if (!resp.transfer_codings.empty()) {
         // An HTTP/1.0 client cannot be told the body is, say, gzip transfer-coded.
-        failRequest(http::upstreamError(ErrorCode::kBadResponse, false,
-                                        "transfer-coded response for an HTTP/1.0 client"));
-        return false;
+        return http::upstreamError(ErrorCode::kBadResponse, false,
+                                   "transfer-coded response for an HTTP/1.0 client");
       } else {
-        req_->client_framing = BodyFraming::kUntilClose;
+        f.client_framing = BodyFraming::kUntilClose;
         close_after_response_ = true;
       }
       break;
     case BodyFraming::kNone:
-      req_->client_framing = BodyFraming::kNone;
+      f.client_framing = BodyFraming::kNone;
       break;
   }
   // An early response to a request whose body is still arriving: the connection cannot be
   // resynchronised with the client afterwards.
-  if (!req_->body_done || shutting_down_) close_after_response_ = true;
+  if (closes || !f.body_done || shutting_down_) close_after_response_ = true;
   std::string_view connection = close_after_response_ ? "close" : (client11 ? "" : "keep-alive");
   req_->scratch.clear();
-  http::encodeClientResponse(resp, req_->client_framing, is_head, connection, req_->request_id,
+  http::encodeClientResponse(resp, f.client_framing, req.method == "HEAD", connection, request_id,
                              &req_->scratch);
   down_->write(req_->scratch.data(), req_->scratch.size());
-  req_->bytes_out += req_->scratch.size();
-  req_->response_started = true;
-  return true;
+  req_->request.addBytesOut(req_->scratch.size());
+  return {};
 }
 
-void DownstreamSession::onResponseData(const char* data, size_t len) {
-  if (req_->client_chunked) {
+void DownstreamSession::encodeData(const char* data, size_t len) {
+  if (req_->framing.client_chunked) {
     req_->scratch.clear();
     http::appendChunkHeader(len, &req_->scratch);
     down_->write(req_->scratch.data(), req_->scratch.size());
-    req_->bytes_out += req_->scratch.size() + http::kChunkEnd.size();
+    req_->request.addBytesOut(req_->scratch.size() + http::kChunkEnd.size());
   }
   down_->write(data, len);
-  if (req_->client_chunked) down_->write(http::kChunkEnd.data(), http::kChunkEnd.size());
-  req_->bytes_out += len;
+  if (req_->framing.client_chunked) down_->write(http::kChunkEnd.data(), http::kChunkEnd.size());
+  req_->request.addBytesOut(len);
 }
 
-void DownstreamSession::onResponseEnd() {
-  if (req_->client_chunked) {
+void DownstreamSession::encodeEnd() {
+  if (req_->framing.client_chunked) {
     down_->write(http::kLastChunk.data(), http::kLastChunk.size());
-    req_->bytes_out += http::kLastChunk.size();
+    req_->request.addBytesOut(http::kLastChunk.size());
   }
-  req_->response_done = true;
-  recordRequest();
-  if (close_after_response_ || shutting_down_ || !req_->body_done) {
+}
+
+void DownstreamSession::encodeReset() { close(); }
+
+void DownstreamSession::onRequestComplete() {
+  if (close_after_response_ || shutting_down_ || !req_->framing.body_done) {
     closeGracefully();
     return;
   }
   startNextRequest();
 }
-
-void DownstreamSession::onExchangeFailed(const http::Error& error) { failRequest(error); }
 
 void DownstreamSession::onDownTimeout() {
   if (state_ == State::kHandshaking) {
@@ -398,7 +386,7 @@ void DownstreamSession::onDownTimeout() {
   } else if (state_ == State::kReadingHead) {
     if (requestStarted()) {
       state_ = State::kProxying;
-      failRequest(
+      req_->request.fail(
           http::clientError(ErrorCode::kRequestTimeout, "request head not received in time"));
     } else {
       close();  // idle keep-alive connection, or one that never sent a byte
@@ -406,38 +394,6 @@ void DownstreamSession::onDownTimeout() {
   } else if (state_ == State::kLingering) {
     close();
   }
-}
-
-void DownstreamSession::failRequest(http::Error error) {
-  if (state_ == State::kClosed || state_ == State::kLingering) return;
-  req_->last_error = error;
-  req_->exchange.abort();
-  if (req_->response_started) {
-    // Response bytes already reached the client: the only honest signal left is to cut.
-    recordRequest();
-    close();
-    return;
-  }
-  req_->status = http::statusFor(error.code);
-  if (req_->request_id.empty()) {
-    appendHex(&req_->request_id, worker_.random().next());
-    appendHex(&req_->request_id, worker_.random().next());
-  }
-  const bool client_fault =
-      error.source == http::ErrorSource::kDownstream && error.code != ErrorCode::kNoRoute;
-  const bool close_conn =
-      client_fault || close_after_response_ || !req_->body_done || shutting_down_;
-  req_->scratch.clear();
-  http::encodeErrorResponse(req_->status, error.detail, req_->request_id, close_conn,
-                            &req_->scratch);
-  down_->write(req_->scratch.data(), req_->scratch.size());
-  req_->bytes_out += req_->scratch.size();
-  req_->response_done = true;
-  recordRequest();
-  if (close_conn)
-    closeGracefully();
-  else
-    startNextRequest();
 }
 
 void DownstreamSession::startNextRequest() {
@@ -457,9 +413,7 @@ void DownstreamSession::startNextRequest() {
 bool DownstreamSession::requestStarted() const { return req_ && req_->parser.started(); }
 
 void DownstreamSession::releaseRequest() {
-  if (!req_) return;
-  worker_.http1Requests().release(req_);  // aborts its exchange
-  req_ = nullptr;
+  if (req_) worker_.http1Requests().release(std::move(req_));  // aborts its exchange
 }
 
 void DownstreamSession::pauseDownstreamRead(bool pause) {
@@ -486,28 +440,7 @@ void DownstreamSession::onViewChanged() {
 }
 
 void DownstreamSession::abortIfUsing(const upstream::HostState* host) {
-  if (state_ == State::kProxying) req_->exchange.abortIfUsing(host);
-}
-
-void DownstreamSession::recordRequest() {
-  RequestRecord r;
-  r.view = view_.get();
-  r.route = req_->route;
-  r.cluster = req_->cluster;
-  r.outcome = &req_->exchange.outcome();
-  r.request = &req_->parser.request();
-  r.client_error = req_->last_error;
-  r.status = req_->status;
-  r.response_started = req_->response_started;
-  r.request_id = req_->request_id;
-  r.client_ip = client_ip_;
-  r.listener = listener_->name;
-  r.protocol = stats::ClientProtocol::kHttp1;
-  r.tls = tls_version_;
-  r.bytes_in = req_->bytes_in;
-  r.bytes_out = req_->bytes_out;
-  r.started_at = req_->started_at;
-  stream::recordRequest(worker_, counters_, r);
+  if (state_ == State::kProxying) req_->request.abortIfUsing(host);
 }
 
 void DownstreamSession::closeGracefully() {

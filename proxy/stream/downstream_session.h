@@ -17,8 +17,8 @@
 #include "proxy/http/error.h"
 #include "proxy/net/stream.h"
 #include "proxy/stats/listener_counters.h"
+#include "proxy/stream/active_request.h"
 #include "proxy/stream/client_connection.h"
-#include "proxy/stream/exchange.h"
 
 namespace lb::upstream {
 struct HostState;
@@ -41,7 +41,7 @@ struct WorkerView;
 
 struct Http1Request;
 
-class DownstreamSession final : public ClientConnection, public ExchangeClient {
+class DownstreamSession final : public ClientConnection, private Downstream {
  public:
   DownstreamSession(WorkerContext& worker, uint32_t listener_index, int fd, const sockaddr* peer);
   ~DownstreamSession() override;
@@ -70,13 +70,16 @@ class DownstreamSession final : public ClientConnection, public ExchangeClient {
   void onDownWrite();
   void onDownEvent(short events);
 
-  // ExchangeClient: the upstream half of the request in flight.
-  void onRequestBodyWanted() override;
-  bool onResponseHead(const http::ResponseHead& resp) override;
-  void onResponseData(const char* data, size_t len) override;
-  size_t responseBacklog() const override;
-  void onResponseEnd() override;
-  void onExchangeFailed(const http::Error& error) override;
+  // Downstream: the request in flight encodes its response through these.
+  Info info() const override;
+  void onBodyWanted() override;
+  http::Error encodeHead(const http::ResponseHead& resp, std::string_view request_id,
+                         bool closes) override;
+  void encodeData(const char* data, size_t len) override;
+  void encodeEnd() override;
+  void encodeReset() override;
+  size_t backlog() const override;
+  void onRequestComplete() override;
 
   void processInput();
   void handleRequestHead();
@@ -89,13 +92,9 @@ class DownstreamSession final : public ClientConnection, public ExchangeClient {
   // 1: the input starts with the HTTP/2 preface; 0: it cannot; -1: too short to tell.
   int startsWithH2Preface() const;
 
-  // Before any response byte went out: answer with an error. After: drop the connection.
-  void failRequest(http::Error error);
   void startNextRequest();
   void closeGracefully();  // flush what is queued, then close (lingering)
   void close();
-  // Once per request, at its end: statistics, outlier detection, access log.
-  void recordRequest();
   // Back to the pool with the request's state (its exchange is aborted).
   void releaseRequest();
   bool requestStarted() const;  // a byte of a request head arrived since the last request
@@ -109,7 +108,7 @@ class DownstreamSession final : public ClientConnection, public ExchangeClient {
   std::string client_ip_;
   stats::ListenerCounters& counters_;
   std::shared_ptr<const tls::ServerContext> tls_;  // kept for the connection's life
-  Http1Request* req_ = nullptr;                    // the request in progress, from the pool
+  std::unique_ptr<Http1Request> req_;              // the request in progress, from the pool
   // Handshake, request head deadline, keep-alive idle, lingering.
   common::DeadlineQueue::Entry down_timer_;
   State state_ = State::kReadingHead;

@@ -49,47 +49,38 @@ Exchange::~Exchange() { release(false); }
 void Exchange::reset() {
   release(false);
   timer_.cancel();
-  req_ = nullptr;
-  route_ = nullptr;
-  cluster_ = nullptr;
-  outcome_.tried.clear();
-  outcome_.attempts = 0;
-  outcome_.last_error = {};
-  outcome_.status = 0;
-  outcome_.upstream_host.clear();
-  outcome_.upstream_time = {};
-  outcome_.response_started = false;
-  active_ = false;
-  stale_retry_done_ = false;
-  body_started_ = false;
-  body_done_ = false;
-  chunked_up_ = false;
-  no_reuse_ = false;
-  read_paused_ = false;
-  upstream_closed_ = false;
+  s_ = State{};
+  // By value, but the vector and the string keep their capacity: no allocation per request.
+  std::vector<uint32_t> tried = std::move(outcome_.tried);
+  std::string host = std::move(outcome_.upstream_host);
+  tried.clear();
+  host.clear();
+  outcome_ = ExchangeOutcome{};
+  outcome_.tried = std::move(tried);
+  outcome_.upstream_host = std::move(host);
 }
 
 void Exchange::start(const http::RequestHead& req, const http::ForwardContext& fwd,
                      const router::RouteEntry& route, WorkerCluster& cluster) {
-  req_ = &req;
-  fwd_ = fwd;
-  route_ = &route;
-  cluster_ = &cluster;
-  active_ = true;
-  body_done_ = req.framing == BodyFraming::kNone;
-  chunked_up_ = req.framing == BodyFraming::kChunked;
+  s_.req = &req;
+  s_.fwd = fwd;
+  s_.route = &route;
+  s_.cluster = &cluster;
+  s_.active = true;
+  s_.body_done = req.framing == BodyFraming::kNone;
+  s_.chunked_up = req.framing == BodyFraming::kChunked;
   startAttempt();
 }
 
 void Exchange::startAttempt() {
-  const http::RequestHead& req = *req_;
+  const http::RequestHead& req = *s_.req;
   upstream::PickContext ctx;
   ctx.tried = &outcome_.tried;
-  if (cluster_->config->config.slow_start.count() > 0)
+  if (s_.cluster->config->config.slow_start.count() > 0)
     ctx.now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                      worker_.loop().now().time_since_epoch())
                      .count();
-  const config::HashOn& hash_on = cluster_->config->config.hash_on;
+  const config::HashOn& hash_on = s_.cluster->config->config.hash_on;
   std::string_view key;
   if (!hash_on.header.empty()) {
     if (const std::string* v = req.find(hash_on.header)) key = *v;
@@ -100,7 +91,7 @@ void Exchange::startAttempt() {
     ctx.has_hash = true;
     ctx.hash = upstream::hashKey(key);
   }
-  int index = cluster_->balancer->pick(ctx);
+  int index = s_.cluster->balancer->pick(ctx);
   if (index == upstream::LoadBalancer::kNoHost) {
     fail(outcome_.last_error ? outcome_.last_error
                              : http::upstreamError(ErrorCode::kNoHealthyHost, false,
@@ -110,12 +101,12 @@ void Exchange::startAttempt() {
   uint32_t host = static_cast<uint32_t>(index);
   outcome_.tried.push_back(host);
   ++outcome_.attempts;
-  outcome_.upstream_host = cluster_->hosts[host].state->id;
-  if (auto pooled = cluster_->locals[host]->pool.take()) {
+  outcome_.upstream_host = s_.cluster->hosts[host].state->id;
+  if (auto pooled = s_.cluster->locals[host]->pool.take()) {
     upstream_ = std::move(pooled);
     upstream_->setHostIndex(host);
     upstream_->setHandler(this);
-    ++cluster_->locals[host]->load.active_requests;
+    ++s_.cluster->locals[host]->load.active_requests;
     sendRequestHead();
     return;
   }
@@ -123,13 +114,13 @@ void Exchange::startAttempt() {
 }
 
 void Exchange::connectTo(uint32_t host_index) {
-  const upstream::HostState& host = *cluster_->hosts[host_index].state;
+  const upstream::HostState& host = *s_.cluster->hosts[host_index].state;
   auto* stream = new net::Stream(worker_.loop(), -1);
   upstream_ = std::make_unique<upstream::UpstreamConnection>(stream, host_index);
   upstream_->setHandler(this);
-  ++cluster_->locals[host_index]->load.active_requests;
-  upstream_started_at_ = worker_.loop().now();
-  worker_.deadlines().start(timer_, cluster_->config->config.connect_timeout);
+  ++s_.cluster->locals[host_index]->load.active_requests;
+  s_.upstream_started_at = worker_.loop().now();
+  worker_.deadlines().start(timer_, s_.cluster->config->config.connect_timeout);
   if (stream->connect(reinterpret_cast<const sockaddr*>(&host.sockaddr), host.sockaddr_len) < 0) {
     onUpstreamEvent(BEV_EVENT_ERROR);
     return;
@@ -146,19 +137,19 @@ void Exchange::onConnected() {
 }
 
 void Exchange::sendRequestHead() {
-  const http::RequestHead& req = *req_;
+  const http::RequestHead& req = *s_.req;
   upstream_->connected = true;
   upstream_->parser.reset(req.method == "HEAD");
   scratch_.clear();
-  http::encodeUpstreamRequest(req, fwd_, &scratch_);
+  http::encodeUpstreamRequest(req, s_.fwd, &scratch_);
   net::Stream* up = upstream_->stream();
   up->setWriteLowWater(kLowWater);
   up->setReadHighWater(kHighWater);
   up->write(scratch_.data(), scratch_.size());
   up->enableRead();
-  upstream_started_at_ = worker_.loop().now();
-  worker_.deadlines().start(timer_, route_->timeout);
-  if (!body_done_) client_->onRequestBodyWanted();
+  s_.upstream_started_at = worker_.loop().now();
+  worker_.deadlines().start(timer_, s_.route->timeout);
+  if (!s_.body_done) client_->onRequestBodyWanted();
 }
 
 bool Exchange::bodyRoom() const {
@@ -168,37 +159,37 @@ bool Exchange::bodyRoom() const {
 void Exchange::sendBody(const char* data, size_t len) {
   if (!upstream_ || len == 0) return;
   net::Stream* out = upstream_->stream();
-  body_started_ = true;
-  if (chunked_up_) {
+  s_.body_started = true;
+  if (s_.chunked_up) {
     scratch_.clear();
     http::appendChunkHeader(len, &scratch_);
     out->write(scratch_.data(), scratch_.size());
   }
   out->write(data, len);
-  if (chunked_up_) out->write(http::kChunkEnd.data(), http::kChunkEnd.size());
+  if (s_.chunked_up) out->write(http::kChunkEnd.data(), http::kChunkEnd.size());
 }
 
 void Exchange::endBody() {
-  if (body_done_) return;
-  body_done_ = true;
-  if (upstream_ && chunked_up_) {
+  if (s_.body_done) return;
+  s_.body_done = true;
+  if (upstream_ && s_.chunked_up) {
     upstream_->stream()->write(http::kLastChunk.data(), http::kLastChunk.size());
   }
 }
 
 void Exchange::onUpstreamWrite() {
-  if (!body_done_ && upstream_ && upstream_->connected) client_->onRequestBodyWanted();
+  if (!s_.body_done && upstream_ && upstream_->connected) client_->onRequestBodyWanted();
 }
 
 void Exchange::onUpstreamRead() {
   if (!upstream_) return;
-  if (!read_paused_ && outcome_.response_started)
-    worker_.deadlines().start(timer_, route_->timeout);  // stall timer
+  if (!s_.read_paused && outcome_.response_started)
+    worker_.deadlines().start(timer_, s_.route->timeout);  // stall timer
   readResponse();
 }
 
 void Exchange::readResponse() {
-  if (!upstream_ || read_paused_) return;
+  if (!upstream_ || s_.read_paused) return;
   net::Stream* in = upstream_->stream();
   while (!outcome_.response_started) {
     const char* data;
@@ -227,7 +218,7 @@ void Exchange::readResponse() {
     }
     if (step.data_len) {
       client_->onResponseData(data + step.data_offset, step.data_len);
-      if (!active_) return;
+      if (!s_.active) return;
     }
     in->drainInput(step.consumed);
   }
@@ -241,11 +232,11 @@ bool Exchange::handleResponseHead() {
       fail(http::upstreamError(ErrorCode::kBadResponse, false, "unexpected 101 response"));
       return false;
     }
-    upstream_->parser.reset(req_->method == "HEAD");  // informational: not forwarded
+    upstream_->parser.reset(s_.req->method == "HEAD");  // informational: not forwarded
     return true;
   }
-  worker_.deadlines().start(timer_, route_->timeout);  // from now on: the body read stall limit
-  outcome_.upstream_time = worker_.loop().now() - upstream_started_at_;
+  worker_.deadlines().start(timer_, s_.route->timeout);  // from now on: the body read stall limit
+  outcome_.upstream_time = worker_.loop().now() - s_.upstream_started_at;
   outcome_.status = resp.status;
   if (!client_->onResponseHead(resp)) return false;
   outcome_.response_started = true;
@@ -266,8 +257,9 @@ void Exchange::onUpstreamEvent(short events) {
   if (!outcome_.response_started && !upstream_->parser.started()) {
     // Closed before any response byte. A pooled connection may have been closed by the
     // backend just as we reused it: one retry on a fresh connection, if that is safe.
-    if (upstream_->reused && !stale_retry_done_ && !body_started_ && isIdempotent(req_->method)) {
-      stale_retry_done_ = true;
+    if (upstream_->reused && !s_.stale_retry_done && !s_.body_started &&
+        isIdempotent(s_.req->method)) {
+      s_.stale_retry_done = true;
       uint32_t host = upstream_->hostIndex();
       timer_.cancel();
       release(false);
@@ -285,13 +277,13 @@ void Exchange::onUpstreamEvent(short events) {
   }
   // Body in progress: the rest, if any, is in the input buffer. Take it now, or (when the
   // client is slow and reading is paused) once the client has drained its backlog.
-  upstream_closed_ = true;
-  if (read_paused_) {
+  s_.upstream_closed = true;
+  if (s_.read_paused) {
     upstream_->stream()->disableRead();
     return;
   }
   readResponse();
-  if (upstream_ && active_ && !read_paused_) endAfterClose();
+  if (upstream_ && s_.active && !s_.read_paused) endAfterClose();
 }
 
 void Exchange::endAfterClose() {
@@ -305,23 +297,23 @@ void Exchange::endAfterClose() {
 }
 
 void Exchange::resumeResponse() {
-  if (!read_paused_ || !upstream_) return;
+  if (!s_.read_paused || !upstream_) return;
   pauseRead(false);
-  if (upstream_closed_) upstream_->stream()->disableRead();  // nothing more will come
+  if (s_.upstream_closed) upstream_->stream()->disableRead();  // nothing more will come
   readResponse();
-  if (upstream_closed_ && upstream_ && active_ && !read_paused_ &&
+  if (s_.upstream_closed && upstream_ && s_.active && !s_.read_paused &&
       upstream_->stream()->inputLength() == 0)
     endAfterClose();
 }
 
 void Exchange::finish() {
   timer_.cancel();
-  bool reusable = upstream_ && !no_reuse_ && !upstream_closed_ &&
+  bool reusable = upstream_ && !s_.no_reuse && !s_.upstream_closed &&
                   upstream_->parser.response().keep_alive &&
-                  upstream_->body.framing() != BodyFraming::kUntilClose && body_done_ &&
+                  upstream_->body.framing() != BodyFraming::kUntilClose && s_.body_done &&
                   upstream_->stream()->inputLength() == 0;
   release(reusable);
-  active_ = false;
+  s_.active = false;
   client_->onResponseEnd();
 }
 
@@ -339,22 +331,23 @@ void Exchange::onTimeout() {
 }
 
 void Exchange::fail(http::Error error) {
-  if (!active_) return;
+  if (!s_.active) return;
   outcome_.last_error = error;
   timer_.cancel();
   release(false);
-  active_ = false;
+  s_.active = false;
   client_->onExchangeFailed(error);
 }
 
 void Exchange::abort() {
   timer_.cancel();
   release(false);
-  active_ = false;
+  s_.active = false;
 }
 
 bool Exchange::usingHost(const upstream::HostState* host) const {
-  return active_ && upstream_ && cluster_ && cluster_->hosts[upstream_->hostIndex()].state == host;
+  return s_.active && upstream_ && s_.cluster &&
+         s_.cluster->hosts[upstream_->hostIndex()].state == host;
 }
 
 bool Exchange::abortIfUsing(const upstream::HostState* host) {
@@ -367,10 +360,10 @@ bool Exchange::abortIfUsing(const upstream::HostState* host) {
 void Exchange::release(bool reusable) {
   if (!upstream_) return;
   uint32_t host = upstream_->hostIndex();
-  WorkerHost& local = *cluster_->locals[host];
+  WorkerHost& local = *s_.cluster->locals[host];
   if (local.load.active_requests > 0) --local.load.active_requests;
   upstream_->setHandler(nullptr);
-  read_paused_ = false;
+  s_.read_paused = false;
   // A host out of rotation (drain, maint, removed) keeps no idle connection.
   if (reusable && !worker_.draining() &&
       local.state->admin.load(std::memory_order_relaxed) == upstream::AdminState::kReady) {
@@ -381,14 +374,14 @@ void Exchange::release(bool reusable) {
 }
 
 void Exchange::pauseRead(bool pause) {
-  if (pause == read_paused_ || !upstream_) return;
-  read_paused_ = pause;
+  if (pause == s_.read_paused || !upstream_) return;
+  s_.read_paused = pause;
   if (pause) {
     upstream_->stream()->disableRead();
     timer_.cancel();  // a slow client is not a stalled backend
   } else {
     upstream_->stream()->enableRead();
-    worker_.deadlines().start(timer_, route_->timeout);
+    worker_.deadlines().start(timer_, s_.route->timeout);
   }
 }
 
@@ -398,19 +391,19 @@ void Exchange::retryAfterConnectFailure(const char* why) {
   timer_.cancel();
   noteConnectFailure(upstream_->hostIndex());
   release(false);
-  if (outcome_.attempts < cluster_->config->config.max_attempts)
+  if (outcome_.attempts < s_.cluster->config->config.max_attempts)
     startAttempt();
   else
     fail(outcome_.last_error);
 }
 
 void Exchange::noteConnectFailure(uint32_t host_index) {
-  WorkerHost& host = *cluster_->locals[host_index];
+  WorkerHost& host = *s_.cluster->locals[host_index];
   auto now = worker_.loop().now();
   host.stats.recordUpstreamError(
       std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count(),
       stats::upstreamReasonIndex(ErrorCode::kConnectFailed));
-  worker_.reportHostResult(host, cluster_->config->config.outlier_detection, false, true);
+  worker_.reportHostResult(host, s_.cluster->config->config.outlier_detection, false, true);
 }
 
 }  // namespace lb::stream

@@ -79,12 +79,11 @@ struct ExchangeOutcome {
 
 class Exchange final : public upstream::UpstreamHandler {
  public:
+  // `client` is told of the exchange's progress for every request it carries.
   Exchange(WorkerContext& worker, ExchangeClient& client);
   ~Exchange();
   Exchange(const Exchange&) = delete;
   Exchange& operator=(const Exchange&) = delete;
-  // Between requests only (after reset()): callbacks go to `client` from now on.
-  void setClient(ExchangeClient& client) { client_ = &client; }
 
   // Starts the request. `req` and the strings behind `fwd` must stay valid until the exchange
   // ends. A request whose framing is not kNone has a body: sendBody()/endBody() follow.
@@ -95,16 +94,16 @@ class Exchange final : public upstream::UpstreamHandler {
   void endBody();
   bool bodyRoom() const;  // connected, and the upstream output is below the high mark
   bool upstreamReady() const { return upstream_ && upstream_->connected; }
-  bool bodyDone() const { return body_done_; }
+  bool bodyDone() const { return s_.body_done; }
   // Neither connection may carry another request after this one (ambiguous framing).
-  void setNoReuse() { no_reuse_ = true; }
+  void setNoReuse() { s_.no_reuse = true; }
   // The client drained its backlog below the low mark: read upstream again.
   void resumeResponse();
   // Ends the exchange now without calling the client: the upstream connection is closed.
   void abort();
   // Ends a request in flight to `host` (a drain deadline passed): fails it through the client.
   bool abortIfUsing(const upstream::HostState* host);
-  bool active() const { return active_; }
+  bool active() const { return s_.active; }
   bool usingHost(const upstream::HostState* host) const;
   const ExchangeOutcome& outcome() const { return outcome_; }
   // Forget the last request (keeps allocated capacity).
@@ -132,25 +131,29 @@ class Exchange final : public upstream::UpstreamHandler {
   void noteConnectFailure(uint32_t host_index);
 
   WorkerContext& worker_;
-  ExchangeClient* client_;
+  ExchangeClient* const client_;
   // Connect timeout, response timeout, body read stall; in the worker's queue (one per
   // duration: O(1) to restart, where a libevent timer is a heap operation each time).
   common::DeadlineQueue::Entry timer_{onTimer, this};
-  const http::RequestHead* req_ = nullptr;
-  http::ForwardContext fwd_;
-  const router::RouteEntry* route_ = nullptr;
-  WorkerCluster* cluster_ = nullptr;
   std::unique_ptr<upstream::UpstreamConnection> upstream_;
-  ExchangeOutcome outcome_;
-  bool active_ = false;
-  bool stale_retry_done_ = false;
-  bool body_started_ = false;  // request body bytes went upstream: no retry from here
-  bool body_done_ = false;
-  bool chunked_up_ = false;  // the request body goes upstream chunked
-  bool no_reuse_ = false;
-  bool read_paused_ = false;
-  bool upstream_closed_ = false;  // EOF while the response body was in progress
-  std::chrono::steady_clock::time_point upstream_started_at_;
+  // Everything one request changes but the outcome, reset by value.
+  struct State {
+    const http::RequestHead* req = nullptr;
+    http::ForwardContext fwd;
+    const router::RouteEntry* route = nullptr;
+    WorkerCluster* cluster = nullptr;
+    bool active = false;
+    bool stale_retry_done = false;
+    bool body_started = false;  // request body bytes went upstream: no retry from here
+    bool body_done = false;
+    bool chunked_up = false;  // the request body goes upstream chunked
+    bool no_reuse = false;
+    bool read_paused = false;
+    bool upstream_closed = false;  // EOF while the response body was in progress
+    std::chrono::steady_clock::time_point upstream_started_at;
+  };
+  State s_;
+  ExchangeOutcome outcome_;  // reset by value too, but for the capacity of its vector
   std::string scratch_;
 };
 

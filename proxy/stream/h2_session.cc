@@ -2,9 +2,12 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include <charconv>
+
 #include "proxy/snapshot/snapshot.h"
 #include "proxy/stream/exchange.h"
 #include "proxy/stream/h2_stream.h"
+#include "proxy/stream/request_pool.h"
 #include "proxy/stream/worker_context.h"
 
 namespace lb::stream {
@@ -43,7 +46,9 @@ struct H2Callbacks {
       return 0;
     }
     ++s->streams_opened_;
-    s->streams_[id] = s->worker_.h2Streams().acquire(*s, id);
+    std::unique_ptr<H2Stream> stream = s->worker_.h2Streams().acquire();
+    stream->open(*s, id);
+    s->streams_[id] = std::move(stream);
     if (s->streams_opened_ >= s->listener().http2.max_requests_per_connection) {
       // The last one on this connection: the client opens a new one for what follows.
       nghttp2_submit_goaway(ng, NGHTTP2_FLAG_NONE, id, NGHTTP2_NO_ERROR, nullptr, 0);
@@ -118,10 +123,19 @@ struct H2Callbacks {
     H2Session* s = self(user);
     auto it = s->streams_.find(stream_id);
     if (it == s->streams_.end()) return 0;
-    it->second->onClosed(error_code);
+    it->second->onClosed();
     s->closed_.push_back(std::move(it->second));  // freed at the next flush, off its stack
     s->streams_.erase(it);
     return 0;
+  }
+
+  static ssize_t readBody(nghttp2_session*, int32_t, uint8_t* buf, size_t len, uint32_t* flags,
+                          nghttp2_data_source* source, void*) {
+    bool eof = false;
+    const long n = static_cast<H2Stream*>(source->ptr)->readBody(buf, len, &eof);
+    if (n < 0) return NGHTTP2_ERR_DEFERRED;
+    if (eof) *flags |= NGHTTP2_DATA_FLAG_EOF;
+    return n;
   }
 
   static int onInvalidFrame(nghttp2_session*, const nghttp2_frame*, int, void* user) {
@@ -371,10 +385,84 @@ void H2Session::close() {
   if (flush_scheduled_) worker_.loop().cancelCall(onFlushCall, this);
   flush_scheduled_ = false;
   idle_timer_.cancel();
-  for (auto& [id, st] : streams_) st->onClosed(NGHTTP2_CANCEL);
+  for (auto& [id, st] : streams_) st->onClosed();
   if (down_) down_->release();
   down_ = nullptr;
   worker_.sessionClosed(this);
 }
+
+namespace {
+
+nghttp2_nv makeNv(std::string_view name, std::string_view value) {
+  return {reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
+          reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
+          NGHTTP2_NV_FLAG_NONE};
+}
+
+// The field array of a response head and its lower-cased names, per worker thread, kept for
+// its capacity (nghttp2 copies the fields when they are submitted).
+struct HeadScratch {
+  std::vector<nghttp2_nv> nva;
+  std::string names;  // back to back
+};
+thread_local HeadScratch head_scratch;
+
+}  // namespace
+
+size_t H2Session::submitResponse(H2Stream& stream, const http::ResponseHead& resp,
+                                 std::string_view request_id, bool has_body) {
+  char status_text[4];
+  std::to_chars(status_text, status_text + 3, resp.status);
+  char length_text[24];
+  std::vector<nghttp2_nv>& nva = head_scratch.nva;
+  std::string& names = head_scratch.names;  // HTTP/2 field names are lower case
+  nva.clear();
+  names.clear();
+  nva.push_back(makeNv(":status", std::string_view(status_text, 3)));
+  // Room for every name up front: the fields point into `names`, which must not move.
+  size_t room = 0;
+  for (const http::Header& h : resp.headers) room += h.name.size();
+  names.reserve(room);
+  bool has_request_id = false;
+  bool has_length = false;
+  for (const http::Header& h : resp.headers) {
+    if (http::isHopByHop(h.name, resp.connection_tokens) ||
+        http::equalsIgnoreCase(h.name, "transfer-encoding"))
+      continue;
+    const size_t at = names.size();
+    for (char c : h.name) names.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c);
+    std::string_view name(names.data() + at, h.name.size());
+    if (name == "x-request-id") has_request_id = true;
+    if (name == "content-length") has_length = true;
+    nva.push_back(makeNv(name, h.value));
+  }
+  if (resp.framing == http::BodyFraming::kContentLength && !has_length) {
+    auto [end, ec] =
+        std::to_chars(length_text, length_text + sizeof(length_text), resp.content_length);
+    nva.push_back(makeNv("content-length", std::string_view(length_text, end - length_text)));
+  }
+  if (!has_request_id) nva.push_back(makeNv("x-request-id", request_id));
+  size_t bytes = 0;
+  for (const auto& nv : nva) bytes += nv.namelen + nv.valuelen;
+  nghttp2_data_provider provider;
+  provider.source.ptr = &stream;
+  provider.read_callback = H2Callbacks::readBody;
+  nghttp2_submit_response(ng_, stream.id(), nva.data(), nva.size(), has_body ? &provider : nullptr);
+  scheduleFlush();
+  return bytes;
+}
+
+void H2Session::resetStream(int32_t id, Reset why) {
+  nghttp2_submit_rst_stream(ng_, NGHTTP2_FLAG_NONE, id,
+                            why == Reset::kCancel ? NGHTTP2_CANCEL : NGHTTP2_INTERNAL_ERROR);
+  scheduleFlush();
+}
+
+void H2Session::consume(int32_t id, size_t n) {
+  nghttp2_session_consume(ng_, id, n);
+  scheduleFlush();
+}
+
+void H2Session::resumeData(int32_t id) { nghttp2_session_resume_data(ng_, id); }
 
 }  // namespace lb::stream

@@ -20,10 +20,12 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/deadline_queue.h"
 #include "common/event_loop.h"
+#include "proxy/http/message.h"
 #include "proxy/net/stream.h"
 #include "proxy/stats/listener_counters.h"
 #include "proxy/stream/client_connection.h"
@@ -64,16 +66,27 @@ class H2Session final : public ClientConnection {
   void onViewChanged() override;
   void abortIfUsing(const upstream::HostState* host) override;
 
-  // For H2Stream, below.
-  WorkerContext& worker() { return worker_; }
+  // For H2Stream, below: what a stream needs of its connection. The session is the only code
+  // that calls nghttp2.
   const Origin& origin() const { return origin_; }
   const snapshot::ListenerSnapshot& listener() const;
   const std::shared_ptr<WorkerView>& view() const { return view_; }
   stats::ListenerCounters& counters() { return counters_; }
-  nghttp2_session* ng() { return ng_; }
   size_t outputBacklog() const;
   // Frames are produced at the end of the loop turn (never from inside a stream's callback).
   void scheduleFlush();
+  // Submits the response head of `stream`: the status, the fields less the connection-specific
+  // ones (names lower-cased), a content-length for a length-framed body, and X-Request-Id
+  // unless the fields have one. With `has_body`, DATA comes from H2Stream::readBody. Returns
+  // the bytes of the fields, for the access log.
+  size_t submitResponse(H2Stream& stream, const http::ResponseHead& resp,
+                        std::string_view request_id, bool has_body);
+  enum class Reset { kInternalError, kCancel };
+  void resetStream(int32_t id, Reset why);
+  // `n` bytes of the stream's DATA left the proxy: the client may send as many more.
+  void consume(int32_t id, size_t n);
+  // The stream has body bytes again after readBody said it had none.
+  void resumeData(int32_t id);
   bool shuttingDown() const { return shutting_down_; }
 
  private:

@@ -6,6 +6,7 @@
 #include "proxy/stream/client_connection.h"
 #include "proxy/stream/h2_stream.h"
 #include "proxy/stream/http1_request.h"
+#include "proxy/stream/request_pool.h"
 
 namespace lb::stream {
 
@@ -26,8 +27,8 @@ WorkerContext::WorkerContext(uint32_t id, Hooks hooks,
       random_(std::random_device{}() ^ (uint64_t{id} << 32)),
       log_flush_timer_(loop_, [this] { flushAccessLog(); }),
       deadlines_(loop_),
-      http1_requests_(std::make_unique<Http1RequestPool>(*this)),
-      h2_streams_(std::make_unique<H2StreamPool>(*this)) {
+      http1_requests_(std::make_unique<RequestPool<Http1Request>>(*this)),
+      h2_streams_(std::make_unique<RequestPool<H2Stream>>(*this)) {
   applySnapshot(std::move(snapshot));
 }
 

@@ -32,8 +32,10 @@ class AccessLogWriter;
 namespace lb::stream {
 
 class ClientConnection;
-class Http1RequestPool;
-class H2StreamPool;
+class H2Stream;
+struct Http1Request;
+template <class T>
+class RequestPool;
 
 // Worker-local state of one host. Kept across snapshot switches for as long as the host
 // exists (so pooled connections, load and statistics survive reloads), and alive while a
@@ -93,8 +95,8 @@ class WorkerContext {
   bool draining() const { return draining_; }
 
   // The HTTP/1.1 request states and HTTP/2 streams this worker's connections borrow.
-  Http1RequestPool& http1Requests() { return *http1_requests_; }
-  H2StreamPool& h2Streams() { return *h2_streams_; }
+  RequestPool<Http1Request>& http1Requests() { return *http1_requests_; }
+  RequestPool<H2Stream>& h2Streams() { return *h2_streams_; }
   // This worker's counters for a listener; the reference stays valid for the context's life.
   stats::ListenerCounters& listenerCounters(const std::string& name) {
     return listener_counters_[name];
@@ -151,8 +153,8 @@ class WorkerContext {
   common::Timer log_flush_timer_;
   // After loop_: freed before it.
   common::DeadlineQueue deadlines_;
-  std::unique_ptr<Http1RequestPool> http1_requests_;
-  std::unique_ptr<H2StreamPool> h2_streams_;
+  std::unique_ptr<RequestPool<Http1Request>> http1_requests_;
+  std::unique_ptr<RequestPool<H2Stream>> h2_streams_;
 };
 
 }  // namespace lb::stream

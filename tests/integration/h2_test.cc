@@ -227,6 +227,41 @@ TEST(Http2, ErrorsStreamLimitsAndIdleTimeout) {
   EXPECT_NE(out.find("x-request-id"), std::string::npos) << out;
 }
 
+// One request object answers errors for both protocols: the same status, fields and body
+// over HTTP/1.1 and HTTP/2, and no body for HEAD.
+TEST(Http2, ErrorResponsesAreTheSameOnBothProtocols) {
+  TestBackend backend([](const BackendRequest&, BackendConnection& conn) {
+    // Two lengths: a response the proxy refuses (502).
+    conn.write("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nx");
+  });
+  H2Proxy h2(backend.address());
+  ASSERT_TRUE(h2.proxy->ok()) << h2.proxy->process().output();
+  auto body = [&](const std::string& flags) {
+    return shell("curl -s -H 'X-Request-Id: same-id' " + flags + " " + h2.http("/refused"));
+  };
+  const std::string h1 = body("--http1.1");
+  const std::string h2c = body("--http2-prior-knowledge");
+  EXPECT_EQ(h1.rfind("502 Bad Gateway: ", 0), 0u) << h1;
+  EXPECT_NE(h1.find("\nrequest-id: same-id\n"), std::string::npos) << h1;
+  EXPECT_EQ(h1, h2c);
+
+  auto head = [&](const std::string& flags) {
+    return shell("curl -s -I -H 'X-Request-Id: same-id' " + flags + " " + h2.http("/refused"));
+  };
+  for (const std::string& flags :
+       {std::string("--http1.1"), std::string("--http2-prior-knowledge")}) {
+    std::string out = head(flags);
+    std::string lower;
+    for (char c : out)
+      lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    EXPECT_NE(lower.find(" 502"), std::string::npos) << flags << "\n" << out;
+    EXPECT_NE(lower.find("content-type: text/plain; charset=utf-8"), std::string::npos) << out;
+    EXPECT_NE(lower.find("content-length: " + std::to_string(h1.size())), std::string::npos) << out;
+    EXPECT_NE(lower.find("x-request-id: same-id"), std::string::npos) << out;
+    EXPECT_EQ(out.find("Bad Gateway:"), std::string::npos) << "HEAD got a body: " << out;
+  }
+}
+
 TEST(Http2, LargeUploadAndSlowDownloadKeepMemoryBounded) {
   constexpr uint64_t kDown = 256 * kMiB;
   TestBackend backend([](const BackendRequest& req, BackendConnection& conn) {

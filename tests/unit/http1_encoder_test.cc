@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "proxy/http/error_response.h"
 #include "proxy/http/http1_parser.h"
 
 namespace lb::http {
@@ -79,8 +80,10 @@ TEST(Http1Encoder, ClientResponseFraming) {
 }
 
 TEST(Http1Encoder, ErrorResponseCarriesStatusRequestIdAndLength) {
+  ErrorResponse error = makeErrorResponse(504, "upstream timeout", "rid-9");
   std::string out;
-  encodeErrorResponse(504, "upstream timeout", "rid-9", true, &out);
+  encodeClientResponse(error.head, error.head.framing, false, "close", "rid-9", &out);
+  out += error.body;
   size_t body_at = out.find("\r\n\r\n") + 4;
   std::string body = out.substr(body_at);
   EXPECT_EQ(out.rfind("HTTP/1.1 504 Gateway Timeout\r\n", 0), 0u);
@@ -88,6 +91,9 @@ TEST(Http1Encoder, ErrorResponseCarriesStatusRequestIdAndLength) {
   EXPECT_NE(out.find("Connection: close\r\n"), std::string::npos);
   EXPECT_NE(body.find("rid-9"), std::string::npos);
   EXPECT_NE(body.find("upstream timeout"), std::string::npos);
+  EXPECT_EQ(body, "504 Gateway Timeout: upstream timeout\nrequest-id: rid-9\n");
+  EXPECT_NE(out.find("X-Request-Id: rid-9\r\n"), std::string::npos);
+  EXPECT_NE(out.find("Content-Type: text/plain; charset=utf-8\r\n"), std::string::npos);
 }
 
 TEST(Http1Encoder, ChunkHeaderIsHex) {

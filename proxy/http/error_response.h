@@ -1,0 +1,19 @@
+// The response the proxy sends for an error of its own, whatever the client's protocol: the
+// status, a text body naming the reason and the request id, and its length. Pure; any thread.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "proxy/http/message.h"
+
+namespace lb::http {
+
+struct ErrorResponse {
+  ResponseHead head;  // status, Content-Type, framing by length
+  std::string body;   // "502 Bad Gateway: <detail>\nrequest-id: <id>\n"
+};
+
+ErrorResponse makeErrorResponse(int status, std::string_view detail, std::string_view request_id);
+
+}  // namespace lb::http

@@ -1,0 +1,160 @@
+#include "proxy/stream/active_request.h"
+
+#include "proxy/http/error_response.h"
+#include "proxy/router/route_table.h"
+#include "proxy/snapshot/snapshot.h"
+#include "proxy/stream/request_id.h"
+#include "proxy/stream/request_record.h"
+#include "proxy/stream/worker_context.h"
+
+namespace lb::stream {
+
+using http::BodyFraming;
+using http::ErrorCode;
+
+ActiveRequest::ActiveRequest(WorkerContext& worker) : worker_(worker), exchange_(worker, *this) {}
+
+ActiveRequest::~ActiveRequest() { exchange_.abort(); }
+
+void ActiveRequest::begin(Downstream& down, const http::RequestHead& head,
+                          const std::shared_ptr<WorkerView>& view,
+                          std::chrono::steady_clock::time_point started_at) {
+  s_.down = &down;
+  s_.head = &head;
+  s_.view = view;
+  s_.started_at = started_at;
+}
+
+void ActiveRequest::reset() {
+  exchange_.reset();
+  s_ = State{};
+  request_id_.clear();
+}
+
+void ActiveRequest::chooseId() {
+  if (!request_id_.empty()) return;
+  chooseRequestId(*s_.head, worker_.random().next(), worker_.random().next(), &request_id_);
+}
+
+void ActiveRequest::start(const std::shared_ptr<WorkerView>& view,
+                          const snapshot::ListenerSnapshot& listener, bool https) {
+  if (s_.view != view) s_.view = view;
+  s_.listener = &listener;
+  chooseId();
+  const http::RequestHead& req = *s_.head;
+  if (listener.max_body_bytes && req.framing == BodyFraming::kContentLength &&
+      req.content_length > listener.max_body_bytes) {
+    fail(http::clientError(ErrorCode::kBodyTooLarge, "request body too large"));
+    return;
+  }
+  s_.route = listener.routes.match(req.authority, req.path);
+  if (!s_.route) {
+    fail(http::clientError(ErrorCode::kNoRoute, "no route for this host and path"));
+    return;
+  }
+  s_.cluster = &s_.view->clusters[s_.route->cluster_index];
+  http::ForwardContext fwd;
+  fwd.client_ip = s_.down->info().client_ip;
+  fwd.request_id = request_id_;
+  fwd.proto = https ? "https" : "http";
+  exchange_.start(req, fwd, *s_.route, *s_.cluster);
+}
+
+void ActiveRequest::onRequestBodyWanted() { s_.down->onBodyWanted(); }
+
+bool ActiveRequest::onResponseHead(const http::ResponseHead& resp) {
+  s_.status = resp.status;
+  if (http::Error refused = s_.down->encodeHead(resp, request_id_, false)) {
+    fail(refused);
+    return false;
+  }
+  s_.head_sent = true;
+  s_.upstream_head = true;
+  return true;
+}
+
+void ActiveRequest::onResponseData(const char* data, size_t len) { s_.down->encodeData(data, len); }
+
+size_t ActiveRequest::responseBacklog() const { return s_.down->backlog(); }
+
+void ActiveRequest::onResponseEnd() {
+  s_.down->encodeEnd();
+  end();
+}
+
+void ActiveRequest::onExchangeFailed(const http::Error& error) { fail(error); }
+
+void ActiveRequest::fail(const http::Error& error) {
+  if (s_.ended) return;
+  s_.error = error;
+  exchange_.abort();
+  if (s_.head_sent) {
+    // Response bytes already reached the client: the only honest signal left is to cut.
+    record();
+    s_.ended = true;
+    s_.down->encodeReset();
+    return;
+  }
+  answerWithError(error);
+}
+
+void ActiveRequest::answerWithError(const http::Error& error) {
+  s_.status = http::statusFor(error.code);
+  chooseId();
+  // One error response for every protocol.
+  const http::ErrorResponse error_response =
+      http::makeErrorResponse(s_.status, error.detail, request_id_);
+  // A client's fault (but a request no route serves) leaves nothing to keep the connection for.
+  const bool closes =
+      error.source == http::ErrorSource::kDownstream && error.code != ErrorCode::kNoRoute;
+  if (s_.down->encodeHead(error_response.head, request_id_, closes)) {
+    // Cannot happen for a head we made (a length-framed body); cut rather than loop.
+    s_.ended = true;
+    record();
+    s_.down->encodeReset();
+    return;
+  }
+  s_.head_sent = true;
+  if (s_.head->method != "HEAD")
+    s_.down->encodeData(error_response.body.data(), error_response.body.size());
+  s_.down->encodeEnd();
+  end();
+}
+
+void ActiveRequest::clientGone() {
+  if (s_.ended || !s_.down) return;
+  if (s_.status == 0) s_.status = 499;
+  exchange_.abort();
+  s_.ended = true;
+  record();
+}
+
+void ActiveRequest::end() {
+  s_.ended = true;
+  record();
+  s_.down->onRequestComplete();  // may reset this request: nothing after it
+}
+
+void ActiveRequest::record() {
+  const Downstream::Info client = s_.down->info();
+  RequestRecord r;
+  r.view = s_.view.get();
+  r.route = s_.route;
+  r.cluster = s_.cluster;
+  r.outcome = &exchange_.outcome();
+  r.request = s_.head;
+  r.client_error = s_.error;
+  r.status = s_.status;
+  r.response_started = s_.upstream_head;
+  r.request_id = request_id_;
+  r.client_ip = client.client_ip;
+  r.listener = client.listener;
+  r.protocol = client.protocol;
+  r.tls = client.tls;
+  r.bytes_in = s_.bytes_in;
+  r.bytes_out = s_.bytes_out;
+  r.started_at = s_.started_at;
+  recordRequest(worker_, *client.counters, r);
+}
+
+}  // namespace lb::stream

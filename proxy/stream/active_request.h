@@ -1,0 +1,171 @@
+// One client request, whatever protocol carries it (Envoy's ActiveStream, Proxygen's
+// HTTPTransaction): it pins the worker's view, takes the request id, routes, owns the trip
+// upstream (the Exchange, which makes the attempts), answers every error the same way on every
+// protocol, and records the request once (statistics, outlier detection, access log).
+//
+// The client connection that carries it is a Downstream: the HTTP/1.1 connection or one HTTP/2
+// stream. It decodes the request into an http::RequestHead and hands body bytes on; it encodes
+// what the request gives it (a response head, body bytes, the end, or a reset) in its own
+// protocol. It is the only code that knows the framing.
+//
+// Life of a request: begin() (its first byte, or its HTTP/2 HEADERS being dispatched), then
+// start() once the head is complete (or fail() for a head the connection refuses), then one
+// end: the response completes, fail() answers or cuts, or clientGone(). At that end the request
+// is recorded and Downstream::onRequestComplete() runs. reset() makes the object ready for the
+// next request; its per-request state is one struct reset by value, so no field can leak from
+// one request into the next.
+//
+// Owner: the Downstream's connection on its worker thread; the object is pooled with the
+// connection's per-request state (Http1Request, H2Stream). Callbacks into the Downstream never
+// come after reset(); the Downstream must not reset the request from inside one of them except
+// from onRequestComplete(), the last.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "proxy/http/error.h"
+#include "proxy/http/message.h"
+#include "proxy/stats/listener_counters.h"
+#include "proxy/stream/exchange.h"
+
+namespace lb::snapshot {
+struct ListenerSnapshot;
+}
+
+namespace lb::upstream {
+struct HostState;
+}
+
+namespace lb::stream {
+
+class WorkerContext;
+struct WorkerCluster;
+struct WorkerView;
+
+class Downstream {
+ public:
+  // Who the client is, for the record. Read once, at the end of the request.
+  struct Info {
+    std::string_view client_ip;
+    std::string_view listener;
+    stats::ListenerCounters* counters = nullptr;
+    stats::ClientProtocol protocol = stats::ClientProtocol::kHttp1;
+    stats::TlsVersion tls = stats::TlsVersion::kNone;
+  };
+  virtual Info info() const = 0;
+
+  // The upstream can take request body now (ActiveRequest::bodyRoom()).
+  virtual void onBodyWanted() = 0;
+  // The response head (the upstream's, or one the request made for an error; `request_id` goes
+  // in X-Request-Id unless the head has one). `closes` asks the connection not to carry another
+  // request after this one (a client's fault). An error: the protocol cannot carry this
+  // response; nothing was sent and the request answers with that error instead.
+  virtual http::Error encodeHead(const http::ResponseHead& resp, std::string_view request_id,
+                                 bool closes) = 0;
+  virtual void encodeData(const char* data, size_t len) = 0;
+  // The last body byte went out.
+  virtual void encodeEnd() = 0;
+  // After response bytes went out, the only honest signal of a failure left: cut the response
+  // (HTTP/1.1 closes the connection, HTTP/2 resets the stream).
+  virtual void encodeReset() = 0;
+  // Response bytes queued towards the client and not yet sent.
+  virtual size_t backlog() const = 0;
+  // The request has ended and was recorded: serve the next one, or close.
+  virtual void onRequestComplete() = 0;
+
+ protected:
+  ~Downstream() = default;
+};
+
+class ActiveRequest final : private ExchangeClient {
+ public:
+  explicit ActiveRequest(WorkerContext& worker);
+  ~ActiveRequest();
+  ActiveRequest(const ActiveRequest&) = delete;
+  ActiveRequest& operator=(const ActiveRequest&) = delete;
+
+  // A request began on `down`, on the connection's current `view` (pinned until reset());
+  // `head` is filled by the connection and outlives the request.
+  void begin(Downstream& down, const http::RequestHead& head,
+             const std::shared_ptr<WorkerView>& view,
+             std::chrono::steady_clock::time_point started_at);
+  // The head is complete: routes on `listener`, which is in `view` (the newest the connection
+  // has: pinned instead of the one begin() had), and starts the exchange, or answers with an
+  // error.
+  void start(const std::shared_ptr<WorkerView>& view, const snapshot::ListenerSnapshot& listener,
+             bool https);
+  // Answers with `error` if no response byte went out yet, cuts the response otherwise.
+  void fail(const http::Error& error);
+  // The client went away (closed, reset the stream) before the response ended: 499 unless an
+  // upstream status was already known.
+  void clientGone();
+  // A drain deadline passed for `host`: a request in flight to it fails now.
+  void abortIfUsing(const upstream::HostState* host) { exchange_.abortIfUsing(host); }
+  // Back to the state of a fresh object (the exchange ends without calling back).
+  void reset();
+
+  // Request body, de-framed by the connection. Only while upstreamReady() and bodyRoom().
+  bool upstreamReady() const { return exchange_.upstreamReady(); }
+  bool bodyRoom() const { return exchange_.bodyRoom(); }
+  void sendBody(const char* data, size_t len) { exchange_.sendBody(data, len); }
+  void endBody() { exchange_.endBody(); }
+  bool bodyDone() const { return exchange_.bodyDone(); }
+  // The exchange is still running (not answered, failed or ended).
+  bool exchangeActive() const { return exchange_.active(); }
+  // Neither connection may carry another request after this one (ambiguous framing).
+  void setNoReuse() { exchange_.setNoReuse(); }
+  // The client's backlog drained below the low mark: read upstream again.
+  void resumeResponse() { exchange_.resumeResponse(); }
+
+  void addBytesIn(uint64_t n) { s_.bytes_in += n; }
+  void addBytesOut(uint64_t n) { s_.bytes_out += n; }
+  bool begun() const { return s_.down != nullptr; }
+  bool headSent() const { return s_.head_sent; }  // a response head went to the client
+  bool ended() const { return s_.ended; }         // recorded; the request is over
+  int status() const { return s_.status; }
+  const std::string& requestId() const { return request_id_; }
+
+ private:
+  // ExchangeClient.
+  void onRequestBodyWanted() override;
+  bool onResponseHead(const http::ResponseHead& resp) override;
+  void onResponseData(const char* data, size_t len) override;
+  size_t responseBacklog() const override;
+  void onResponseEnd() override;
+  void onExchangeFailed(const http::Error& error) override;
+
+  void chooseId();
+  void answerWithError(const http::Error& error);
+  // Records the request and tells the connection it is over.
+  void end();
+  void record();
+
+  // Everything one request changes, reset by value.
+  struct State {
+    Downstream* down = nullptr;
+    const http::RequestHead* head = nullptr;
+    std::shared_ptr<WorkerView> view;  // pinned from begin() to reset()
+    const snapshot::ListenerSnapshot* listener = nullptr;
+    const router::RouteEntry* route = nullptr;
+    WorkerCluster* cluster = nullptr;
+    http::Error error;  // what the request was answered with, if it failed
+    int status = 0;
+    bool head_sent = false;      // a response head went to the client
+    bool upstream_head = false;  // ...and it was the upstream's
+    bool ended = false;
+    uint64_t bytes_in = 0;
+    uint64_t bytes_out = 0;
+    std::chrono::steady_clock::time_point started_at;
+  };
+
+  WorkerContext& worker_;
+  State s_;
+  std::string request_id_;  // cleared, not freed, between requests
+  Exchange exchange_;
+};
+
+}  // namespace lb::stream
