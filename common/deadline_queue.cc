@@ -88,7 +88,7 @@ void DeadlineQueue::arm() {
   evtimer_add(timer_, &tv);
 }
 
-void DeadlineQueue::onTimer(int, short, void* arg) {
+void DeadlineQueue::onTimer(int, short, void* arg) noexcept {
   auto* self = static_cast<DeadlineQueue*>(arg);
   EventLoop::EventScope scope(self->loop_);
   self->expire();

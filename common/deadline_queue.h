@@ -27,7 +27,7 @@ class DeadlineQueue {
 
   class Entry {
    public:
-    using Fn = void (*)(void* arg);
+    using Fn = void (*)(void* arg) noexcept;  // called from the loop: must not throw
     Entry(Fn fn, void* arg) : fn_(fn), arg_(arg) {}
     ~Entry() { cancel(); }
     Entry(const Entry&) = delete;
@@ -61,7 +61,7 @@ class DeadlineQueue {
   };
 
  private:
-  static void onTimer(int, short, void* arg);
+  static void onTimer(int, short, void* arg) noexcept;
   void expire();
   void arm();
 

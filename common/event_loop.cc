@@ -106,7 +106,7 @@ void EventLoop::stop() {
   post([this] { event_base_loopbreak(base_); });
 }
 
-void EventLoop::onWake(evutil_socket_t fd, short, void* arg) {
+void EventLoop::onWake(evutil_socket_t fd, short, void* arg) noexcept {
   auto* self = static_cast<EventLoop*>(arg);
   EventScope scope(*self);
   uint64_t count;
@@ -120,7 +120,7 @@ void EventLoop::onWake(evutil_socket_t fd, short, void* arg) {
   for (auto& fn : work) fn();
 }
 
-void EventLoop::onDeferred(evutil_socket_t, short, void* arg) {
+void EventLoop::onDeferred(evutil_socket_t, short, void* arg) noexcept {
   auto* self = static_cast<EventLoop*>(arg);
   EventScope scope(*self);
   self->deferred_armed_ = false;
@@ -154,7 +154,7 @@ void Timer::cancel() { evtimer_del(event_); }
 
 bool Timer::pending() const { return evtimer_pending(event_, nullptr); }
 
-void Timer::onFire(evutil_socket_t, short, void* arg) {
+void Timer::onFire(evutil_socket_t, short, void* arg) noexcept {
   auto* self = static_cast<Timer*>(arg);
   EventLoop::EventScope scope(self->loop_);
   self->fn_();

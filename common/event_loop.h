@@ -28,7 +28,7 @@ class EventLoop {
   void runLater(std::function<void()> fn);
   // Owner thread: call fn(arg) at the end of this loop turn, without allocating (a stream's
   // coalesced write). cancelCall() forgets every pending call of fn with arg.
-  using CallFn = void (*)(void* arg);
+  using CallFn = void (*)(void* arg) noexcept;  // called from the loop: must not throw
   void deferCall(CallFn fn, void* arg);
   void cancelCall(CallFn fn, void* arg);
   // Runs the pending calls now (an I/O callback is done: its writes go out before the next
@@ -77,8 +77,8 @@ class EventLoop {
   void stop();  // any thread
 
  private:
-  static void onWake(evutil_socket_t fd, short, void* arg);
-  static void onDeferred(evutil_socket_t, short, void* arg);
+  static void onWake(evutil_socket_t fd, short, void* arg) noexcept;
+  static void onDeferred(evutil_socket_t, short, void* arg) noexcept;
   void armDeferred();
 
   struct Call {
@@ -120,7 +120,7 @@ class Timer {
   bool pending() const;
 
  private:
-  static void onFire(evutil_socket_t, short, void* arg);
+  static void onFire(evutil_socket_t, short, void* arg) noexcept;
   EventLoop& loop_;
   event* event_;
   std::function<void()> fn_;

@@ -37,7 +37,7 @@ const char* errorText(evhttp_request_error e) {
   return "failed";
 }
 
-void onDone(evhttp_request* req, void* arg) {
+void onDone(evhttp_request* req, void* arg) noexcept {
   auto* ex = static_cast<Exchange*>(arg);
   ex->done = true;
   if (!req || ex->failed || evhttp_request_get_response_code(req) == 0) {
@@ -51,7 +51,7 @@ void onDone(evhttp_request* req, void* arg) {
   event_base_loopbreak(ex->base);
 }
 
-void onError(evhttp_request_error error, void* arg) {
+void onError(evhttp_request_error error, void* arg) noexcept {
   auto* ex = static_cast<Exchange*>(arg);
   ex->failed = true;
   ex->error = error;

@@ -17,7 +17,7 @@
 
 namespace {
 
-void onSignal(evutil_socket_t, short, void* arg) {
+void onSignal(evutil_socket_t, short, void* arg) noexcept {
   std::fprintf(stderr, "lbcontrol: stopping (instances keep running)\n");
   static_cast<lb::common::EventLoop*>(arg)->stop();
 }

@@ -23,7 +23,7 @@ struct MainState {
   log::AccessLogWriter* access_log;
 };
 
-void onSignal(evutil_socket_t sig, short, void* arg) {
+void onSignal(evutil_socket_t sig, short, void* arg) noexcept {
   auto* state = static_cast<MainState*>(arg);
   if (sig == SIGUSR1) {
     if (state->access_log) state->access_log->reopen();

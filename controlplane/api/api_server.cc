@@ -65,7 +65,7 @@ bool ApiServer::start(const std::string& address, std::string* error) {
   return port_ != 0;
 }
 
-void ApiServer::onRequest(evhttp_request* req, void* arg) {
+void ApiServer::onRequest(evhttp_request* req, void* arg) noexcept {
   static_cast<ApiServer*>(arg)->handle(req);
 }
 

@@ -35,7 +35,7 @@ class ApiServer {
   uint16_t port() const { return port_; }
 
  private:
-  static void onRequest(evhttp_request* req, void* arg);
+  static void onRequest(evhttp_request* req, void* arg) noexcept;
   void handle(evhttp_request* req);
 
   common::EventLoop& main_loop_;

@@ -66,7 +66,7 @@ void sendNow(evhttp_request* req, int status, const std::string& body) {
   ++g_app->served;
 }
 
-void onDelayed(evutil_socket_t, short, void* arg) {
+void onDelayed(evutil_socket_t, short, void* arg) noexcept {
   auto* p = static_cast<Pending*>(arg);
   sendNow(p->req, p->status, p->body);
   delete p;
@@ -105,7 +105,7 @@ std::string json(const std::string& fields) {
          "\"" + (fields.empty() ? "" : "," + fields) + "}\n";
 }
 
-void handle(evhttp_request* req, void*) {
+void handle(evhttp_request* req, void*) noexcept {
   const evhttp_uri* uri = evhttp_request_get_evhttp_uri(req);
   std::string path = evhttp_uri_get_path(uri) ? evhttp_uri_get_path(uri) : "/";
   const char* query = evhttp_uri_get_query(uri);
@@ -184,7 +184,7 @@ void handle(evhttp_request* req, void*) {
   return reply(req, 404, json("\"error\":\"not found\""), 0);
 }
 
-void onSignal(evutil_socket_t sig, short, void*) {
+void onSignal(evutil_socket_t sig, short, void*) noexcept {
   if (sig == SIGUSR2) {
     g_app->healthy = !g_app->healthy;
     return;

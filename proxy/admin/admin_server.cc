@@ -56,7 +56,7 @@ void AdminServer::stop() {
   http_ = nullptr;
 }
 
-void AdminServer::onRequest(evhttp_request* req, void* arg) {
+void AdminServer::onRequest(evhttp_request* req, void* arg) noexcept {
   static_cast<AdminServer*>(arg)->handle(req);
 }
 

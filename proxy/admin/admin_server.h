@@ -31,7 +31,7 @@ class AdminServer {
   void stop();
 
  private:
-  static void onRequest(evhttp_request* req, void* arg);
+  static void onRequest(evhttp_request* req, void* arg) noexcept;
   void handle(evhttp_request* req);
 
   common::EventLoop& loop_;

@@ -62,7 +62,7 @@ class HealthChecker::Probe {
     bufferevent_enable(bev_, EV_READ | EV_WRITE);
   }
 
-  static void onRead(bufferevent* bev, void* arg) {
+  static void onRead(bufferevent* bev, void* arg) noexcept {
     auto* self = static_cast<Probe*>(arg);
     evbuffer* in = bufferevent_get_input(bev);
     while (self->bev_ && evbuffer_get_length(in) > 0) {
@@ -84,7 +84,7 @@ class HealthChecker::Probe {
     }
   }
 
-  static void onEvent(bufferevent*, short events, void* arg) {
+  static void onEvent(bufferevent*, short events, void* arg) noexcept {
     auto* self = static_cast<Probe*>(arg);
     if (events & BEV_EVENT_CONNECTED) return;
     self->finish(self->parser_.started() ? CheckResult::kBadResponse : CheckResult::kConnectFailed);

@@ -235,24 +235,24 @@ void Http1HeadParser::reset(bool response_to_head) {
   first_line_ = true;
 }
 
-int Http1HeadParser::onUrl(llhttp_t* p, const char* at, size_t len) {
+int Http1HeadParser::onUrl(llhttp_t* p, const char* at, size_t len) noexcept {
   self(p)->url_.append(at, len);
   return 0;
 }
-int Http1HeadParser::onStatus(llhttp_t* p, const char* at, size_t len) {
+int Http1HeadParser::onStatus(llhttp_t* p, const char* at, size_t len) noexcept {
   self(p)->response_.reason.append(at, len);
   return 0;
 }
-int Http1HeadParser::onHeaderField(llhttp_t* p, const char* at, size_t len) {
+int Http1HeadParser::onHeaderField(llhttp_t* p, const char* at, size_t len) noexcept {
   self(p)->name_.append(at, len);
   return 0;
 }
-int Http1HeadParser::onHeaderFieldComplete(llhttp_t* p) { return 0; }
-int Http1HeadParser::onHeaderValue(llhttp_t* p, const char* at, size_t len) {
+int Http1HeadParser::onHeaderFieldComplete(llhttp_t* p) noexcept { return 0; }
+int Http1HeadParser::onHeaderValue(llhttp_t* p, const char* at, size_t len) noexcept {
   self(p)->value_.append(at, len);
   return 0;
 }
-int Http1HeadParser::onHeaderValueComplete(llhttp_t* p) {
+int Http1HeadParser::onHeaderValueComplete(llhttp_t* p) noexcept {
   Http1HeadParser* s = self(p);
   if (s->headers_->size() >= s->limits_.max_headers) {
     s->error_ = clientError(ErrorCode::kHeadersTooLarge, "too many header fields");
@@ -270,7 +270,7 @@ int Http1HeadParser::onHeaderValueComplete(llhttp_t* p) {
   s->value_.clear();
   return 0;
 }
-int Http1HeadParser::onHeadersComplete(llhttp_t* p) {
+int Http1HeadParser::onHeadersComplete(llhttp_t* p) noexcept {
   // Stop right after the head: the body is framed by BodyDecoder, not llhttp.
   return HPE_PAUSED;
 }

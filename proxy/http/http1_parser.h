@@ -52,13 +52,13 @@ class Http1HeadParser {
   ResponseHead& response() { return response_; }
 
  private:
-  static int onUrl(llhttp_t* p, const char* at, size_t len);
-  static int onStatus(llhttp_t* p, const char* at, size_t len);
-  static int onHeaderField(llhttp_t* p, const char* at, size_t len);
-  static int onHeaderFieldComplete(llhttp_t* p);
-  static int onHeaderValue(llhttp_t* p, const char* at, size_t len);
-  static int onHeaderValueComplete(llhttp_t* p);
-  static int onHeadersComplete(llhttp_t* p);
+  static int onUrl(llhttp_t* p, const char* at, size_t len) noexcept;
+  static int onStatus(llhttp_t* p, const char* at, size_t len) noexcept;
+  static int onHeaderField(llhttp_t* p, const char* at, size_t len) noexcept;
+  static int onHeaderFieldComplete(llhttp_t* p) noexcept;
+  static int onHeaderValue(llhttp_t* p, const char* at, size_t len) noexcept;
+  static int onHeaderValueComplete(llhttp_t* p) noexcept;
+  static int onHeadersComplete(llhttp_t* p) noexcept;
 
   Result feedHead(const char* data, size_t len);
   // Raw checks on the bytes llhttp consumed; returns false and sets error_ on a violation.

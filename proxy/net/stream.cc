@@ -205,7 +205,7 @@ void Stream::fire(short events) {
   if (event_cb_) event_cb_(this, events, arg_);
 }
 
-void Stream::onIo(evutil_socket_t, short what, void* arg) {
+void Stream::onIo(evutil_socket_t, short what, void* arg) noexcept {
   auto* self = static_cast<Stream*>(arg);
   common::EventLoop::EventScope scope(self->loop_);  // one clock reading for this event
   self->enter();
@@ -242,7 +242,7 @@ size_t Stream::nextReadSize(size_t got) const {
 }
 
 long Stream::onTlsBio(BIO* bio, int oper, const char*, size_t len, int, long, int ret,
-                      size_t* processed) {
+                      size_t* processed) noexcept {
   if (oper == (BIO_CB_READ | BIO_CB_RETURN)) {
     auto* self = reinterpret_cast<Stream*>(BIO_get_callback_arg(bio));
     self->tls_drained_ = ret <= 0 || (processed && *processed < len);
@@ -366,7 +366,7 @@ void Stream::handleWritable() {
   doWrite();
 }
 
-void Stream::onFlush(void* arg) {
+void Stream::onFlush(void* arg) noexcept {
   auto* self = static_cast<Stream*>(arg);
   self->flush_scheduled_ = false;
   if (self->connecting_ || self->handshaking_ || !self->writable_) return;  // an edge will

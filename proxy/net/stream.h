@@ -45,8 +45,8 @@ namespace lb::net {
 
 class Stream {
  public:
-  using DataCb = void (*)(Stream*, void* arg);
-  using EventCb = void (*)(Stream*, short events, void* arg);
+  using DataCb = void (*)(Stream*, void* arg) noexcept;  // called from the loop: must not throw
+  using EventCb = void (*)(Stream*, short events, void* arg) noexcept;
 
   // Wraps a connected socket (accepted), or with fd < 0 an unconnected one for connect().
   Stream(common::EventLoop& loop, int fd);
@@ -87,10 +87,10 @@ class Stream {
 
  private:
   ~Stream();
-  static void onIo(evutil_socket_t, short what, void* arg);
-  static void onFlush(void* arg);
+  static void onIo(evutil_socket_t, short what, void* arg) noexcept;
+  static void onFlush(void* arg) noexcept;
   static long onTlsBio(bio_st* bio, int oper, const char* argp, size_t len, int argi, long argl,
-                       int ret, size_t* processed);
+                       int ret, size_t* processed) noexcept;
   void handleReadable(short what);
   void handleWritable();
   void lookForInput();  // reading may go on without a new edge: try next turn

@@ -94,16 +94,16 @@ void DownstreamSession::onHandshakeDone() {
   head_timer_running_ = true;
 }
 
-void DownstreamSession::onTimeoutCb(void* arg) {
+void DownstreamSession::onTimeoutCb(void* arg) noexcept {
   static_cast<DownstreamSession*>(arg)->onDownTimeout();
 }
-void DownstreamSession::onReadCb(net::Stream*, void* arg) {
+void DownstreamSession::onReadCb(net::Stream*, void* arg) noexcept {
   static_cast<DownstreamSession*>(arg)->onDownRead();
 }
-void DownstreamSession::onWriteCb(net::Stream*, void* arg) {
+void DownstreamSession::onWriteCb(net::Stream*, void* arg) noexcept {
   static_cast<DownstreamSession*>(arg)->onDownWrite();
 }
-void DownstreamSession::onEventCb(net::Stream*, short events, void* arg) {
+void DownstreamSession::onEventCb(net::Stream*, short events, void* arg) noexcept {
   static_cast<DownstreamSession*>(arg)->onDownEvent(events);
 }
 

@@ -61,10 +61,10 @@ class DownstreamSession final : public ClientConnection, private Downstream {
  private:
   enum class State { kHandshaking, kReadingHead, kProxying, kLingering, kClosed };
 
-  static void onReadCb(net::Stream*, void* arg);
-  static void onWriteCb(net::Stream*, void* arg);
-  static void onEventCb(net::Stream*, short events, void* arg);
-  static void onTimeoutCb(void* arg);
+  static void onReadCb(net::Stream*, void* arg) noexcept;
+  static void onWriteCb(net::Stream*, void* arg) noexcept;
+  static void onEventCb(net::Stream*, short events, void* arg) noexcept;
+  static void onTimeoutCb(void* arg) noexcept;
 
   void onDownRead();
   void onDownWrite();

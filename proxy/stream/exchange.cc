@@ -317,7 +317,7 @@ void Exchange::finish() {
   client_->onResponseEnd();
 }
 
-void Exchange::onTimer(void* arg) { static_cast<Exchange*>(arg)->onTimeout(); }
+void Exchange::onTimer(void* arg) noexcept { static_cast<Exchange*>(arg)->onTimeout(); }
 
 void Exchange::onTimeout() {
   if (!upstream_) return;

@@ -123,7 +123,7 @@ class Exchange final : public upstream::UpstreamHandler {
   void finish();
   void endAfterClose();
   void fail(http::Error error);
-  static void onTimer(void* arg);
+  static void onTimer(void* arg) noexcept;
   void onTimeout();
   void release(bool reusable);
   void pauseRead(bool pause);

@@ -35,7 +35,7 @@ struct H2Callbacks {
     return it == s->streams_.end() ? nullptr : it->second.get();
   }
 
-  static int onBeginHeaders(nghttp2_session* ng, const nghttp2_frame* frame, void* user) {
+  static int onBeginHeaders(nghttp2_session* ng, const nghttp2_frame* frame, void* user) noexcept {
     H2Session* s = self(user);
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
     const int32_t id = frame->hd.stream_id;
@@ -58,7 +58,8 @@ struct H2Callbacks {
   }
 
   static int onHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
-                      size_t namelen, const uint8_t* value, size_t valuelen, uint8_t, void* user) {
+                      size_t namelen, const uint8_t* value, size_t valuelen, uint8_t,
+                      void* user) noexcept {
     H2Session* s = self(user);
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
       return 0;  // request trailers are not forwarded (HTTP/1.1 upstreams get no trailers)
@@ -72,7 +73,7 @@ struct H2Callbacks {
     return 0;
   }
 
-  static int onFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+  static int onFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* user) noexcept {
     H2Session* s = self(user);
     H2Stream* st = frame->hd.stream_id ? find(s, frame->hd.stream_id) : nullptr;
     const bool end_stream = frame->hd.flags & NGHTTP2_FLAG_END_STREAM;
@@ -108,7 +109,7 @@ struct H2Callbacks {
   }
 
   static int onDataChunk(nghttp2_session* ng, uint8_t, int32_t stream_id, const uint8_t* data,
-                         size_t len, void* user) {
+                         size_t len, void* user) noexcept {
     H2Session* s = self(user);
     H2Stream* st = find(s, stream_id);
     if (!st) {
@@ -119,7 +120,8 @@ struct H2Callbacks {
     return 0;
   }
 
-  static int onStreamClose(nghttp2_session*, int32_t stream_id, uint32_t error_code, void* user) {
+  static int onStreamClose(nghttp2_session*, int32_t stream_id, uint32_t error_code,
+                           void* user) noexcept {
     H2Session* s = self(user);
     auto it = s->streams_.find(stream_id);
     if (it == s->streams_.end()) return 0;
@@ -130,7 +132,7 @@ struct H2Callbacks {
   }
 
   static ssize_t readBody(nghttp2_session*, int32_t, uint8_t* buf, size_t len, uint32_t* flags,
-                          nghttp2_data_source* source, void*) {
+                          nghttp2_data_source* source, void*) noexcept {
     bool eof = false;
     const long n = static_cast<H2Stream*>(source->ptr)->readBody(buf, len, &eof);
     if (n < 0) return NGHTTP2_ERR_DEFERRED;
@@ -138,7 +140,7 @@ struct H2Callbacks {
     return n;
   }
 
-  static int onInvalidFrame(nghttp2_session*, const nghttp2_frame*, int, void* user) {
+  static int onInvalidFrame(nghttp2_session*, const nghttp2_frame*, int, void* user) noexcept {
     ++self(user)->stream_errors_;
     return 0;
   }
@@ -208,9 +210,11 @@ void H2Session::start() {
   onRead();  // the preface (and maybe more) may be buffered already
 }
 
-void H2Session::onReadCb(net::Stream*, void* arg) { static_cast<H2Session*>(arg)->onRead(); }
+void H2Session::onReadCb(net::Stream*, void* arg) noexcept {
+  static_cast<H2Session*>(arg)->onRead();
+}
 
-void H2Session::onWriteCb(net::Stream*, void* arg) {
+void H2Session::onWriteCb(net::Stream*, void* arg) noexcept {
   auto* self = static_cast<H2Session*>(arg);
   if (self->closing_) {
     if (self->outputBacklog() == 0) self->close();
@@ -219,7 +223,7 @@ void H2Session::onWriteCb(net::Stream*, void* arg) {
   self->flush();  // frames held back by the output high mark
 }
 
-void H2Session::onEventCb(net::Stream*, short, void* arg) {
+void H2Session::onEventCb(net::Stream*, short, void* arg) noexcept {
   static_cast<H2Session*>(arg)->close();  // EOF or error: the client is gone
 }
 
@@ -269,9 +273,9 @@ void H2Session::dispatchPending() {
   }
 }
 
-void H2Session::onFlushCall(void* arg) { static_cast<H2Session*>(arg)->flush(); }
+void H2Session::onFlushCall(void* arg) noexcept { static_cast<H2Session*>(arg)->flush(); }
 
-void H2Session::onIdleTimer(void* arg) { static_cast<H2Session*>(arg)->checkIdle(); }
+void H2Session::onIdleTimer(void* arg) noexcept { static_cast<H2Session*>(arg)->checkIdle(); }
 
 void H2Session::scheduleFlush() {
   if (flush_scheduled_ || closed_conn_) return;

@@ -90,11 +90,11 @@ class H2Session final : public ClientConnection {
   bool shuttingDown() const { return shutting_down_; }
 
  private:
-  static void onReadCb(net::Stream*, void* arg);
-  static void onWriteCb(net::Stream*, void* arg);
-  static void onEventCb(net::Stream*, short events, void* arg);
-  static void onFlushCall(void* arg);
-  static void onIdleTimer(void* arg);
+  static void onReadCb(net::Stream*, void* arg) noexcept;
+  static void onWriteCb(net::Stream*, void* arg) noexcept;
+  static void onEventCb(net::Stream*, short events, void* arg) noexcept;
+  static void onFlushCall(void* arg) noexcept;
+  static void onIdleTimer(void* arg) noexcept;
   void onRead();
   void flush();
   void dispatchPending();

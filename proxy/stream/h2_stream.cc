@@ -69,7 +69,7 @@ void H2Stream::touch() {
   worker_.deadlines().start(idle_timer_, session_->listener().http2.stream_idle_timeout);
 }
 
-void H2Stream::onIdleTimer(void* arg) { static_cast<H2Stream*>(arg)->onIdleTimeout(); }
+void H2Stream::onIdleTimer(void* arg) noexcept { static_cast<H2Stream*>(arg)->onIdleTimeout(); }
 
 bool H2Stream::addHeader(std::string_view name, std::string_view value) {
   const auto& limits = session_->listener().limits;

@@ -70,7 +70,7 @@ class H2Stream final : private Downstream {
   size_t backlog() const override;
   void onRequestComplete() override;
 
-  static void onIdleTimer(void* arg);
+  static void onIdleTimer(void* arg) noexcept;
   void pumpBody();
   void resumeData();
 

@@ -30,7 +30,7 @@ constexpr unsigned char kAlpnH1[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
 int g_rotation_index = -1;  // SSL_CTX ex_data slot for the ticket rotation period
 
 int onTicketKey(SSL* ssl, unsigned char* key_name, unsigned char* iv, EVP_CIPHER_CTX* cipher,
-                EVP_MAC_CTX* mac, int encrypt) {
+                EVP_MAC_CTX* mac, int encrypt) noexcept {
   auto* rotation =
       static_cast<const int64_t*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), g_rotation_index));
   return ticketKeyCallback(rotation ? *rotation : 3600, key_name, iv, cipher, mac, encrypt);
@@ -159,7 +159,7 @@ ServerContext::~ServerContext() {
 
 SSL* ServerContext::newSession() const { return SSL_new(ctx_); }
 
-int ServerContext::onServerName(SSL* ssl, int*, void* arg) {
+int ServerContext::onServerName(SSL* ssl, int*, void* arg) noexcept {
   auto* self = static_cast<const ServerContext*>(arg);
   const char* name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
   if (!name || self->certificates_.size() < 2) return SSL_TLSEXT_ERR_OK;
@@ -178,7 +178,7 @@ int ServerContext::onServerName(SSL* ssl, int*, void* arg) {
 }
 
 int ServerContext::onAlpn(SSL*, const unsigned char** out, unsigned char* outlen,
-                          const unsigned char* in, unsigned int inlen, void* arg) {
+                          const unsigned char* in, unsigned int inlen, void* arg) noexcept {
   auto* self = static_cast<const ServerContext*>(arg);
   const unsigned char* ours = self->offer_h2_ ? kAlpnH2 : kAlpnH1;
   const unsigned int ours_len = self->offer_h2_ ? sizeof(kAlpnH2) : sizeof(kAlpnH1);

@@ -50,9 +50,9 @@ class ServerContext {
     stack_st_X509* chain = nullptr;  // intermediates after the leaf in the PEM file
   };
   ServerContext() = default;
-  static int onServerName(ssl_st* ssl, int* alert, void* arg);
+  static int onServerName(ssl_st* ssl, int* alert, void* arg) noexcept;
   static int onAlpn(ssl_st* ssl, const unsigned char** out, unsigned char* outlen,
-                    const unsigned char* in, unsigned int inlen, void* arg);
+                    const unsigned char* in, unsigned int inlen, void* arg) noexcept;
 
   ssl_ctx_st* ctx_ = nullptr;
   std::vector<Certificate> certificates_;  // [0] is the default, installed on ctx_

@@ -13,7 +13,7 @@ UpstreamConnection::UpstreamConnection(net::Stream* stream, uint32_t host_index)
 
 UpstreamConnection::~UpstreamConnection() { stream_->release(); }
 
-void UpstreamConnection::onRead(net::Stream*, void* arg) {
+void UpstreamConnection::onRead(net::Stream*, void* arg) noexcept {
   auto* self = static_cast<UpstreamConnection*>(arg);
   if (self->handler_)
     self->handler_->onUpstreamRead();
@@ -21,12 +21,12 @@ void UpstreamConnection::onRead(net::Stream*, void* arg) {
     self->idle_in_->drop(self);  // unsolicited bytes: not reusable
 }
 
-void UpstreamConnection::onWrite(net::Stream*, void* arg) {
+void UpstreamConnection::onWrite(net::Stream*, void* arg) noexcept {
   auto* self = static_cast<UpstreamConnection*>(arg);
   if (self->handler_) self->handler_->onUpstreamWrite();
 }
 
-void UpstreamConnection::onEvent(net::Stream*, short events, void* arg) {
+void UpstreamConnection::onEvent(net::Stream*, short events, void* arg) noexcept {
   auto* self = static_cast<UpstreamConnection*>(arg);
   if (self->handler_)
     self->handler_->onUpstreamEvent(events);
@@ -34,7 +34,7 @@ void UpstreamConnection::onEvent(net::Stream*, short events, void* arg) {
     self->idle_in_->drop(self);
 }
 
-void UpstreamConnection::onIdleTimeout(void* arg) {
+void UpstreamConnection::onIdleTimeout(void* arg) noexcept {
   auto* self = static_cast<UpstreamConnection*>(arg);
   if (self->idle_in_) self->idle_in_->drop(self);
 }

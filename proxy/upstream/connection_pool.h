@@ -51,10 +51,10 @@ class UpstreamConnection {
 
  private:
   friend class ConnectionPool;
-  static void onRead(net::Stream*, void* arg);
-  static void onWrite(net::Stream*, void* arg);
-  static void onEvent(net::Stream*, short events, void* arg);
-  static void onIdleTimeout(void* arg);
+  static void onRead(net::Stream*, void* arg) noexcept;
+  static void onWrite(net::Stream*, void* arg) noexcept;
+  static void onEvent(net::Stream*, short events, void* arg) noexcept;
+  static void onIdleTimeout(void* arg) noexcept;
 
   net::Stream* stream_;
   uint32_t host_index_;

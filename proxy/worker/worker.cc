@@ -133,7 +133,8 @@ void Worker::beginShutdown() {
   });
 }
 
-void Worker::onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int, void* arg) {
+void Worker::onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int,
+                      void* arg) noexcept {
   auto* listener = static_cast<ListenerCtx*>(arg);
   stream::WorkerContext& ctx = listener->worker->ctx_;
   int index = ctx.listenerIndex(listener->name);

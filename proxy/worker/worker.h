@@ -73,7 +73,8 @@ class Worker {
     std::string name;
     evconnlistener* listener;
   };
-  static void onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int len, void* arg);
+  static void onAccept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int len,
+                       void* arg) noexcept;
   void addListener(const std::string& name, int fd);
   void maybeExit();
 

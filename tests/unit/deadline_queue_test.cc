@@ -19,7 +19,7 @@ using std::chrono::milliseconds;
 struct Fired {
   std::vector<std::string>* log;
   std::string name;
-  static void note(void* arg) {
+  static void note(void* arg) noexcept {
     auto* f = static_cast<Fired*>(arg);
     f->log->push_back(f->name);
   }
@@ -81,7 +81,7 @@ struct Chain {
   DeadlineQueue::Entry* self;
   DeadlineQueue::Entry* victim;
   int runs = 0;
-  static void run(void* arg) {
+  static void run(void* arg) noexcept {
     auto* c = static_cast<Chain*>(arg);
     if (++c->runs < 3) c->q->start(*c->self, milliseconds(2));
     c->victim->cancel();

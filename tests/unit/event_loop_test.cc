@@ -41,13 +41,14 @@ struct Log {
   std::vector<std::string> lines;
   EventLoop* loop = nullptr;
 };
-void turnCall(void* arg) {
+void turnCall(void* arg) noexcept {
   auto* log = static_cast<Log*>(arg);
   log->lines.push_back("turn");
   // What an h2 session's flush does: write, which defers the stream's write.
-  log->loop->deferCall([](void* a) { static_cast<Log*>(a)->lines.push_back("write"); }, log);
+  log->loop->deferCall([](void* a) noexcept { static_cast<Log*>(a)->lines.push_back("write"); },
+                       log);
 }
-void eventCall(void* arg) { static_cast<Log*>(arg)->lines.push_back("event"); }
+void eventCall(void* arg) noexcept { static_cast<Log*>(arg)->lines.push_back("event"); }
 
 TEST(EventLoopCalls, TurnEndCallsRunBeforeTheWritesTheyQueueAndAfterEventCalls) {
   EventLoop loop;
