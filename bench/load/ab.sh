@@ -8,7 +8,7 @@
 #
 # Prints, for A and B and B/A: bytes per idle keep-alive connection (fresh processes), HTTP/1.1
 # keep-alive, https keep-alive and h2 (h2load -c16 -m10) CPU per request (medians over the
-# rounds), and instructions per proxied HTTP/1.1 request under callgrind (collection switched
+# rounds), and instructions per proxied HTTP/1.1 request under callgrind (instrumentation switched
 # on after a warm-up, so start-up is not counted).
 #
 # Build the base binary with: git worktree add /tmp/base <commit> && (cd /tmp/base &&
@@ -161,7 +161,7 @@ stop B
 # --- instructions per request under callgrind -----------------------------------------------
 declare -A IR
 for name in A B; do
-  start "$name" valgrind --tool=callgrind --collect-atstart=no \
+  start "$name" valgrind --tool=callgrind --instr-atstart=no \
     --callgrind-out-file="$TMP/callgrind.$name"
   wrk -t1 -c16 -d2s "http://127.0.0.1:${PORT[$name]}/" >/dev/null  # warm-up, not collected
   callgrind_control -i on "${PID[$name]}" >/dev/null
@@ -169,7 +169,7 @@ for name in A B; do
   callgrind_control -i off "${PID[$name]}" >/dev/null
   n=$(awk '/requests in/ {print $1}' <<<"$out")
   stop "$name"
-  total=$(awk '/^summary:/ {print $2}' "$TMP/callgrind.$name")
+  total=$(awk '/^totals:/ {print $2}' "$TMP/callgrind.$name")
   IR[$name]=$(awk -v t="$total" -v n="$n" 'BEGIN { printf "%.0f", t / n }')
 done
 

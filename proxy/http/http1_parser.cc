@@ -220,9 +220,14 @@ void Http1HeadParser::reset(bool response_to_head) {
   // field per request once a connection's heads have been seen).
   if (headers_)
     for (Header& h : *headers_) spare_.push_back(std::move(h));
-  request_.clear();
-  response_.clear();
-  headers_ = kind_ == Kind::kRequest ? &request_.headers : &response_.headers;
+  // Only the head of this parser's kind is ever filled.
+  if (kind_ == Kind::kRequest) {
+    request_.clear();
+    headers_ = &request_.headers;
+  } else {
+    response_.clear();
+    headers_ = &response_.headers;
+  }
   url_.clear();
   name_.clear();
   value_.clear();

@@ -169,7 +169,7 @@ void Stream::doHandshake() {
   int r = SSL_do_handshake(ssl_);
   if (r == 1) {
     handshaking_ = false;
-    fire(BEV_EVENT_CONNECTED);
+    fire(StreamEvent::kConnected);
     if (dead_) return;
     // Application data may have come with the client's Finished: look without an edge.
     readable_ = true;
@@ -187,7 +187,7 @@ void Stream::doHandshake() {
     default:
       tls_failed_ = true;
       ERR_clear_error();
-      fire(BEV_EVENT_ERROR | BEV_EVENT_READING);
+      fire(StreamEvent::kError);
   }
 }
 
@@ -201,8 +201,8 @@ void Stream::shutdownWrite() {
   if (fd_ >= 0) ::shutdown(fd_, SHUT_WR);
 }
 
-void Stream::fire(short events) {
-  if (event_cb_) event_cb_(this, events, arg_);
+void Stream::fire(StreamEvent event) {
+  if (event_cb_) event_cb_(this, event, arg_);
 }
 
 void Stream::onIo(evutil_socket_t, short what, void* arg) noexcept {
@@ -332,9 +332,9 @@ void Stream::finishRead(size_t got, bool eof, bool error) {
   releaseInputIfEmpty();
   if (eof) {
     eof_ = true;
-    fire(BEV_EVENT_EOF | BEV_EVENT_READING);
+    fire(StreamEvent::kEof);
   } else if (error) {
-    fire(BEV_EVENT_ERROR | BEV_EVENT_READING);
+    fire(StreamEvent::kError);
   } else if (readable_ && reading_ && got >= kMaxReadPerEvent) {
     lookForInput();  // more is waiting: continue next turn
   }
@@ -347,10 +347,10 @@ void Stream::handleWritable() {
     getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len);
     connecting_ = false;
     if (err != 0) {
-      fire(BEV_EVENT_ERROR | BEV_EVENT_WRITING);
+      fire(StreamEvent::kError);
       return;
     }
-    fire(BEV_EVENT_CONNECTED);
+    fire(StreamEvent::kConnected);
     if (dead_) return;
     if (readable_ && reading_) lookForInput();
   }
@@ -397,7 +397,7 @@ void Stream::doWriteTls() {
     if (err == SSL_ERROR_WANT_READ) break;  // cannot happen without renegotiation
     tls_failed_ = true;
     ERR_clear_error();
-    fire(BEV_EVENT_ERROR | BEV_EVENT_WRITING);
+    fire(StreamEvent::kError);
     return;
   }
   afterWrite(wrote);
@@ -431,7 +431,7 @@ void Stream::doWrite() {
       break;
     }
     if (n < 0 && errno == EINTR) continue;
-    fire(BEV_EVENT_ERROR | BEV_EVENT_WRITING);
+    fire(StreamEvent::kError);
     return;
   }
   afterWrite(wrote);

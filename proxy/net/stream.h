@@ -14,23 +14,22 @@
 // read callback that left it empty, the output once everything is written), and a busy one
 // allocates nothing per request.
 //
-// Callback semantics follow bufferevent's (the session code was written against them):
-// read callback after data was added to input; write callback after a write left the output
-// at or below the low watermark; event callback with BEV_EVENT_CONNECTED / EOF / ERROR.
+// Callbacks: read after data was added to the input; write after a write left the output at
+// or below the low watermark; event with a StreamEvent (connected, EOF, error).
 // release() may be called from inside any of the stream's own callbacks.
 //
 // TLS (server side): after startTlsServer() the stream runs the handshake on the socket's
-// edges and reports BEV_EVENT_CONNECTED when it is done (ERROR if it fails); from then on
+// edges and reports kConnected when it is done (kError if it fails); from then on
 // the input holds decrypted bytes and write() takes plaintext, with the same callbacks,
 // watermarks and edge logic. Records are written 16 KiB at most per SSL_write.
 // Owner: one loop thread.
 #pragma once
 
-#include <event2/bufferevent.h>  // BEV_EVENT_* flags only
 #include <event2/event.h>
 #include <sys/socket.h>
 
 #include <cstddef>
+#include <cstdint>
 
 #include "common/byte_ring.h"
 
@@ -43,10 +42,17 @@ class EventLoop;
 
 namespace lb::net {
 
+// What a stream tells its owner besides data. Owners see these, never libevent's bits.
+enum class StreamEvent : uint8_t {
+  kConnected,  // connect() completed, or the server-side TLS handshake did
+  kEof,        // the peer closed its sending side; every byte it sent was delivered first
+  kError,      // refused, reset, or a fatal TLS error: the stream cannot be used any more
+};
+
 class Stream {
  public:
   using DataCb = void (*)(Stream*, void* arg) noexcept;  // called from the loop: must not throw
-  using EventCb = void (*)(Stream*, short events, void* arg) noexcept;
+  using EventCb = void (*)(Stream*, StreamEvent event, void* arg) noexcept;
 
   // Wraps a connected socket (accepted), or with fd < 0 an unconnected one for connect().
   Stream(common::EventLoop& loop, int fd);
@@ -74,7 +80,8 @@ class Stream {
   size_t outputLength() const { return out_.size(); }
   // Appends to the output; it is written at the end of this loop turn.
   void write(const void* data, size_t len);
-  // Non-blocking connect; the event callback reports CONNECTED or ERROR. -1 on immediate error.
+  // Non-blocking connect; the event callback reports kConnected or kError. -1 on immediate
+  // error (no callback then).
   int connect(const sockaddr* addr, socklen_t len);
   int fd() const { return fd_; }
 
@@ -112,7 +119,7 @@ class Stream {
   void scheduleFlush();
   void enter() { ++depth_; }
   bool leave();  // false when the stream was deleted
-  void fire(short events);
+  void fire(StreamEvent event);
 
   common::EventLoop& loop_;
   int fd_;

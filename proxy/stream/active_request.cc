@@ -16,12 +16,11 @@ ActiveRequest::ActiveRequest(WorkerContext& worker) : worker_(worker), exchange_
 
 ActiveRequest::~ActiveRequest() { exchange_.abort(); }
 
-void ActiveRequest::begin(Downstream& down, const http::RequestHead& head,
-                          const std::shared_ptr<WorkerView>& view,
+void ActiveRequest::begin(Downstream& down, const http::RequestHead& head, WorkerView& view,
                           std::chrono::steady_clock::time_point started_at) {
   s_.down = &down;
   s_.head = &head;
-  s_.view = view;
+  s_.view = &view;
   s_.started_at = started_at;
 }
 
@@ -36,9 +35,9 @@ void ActiveRequest::chooseId() {
   chooseRequestId(*s_.head, worker_.random().next(), worker_.random().next(), &request_id_);
 }
 
-void ActiveRequest::start(const std::shared_ptr<WorkerView>& view,
-                          const snapshot::ListenerSnapshot& listener, bool https) {
-  if (s_.view != view) s_.view = view;
+void ActiveRequest::start(WorkerView& view, const snapshot::ListenerSnapshot& listener,
+                          std::string_view client_ip, bool https) {
+  s_.view = &view;
   s_.listener = &listener;
   chooseId();
   const http::RequestHead& req = *s_.head;
@@ -54,7 +53,7 @@ void ActiveRequest::start(const std::shared_ptr<WorkerView>& view,
   }
   s_.cluster = &s_.view->clusters[s_.route->cluster_index];
   http::ForwardContext fwd;
-  fwd.client_ip = s_.down->info().client_ip;
+  fwd.client_ip = client_ip;
   fwd.request_id = request_id_;
   fwd.proto = https ? "https" : "http";
   exchange_.start(req, fwd, *s_.route, *s_.cluster);
@@ -138,7 +137,7 @@ void ActiveRequest::end() {
 void ActiveRequest::record() {
   const Downstream::Info client = s_.down->info();
   RequestRecord r;
-  r.view = s_.view.get();
+  r.view = s_.view;
   r.route = s_.route;
   r.cluster = s_.cluster;
   r.outcome = &exchange_.outcome();

@@ -1,7 +1,7 @@
 // One client request, whatever protocol carries it (Envoy's ActiveStream, Proxygen's
-// HTTPTransaction): it pins the worker's view, takes the request id, routes, owns the trip
-// upstream (the Exchange, which makes the attempts), answers every error the same way on every
-// protocol, and records the request once (statistics, outlier detection, access log).
+// HTTPTransaction): it keeps to one view of the configuration, takes the request id, routes, owns
+// the trip upstream (the Exchange, which makes the attempts), answers every error the same way on
+// every protocol, and records the request once (statistics, outlier detection, access log).
 //
 // The client connection that carries it is a Downstream: the HTTP/1.1 connection or one HTTP/2
 // stream. It decodes the request into an http::RequestHead and hands body bytes on; it encodes
@@ -88,16 +88,16 @@ class ActiveRequest final : private ExchangeClient {
   ActiveRequest(const ActiveRequest&) = delete;
   ActiveRequest& operator=(const ActiveRequest&) = delete;
 
-  // A request began on `down`, on the connection's current `view` (pinned until reset());
-  // `head` is filled by the connection and outlives the request.
-  void begin(Downstream& down, const http::RequestHead& head,
-             const std::shared_ptr<WorkerView>& view,
+  // A request began on `down`, on the connection's current `view`; `head` is filled by the
+  // connection. The connection keeps both alive until reset() (it pins the view: the HTTP/1.1
+  // connection holds the view it serves its requests on, an HTTP/2 stream its own).
+  void begin(Downstream& down, const http::RequestHead& head, WorkerView& view,
              std::chrono::steady_clock::time_point started_at);
-  // The head is complete: routes on `listener`, which is in `view` (the newest the connection
-  // has: pinned instead of the one begin() had), and starts the exchange, or answers with an
-  // error.
-  void start(const std::shared_ptr<WorkerView>& view, const snapshot::ListenerSnapshot& listener,
-             bool https);
+  // The head is complete: routes on `listener`, which is in `view` (the connection's newest,
+  // which replaces the one begin() had), and starts the exchange with `client_ip` and
+  // `https` for the forwarded fields, or answers with an error.
+  void start(WorkerView& view, const snapshot::ListenerSnapshot& listener,
+             std::string_view client_ip, bool https);
   // Answers with `error` if no response byte went out yet, cuts the response otherwise.
   void fail(const http::Error& error);
   // The client went away (closed, reset the stream) before the response ended: 499 unless an
@@ -148,7 +148,7 @@ class ActiveRequest final : private ExchangeClient {
   struct State {
     Downstream* down = nullptr;
     const http::RequestHead* head = nullptr;
-    std::shared_ptr<WorkerView> view;  // pinned from begin() to reset()
+    WorkerView* view = nullptr;  // pinned by the connection
     const snapshot::ListenerSnapshot* listener = nullptr;
     const router::RouteEntry* route = nullptr;
     WorkerCluster* cluster = nullptr;

@@ -103,8 +103,8 @@ void DownstreamSession::onReadCb(net::Stream*, void* arg) noexcept {
 void DownstreamSession::onWriteCb(net::Stream*, void* arg) noexcept {
   static_cast<DownstreamSession*>(arg)->onDownWrite();
 }
-void DownstreamSession::onEventCb(net::Stream*, short events, void* arg) noexcept {
-  static_cast<DownstreamSession*>(arg)->onDownEvent(events);
+void DownstreamSession::onEventCb(net::Stream*, net::StreamEvent event, void* arg) noexcept {
+  static_cast<DownstreamSession*>(arg)->onDownEvent(event);
 }
 
 void DownstreamSession::onDownRead() {
@@ -138,10 +138,10 @@ void DownstreamSession::onDownWrite() {
     req_->request.resumeResponse();
 }
 
-void DownstreamSession::onDownEvent(short events) {
+void DownstreamSession::onDownEvent(net::StreamEvent event) {
   if (state_ == State::kClosed) return;
   if (state_ == State::kHandshaking) {
-    if (events & BEV_EVENT_CONNECTED) {
+    if (event == net::StreamEvent::kConnected) {
       onHandshakeDone();
       return;
     }
@@ -153,8 +153,7 @@ void DownstreamSession::onDownEvent(short events) {
     close();
     return;
   }
-  if (state_ == State::kProxying && (events & BEV_EVENT_EOF) && !(events & BEV_EVENT_ERROR) &&
-      req_->framing.body_done) {
+  if (state_ == State::kProxying && event == net::StreamEvent::kEof && req_->framing.body_done) {
     // The client half-closed after a complete request: answer, then close.
     close_after_response_ = true;
     return;
@@ -209,7 +208,7 @@ void DownstreamSession::processInput() {
       // connection the head deadline starts now.
       req_ = worker_.http1Requests().acquire();
       req_->parser.setLimits(listener_->limits);
-      req_->request.begin(*this, req_->parser.request(), view_, worker_.loop().now());
+      req_->request.begin(*this, req_->parser.request(), *view_, worker_.loop().now());
       if (!head_timer_running_) {
         worker_.deadlines().start(down_timer_, listener_->request_headers_timeout);
         head_timer_running_ = true;
@@ -254,7 +253,7 @@ void DownstreamSession::handleRequestHead() {
   }
   req_->body.start(req.framing, req.content_length);
   req_->framing.body_done = req_->body.done();
-  req_->request.start(view_, *listener_, tls_ != nullptr);
+  req_->request.start(*view_, *listener_, client_ip_, tls_ != nullptr);
 }
 
 void DownstreamSession::onBodyWanted() { pumpRequestBody(); }

@@ -50,14 +50,9 @@ void Exchange::reset() {
   release(false);
   timer_.cancel();
   s_ = State{};
-  // By value, but the vector and the string keep their capacity: no allocation per request.
-  std::vector<uint32_t> tried = std::move(outcome_.tried);
-  std::string host = std::move(outcome_.upstream_host);
-  tried.clear();
-  host.clear();
-  outcome_ = ExchangeOutcome{};
-  outcome_.tried = std::move(tried);
-  outcome_.upstream_host = std::move(host);
+  static_cast<ExchangeCounts&>(outcome_) = ExchangeCounts{};
+  outcome_.tried.clear();
+  outcome_.upstream_host.clear();
 }
 
 void Exchange::start(const http::RequestHead& req, const http::ForwardContext& fwd,
@@ -122,7 +117,7 @@ void Exchange::connectTo(uint32_t host_index) {
   s_.upstream_started_at = worker_.loop().now();
   worker_.deadlines().start(timer_, s_.cluster->config->config.connect_timeout);
   if (stream->connect(reinterpret_cast<const sockaddr*>(&host.sockaddr), host.sockaddr_len) < 0) {
-    onUpstreamEvent(BEV_EVENT_ERROR);
+    attemptFailed(http::upstreamError(ErrorCode::kConnectFailed, true, "connect failed"));
     return;
   }
   stream->enableRead();
@@ -244,30 +239,24 @@ bool Exchange::handleResponseHead() {
   return true;
 }
 
-void Exchange::onUpstreamEvent(short events) {
+void Exchange::onUpstreamEvent(net::StreamEvent event) {
   if (!upstream_) return;
-  if (events & BEV_EVENT_CONNECTED) {
+  if (event == net::StreamEvent::kConnected) {
     onConnected();
     return;
   }
   if (!upstream_->connected) {
-    retryAfterConnectFailure("connect failed");
+    attemptFailed(http::upstreamError(ErrorCode::kConnectFailed, true, "connect failed"));
     return;
   }
   if (!outcome_.response_started && !upstream_->parser.started()) {
     // Closed before any response byte. A pooled connection may have been closed by the
-    // backend just as we reused it: one retry on a fresh connection, if that is safe.
-    if (upstream_->reused && !s_.stale_retry_done && !s_.body_started &&
-        isIdempotent(s_.req->method)) {
-      s_.stale_retry_done = true;
-      uint32_t host = upstream_->hostIndex();
-      timer_.cancel();
-      release(false);
-      connectTo(host);
-      return;
-    }
-    fail(http::upstreamError(ErrorCode::kUpstreamReset, false,
-                             "upstream closed the connection before responding"));
+    // backend just as we reused it: safe to send again, once, when the request is idempotent
+    // and none of its body went out.
+    const bool safe = upstream_->reused && !s_.stale_retry_done && !s_.body_started &&
+                      isIdempotent(s_.req->method);
+    attemptFailed(http::upstreamError(ErrorCode::kUpstreamReset, safe,
+                                      "upstream closed the connection before responding"));
     return;
   }
   if (!outcome_.response_started) {
@@ -322,7 +311,7 @@ void Exchange::onTimer(void* arg) noexcept { static_cast<Exchange*>(arg)->onTime
 void Exchange::onTimeout() {
   if (!upstream_) return;
   if (!upstream_->connected) {
-    retryAfterConnectFailure("connect timeout");
+    attemptFailed(http::upstreamError(ErrorCode::kConnectFailed, true, "connect timeout"));
     return;
   }
   fail(http::upstreamError(
@@ -385,16 +374,32 @@ void Exchange::pauseRead(bool pause) {
   }
 }
 
-void Exchange::retryAfterConnectFailure(const char* why) {
-  // Nothing reached the host: another host (or the same, by the balancer's choice) is safe.
-  outcome_.last_error = http::upstreamError(ErrorCode::kConnectFailed, true, why);
+void Exchange::attemptFailed(http::Error error) {
+  // The one place that decides on another attempt: the error's retry bit says whether the
+  // request may be sent again; its code says how.
+  if (!error.retryable || !upstream_) {
+    fail(error);
+    return;
+  }
+  const uint32_t host = upstream_->hostIndex();
   timer_.cancel();
-  noteConnectFailure(upstream_->hostIndex());
+  if (error.code == ErrorCode::kConnectFailed) {
+    // Nothing reached the host: another host (or the same, by the balancer's choice), within
+    // the cluster's attempts.
+    outcome_.last_error = error;
+    noteConnectFailure(host);
+    release(false);
+    if (outcome_.attempts < s_.cluster->config->config.max_attempts)
+      startAttempt();
+    else
+      fail(error);
+    return;
+  }
+  // A pooled connection the backend had closed: the same host on a fresh connection, once,
+  // not counted as an attempt.
+  s_.stale_retry_done = true;
   release(false);
-  if (outcome_.attempts < s_.cluster->config->config.max_attempts)
-    startAttempt();
-  else
-    fail(outcome_.last_error);
+  connectTo(host);
 }
 
 void Exchange::noteConnectFailure(uint32_t host_index) {

@@ -67,14 +67,18 @@ class ExchangeClient {
 };
 
 // What statistics and the access log need from an exchange, kept after it ends.
-struct ExchangeOutcome {
-  std::vector<uint32_t> tried;  // host indices in the cluster, in order
+// The scalars are a base of their own so that a reset assigns them by value while the vector
+// and the string keep their capacity (no allocation per request).
+struct ExchangeCounts {
   uint32_t attempts = 0;
   http::Error last_error;
   int status = 0;  // the upstream's final status, once its head arrived
-  std::string upstream_host;
   std::chrono::steady_clock::duration upstream_time{};
   bool response_started = false;  // onResponseHead returned true
+};
+struct ExchangeOutcome : ExchangeCounts {
+  std::vector<uint32_t> tried;  // host indices in the cluster, in order
+  std::string upstream_host;
 };
 
 class Exchange final : public upstream::UpstreamHandler {
@@ -112,7 +116,7 @@ class Exchange final : public upstream::UpstreamHandler {
  private:
   void onUpstreamRead() override;
   void onUpstreamWrite() override;
-  void onUpstreamEvent(short events) override;
+  void onUpstreamEvent(net::StreamEvent event) override;
 
   void startAttempt();
   void connectTo(uint32_t host_index);
@@ -127,7 +131,8 @@ class Exchange final : public upstream::UpstreamHandler {
   void onTimeout();
   void release(bool reusable);
   void pauseRead(bool pause);
-  void retryAfterConnectFailure(const char* why);
+  // An attempt failed: another one if `error` is retryable and the attempts allow, else fail().
+  void attemptFailed(http::Error error);
   void noteConnectFailure(uint32_t host_index);
 
   WorkerContext& worker_;
@@ -153,7 +158,7 @@ class Exchange final : public upstream::UpstreamHandler {
     std::chrono::steady_clock::time_point upstream_started_at;
   };
   State s_;
-  ExchangeOutcome outcome_;  // reset by value too, but for the capacity of its vector
+  ExchangeOutcome outcome_;
   std::string scratch_;
 };
 

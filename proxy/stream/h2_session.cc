@@ -223,7 +223,7 @@ void H2Session::onWriteCb(net::Stream*, void* arg) noexcept {
   self->flush();  // frames held back by the output high mark
 }
 
-void H2Session::onEventCb(net::Stream*, short, void* arg) noexcept {
+void H2Session::onEventCb(net::Stream*, net::StreamEvent, void* arg) noexcept {
   static_cast<H2Session*>(arg)->close();  // EOF or error: the client is gone
 }
 

@@ -92,7 +92,7 @@ class H2Session final : public ClientConnection {
  private:
   static void onReadCb(net::Stream*, void* arg) noexcept;
   static void onWriteCb(net::Stream*, void* arg) noexcept;
-  static void onEventCb(net::Stream*, short events, void* arg) noexcept;
+  static void onEventCb(net::Stream*, net::StreamEvent event, void* arg) noexcept;
   static void onFlushCall(void* arg) noexcept;
   static void onIdleTimer(void* arg) noexcept;
   void onRead();

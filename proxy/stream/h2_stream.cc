@@ -61,6 +61,7 @@ void H2Stream::reset() {
   cookie_.clear();
   header_bytes_ = 0;
   s_ = State{};
+  view_.reset();  // a pooled stream pins no configuration
   req_body_.clear();
   resp_body_.clear();
 }
@@ -133,14 +134,17 @@ void H2Stream::headComplete(bool end_stream) {
 
 void H2Stream::dispatch() {
   s_.dispatched = true;
-  // A request takes the worker's newest view (the connection's listener may have moved).
-  request_.begin(*this, req_, session_->view(), s_.opened_at);
+  // A request takes the worker's newest view (the connection's listener may have moved), and
+  // pins it for its life.
+  view_ = session_->view();
+  request_.begin(*this, req_, *view_, s_.opened_at);
   if (req_.method == "CONNECT" || req_.path.empty() || req_.path[0] != '/') {
     request_.fail(
         http::clientError(ErrorCode::kBadRequest, "only origin-form requests are proxied"));
     return;
   }
-  request_.start(session_->view(), session_->listener(), session_->origin().tls != nullptr);
+  request_.start(*view_, session_->listener(), session_->origin().client_ip,
+                 session_->origin().tls != nullptr);
 }
 
 void H2Stream::onData(const uint8_t* data, size_t len) {

@@ -19,6 +19,7 @@ namespace lb::stream {
 
 class WorkerContext;
 class H2Session;
+struct WorkerView;
 
 class H2Stream final : private Downstream {
  public:
@@ -92,8 +93,9 @@ class H2Stream final : private Downstream {
     std::chrono::steady_clock::time_point opened_at;
   };
   State s_;
-  common::ByteRing req_body_;   // DATA received, not yet taken by the upstream connection
-  common::ByteRing resp_body_;  // upstream body bytes, not yet in DATA frames
+  std::shared_ptr<WorkerView> view_;  // pinned from dispatch() to reset()
+  common::ByteRing req_body_;         // DATA received, not yet taken by the upstream connection
+  common::ByteRing resp_body_;        // upstream body bytes, not yet in DATA frames
   ActiveRequest request_;
   common::DeadlineQueue::Entry idle_timer_{onIdleTimer, this};  // in the worker's queue
 };

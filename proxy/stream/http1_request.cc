@@ -9,8 +9,7 @@ void Http1Request::reset() {
   request.reset();
   parser.reset();
   body = http::BodyDecoder();
-  framing = Framing{};
-  scratch.clear();
+  framing = Framing{};  // scratch is cleared before each use
 }
 
 }  // namespace lb::stream

@@ -26,10 +26,10 @@ void UpstreamConnection::onWrite(net::Stream*, void* arg) noexcept {
   if (self->handler_) self->handler_->onUpstreamWrite();
 }
 
-void UpstreamConnection::onEvent(net::Stream*, short events, void* arg) noexcept {
+void UpstreamConnection::onEvent(net::Stream*, net::StreamEvent event, void* arg) noexcept {
   auto* self = static_cast<UpstreamConnection*>(arg);
   if (self->handler_)
-    self->handler_->onUpstreamEvent(events);
+    self->handler_->onUpstreamEvent(event);
   else if (self->idle_in_)
     self->idle_in_->drop(self);
 }

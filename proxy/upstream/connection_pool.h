@@ -20,8 +20,8 @@ class UpstreamConnection;
 class UpstreamHandler {
  public:
   virtual void onUpstreamRead() = 0;
-  virtual void onUpstreamWrite() = 0;              // output drained below the low watermark
-  virtual void onUpstreamEvent(short events) = 0;  // BEV_EVENT_CONNECTED / EOF / ERROR
+  virtual void onUpstreamWrite() = 0;  // output drained below the low watermark
+  virtual void onUpstreamEvent(net::StreamEvent event) = 0;
 
  protected:
   ~UpstreamHandler() = default;
@@ -53,7 +53,7 @@ class UpstreamConnection {
   friend class ConnectionPool;
   static void onRead(net::Stream*, void* arg) noexcept;
   static void onWrite(net::Stream*, void* arg) noexcept;
-  static void onEvent(net::Stream*, short events, void* arg) noexcept;
+  static void onEvent(net::Stream*, net::StreamEvent event, void* arg) noexcept;
   static void onIdleTimeout(void* arg) noexcept;
 
   net::Stream* stream_;
