@@ -80,7 +80,7 @@ void DeadlineQueue::arm() {
     return;
   }
   armed_for_ = earliest;
-  auto wait = std::chrono::ceil<std::chrono::microseconds>(earliest - Clock::now());
+  auto wait = std::chrono::ceil<std::chrono::microseconds>(earliest - loop_.readClock());
   if (wait.count() < 0) wait = std::chrono::microseconds(0);
   timeval tv;
   tv.tv_sec = static_cast<time_t>(wait.count() / 1000000);
@@ -91,10 +91,10 @@ void DeadlineQueue::arm() {
 void DeadlineQueue::onTimer(int, short, void* arg) noexcept {
   auto* self = static_cast<DeadlineQueue*>(arg);
   EventLoop::EventScope scope(self->loop_);
-  self->expire();
+  self->expireDue();
 }
 
-void DeadlineQueue::expire() {
+void DeadlineQueue::expireDue() {
   armed_ = false;
   const Clock::time_point now = loop_.now();
   // A callback may start or cancel any entry, this lane's included: take heads one at a

@@ -53,6 +53,9 @@ class DeadlineQueue {
 
   // (Re)starts `entry`: its function runs `after` from now (at least 1 ms), unless cancelled.
   void start(Entry& entry, std::chrono::milliseconds after);
+  // Runs the functions of the entries whose deadline has passed by the loop's clock: what the
+  // queue's timer does when it fires. Tests on a ManualClock call it after advancing time.
+  void expireDue();
 
   struct Lane {
     std::chrono::milliseconds duration;
@@ -62,7 +65,6 @@ class DeadlineQueue {
 
  private:
   static void onTimer(int, short, void* arg) noexcept;
-  void expire();
   void arm();
 
   EventLoop& loop_;

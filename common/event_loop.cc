@@ -10,7 +10,7 @@
 
 namespace lb::common {
 
-EventLoop::EventLoop() {
+EventLoop::EventLoop(const Clock* clock) : clock_(clock) {
   base_ = event_base_new();
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (!base_ || wake_fd_ < 0) {

@@ -10,11 +10,14 @@
 #include <mutex>
 #include <vector>
 
+#include "common/clock.h"
+
 namespace lb::common {
 
 class EventLoop {
  public:
-  EventLoop();
+  // `clock` (not owned; null: the steady clock) is what now() and the timer queues read.
+  explicit EventLoop(const Clock* clock = nullptr);
   ~EventLoop();
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
@@ -47,18 +50,22 @@ class EventLoop {
   char* takeBlock();
   void giveBlock(char* block, size_t size);
 
-  // Owner thread: the steady clock, read at most once per event. Inside an EventScope (a
+  // Owner thread: the loop's clock, read at most once per event. Inside an EventScope (a
   // stream's I/O callback, a timer, the end-of-turn calls) every call returns the reading the
   // first one took, so the work of one event is stamped with one time, as nginx stamps a
   // whole loop turn; that saves ~8 clock reads per proxied request. Outside any scope each
   // call reads the clock.
   std::chrono::steady_clock::time_point now() {
-    if (event_depth_ == 0) return std::chrono::steady_clock::now();
+    if (event_depth_ == 0) return readClock();
     if (!now_valid_) {
-      now_ = std::chrono::steady_clock::now();
+      now_ = readClock();
       now_valid_ = true;
     }
     return now_;
+  }
+  // A fresh reading of the loop's clock, whatever the scope.
+  std::chrono::steady_clock::time_point readClock() const {
+    return clock_ ? clock_->now() : std::chrono::steady_clock::now();
   }
   class EventScope {
    public:
@@ -86,6 +93,7 @@ class EventLoop {
     void* arg;
   };
 
+  const Clock* clock_;
   event_base* base_ = nullptr;
   int wake_fd_ = -1;  // eventfd
   event* wake_event_ = nullptr;

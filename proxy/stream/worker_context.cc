@@ -22,8 +22,10 @@ WorkerHost::WorkerHost(common::EventLoop& loop, common::DeadlineQueue& deadlines
       pool(loop, deadlines, cluster.max_idle_per_host, cluster.idle_timeout) {}
 
 WorkerContext::WorkerContext(uint32_t id, Hooks hooks,
-                             std::shared_ptr<const snapshot::Snapshot> snapshot)
+                             std::shared_ptr<const snapshot::Snapshot> snapshot,
+                             const common::Clock* clock)
     : hooks_(std::move(hooks)),
+      loop_(clock),
       random_(std::random_device{}() ^ (uint64_t{id} << 32)),
       log_flush_timer_(loop_, [this] { flushAccessLog(); }),
       deadlines_(loop_),

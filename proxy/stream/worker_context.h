@@ -79,7 +79,10 @@ class WorkerContext {
     std::function<void(std::shared_ptr<upstream::HostState>, OutlierKind)> on_outlier;
   };
 
-  WorkerContext(uint32_t id, Hooks hooks, std::shared_ptr<const snapshot::Snapshot> snapshot);
+  // `clock` (not owned; null: the steady clock) is the loop's: tests run a worker's requests
+  // on a common::ManualClock.
+  WorkerContext(uint32_t id, Hooks hooks, std::shared_ptr<const snapshot::Snapshot> snapshot,
+                const common::Clock* clock = nullptr);
   ~WorkerContext();
   WorkerContext(const WorkerContext&) = delete;
   WorkerContext& operator=(const WorkerContext&) = delete;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/event_loop.h"
 
 namespace lb::common {
@@ -29,6 +30,30 @@ struct Fired {
 template <typename Pred>
 void runUntil(EventLoop& loop, Pred done) {
   for (int i = 0; i < 2000 && !done(); ++i) event_base_loop(loop.base(), EVLOOP_ONCE);
+}
+
+// Simulated time: the loop reads a ManualClock, and the test fires what is due itself.
+TEST(DeadlineQueue, OnAManualClockEntriesFireExactlyWhenDue) {
+  ManualClock clock;
+  EventLoop loop(&clock);
+  DeadlineQueue q(loop);
+  std::vector<std::string> log;
+  Fired a{&log, "a"}, b{&log, "b"};
+  DeadlineQueue::Entry ea(Fired::note, &a), eb(Fired::note, &b);
+  q.start(ea, milliseconds(100));
+  q.start(eb, milliseconds(250));
+  clock.advance(milliseconds(99));
+  q.expireDue();
+  EXPECT_TRUE(log.empty());
+  clock.advance(milliseconds(1));
+  q.expireDue();
+  EXPECT_EQ(log, std::vector<std::string>{"a"});
+  q.start(ea, milliseconds(100));  // restarted at t=100: due at 200, before b
+  clock.advance(milliseconds(150));
+  q.expireDue();
+  EXPECT_EQ(log, (std::vector<std::string>{"a", "a", "b"}));
+  EXPECT_FALSE(ea.pending());
+  EXPECT_FALSE(eb.pending());
 }
 
 TEST(DeadlineQueue, EarlierDeadlineFiresFirstWhateverTheStartOrder) {

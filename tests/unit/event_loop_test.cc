@@ -1,12 +1,14 @@
-// EventLoop on a real libevent base (no sockets): the clock read once per event scope, and
-// the order of end-of-turn calls (deferToTurnEnd before deferCall, what they add included).
+// EventLoop on a real libevent base (no sockets): the clock (a ManualClock) read once per
+// event scope, and the order of end-of-turn calls (deferToTurnEnd before deferCall, what they add
+// included).
 #include "common/event_loop.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
-#include <thread>
 #include <vector>
+
+#include "common/clock.h"
 
 namespace lb::common {
 namespace {
@@ -14,27 +16,38 @@ namespace {
 using namespace std::chrono_literals;
 
 TEST(EventLoopNow, OneReadingPerScopeAndFreshOutsideOne) {
-  EventLoop loop;
+  ManualClock clock;
+  EventLoop loop(&clock);
   auto outside1 = loop.now();
-  std::this_thread::sleep_for(2ms);
-  EXPECT_GE(loop.now() - outside1, 2ms) << "outside a scope every call reads the clock";
+  clock.advance(2ms);
+  EXPECT_EQ(loop.now() - outside1, 2ms) << "outside a scope every call reads the clock";
   std::chrono::steady_clock::time_point first;
   {
     EventLoop::EventScope scope(loop);
     first = loop.now();
-    std::this_thread::sleep_for(2ms);
+    clock.advance(2ms);
     EXPECT_EQ(loop.now(), first) << "one event, one time";
     {
       EventLoop::EventScope nested(loop);  // a timer fired from inside an event
       EXPECT_EQ(loop.now(), first);
     }
     EXPECT_EQ(loop.now(), first);
+    EXPECT_EQ(loop.readClock() - first, 2ms) << "readClock() always reads";
   }
-  EXPECT_GE(loop.now() - first, 2ms) << "the reading ends with the outermost scope";
+  EXPECT_EQ(loop.now() - first, 2ms) << "the reading ends with the outermost scope";
   {
     EventLoop::EventScope scope(loop);
-    EXPECT_GE(loop.now() - first, 2ms) << "the next event reads again";
+    EXPECT_EQ(loop.now() - first, 2ms) << "the next event reads again";
   }
+}
+
+TEST(EventLoopNow, TheSteadyClockWithoutAnInjectedOne) {
+  EventLoop loop;
+  const auto before = std::chrono::steady_clock::now();
+  const auto reading = loop.now();
+  const auto after = std::chrono::steady_clock::now();
+  EXPECT_GE(reading, before);
+  EXPECT_LE(reading, after);
 }
 
 struct Log {
