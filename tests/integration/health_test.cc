@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <thread>
 
 #include "tests/support/admin_client.h"
 #include "tests/support/configs.h"
@@ -21,15 +20,20 @@ using namespace std::chrono_literals;
 // answer with its name (or 500 when `fail_requests`).
 struct FlippingBackend {
   std::atomic<bool> healthy{true};
+  std::atomic<int> fail_checks{0};  // this many checks answer 503 first, whatever `healthy`
   std::atomic<bool> fail_requests{false};
   std::atomic<int> served{0};
+  std::atomic<int> checks{0};  // health checks answered
   std::string name;
   TestBackend backend;
 
   explicit FlippingBackend(std::string n)
       : name(std::move(n)), backend([this](const BackendRequest& req, BackendConnection& conn) {
           if (req.target == "/health") {
-            conn.write(simpleResponse(healthy ? 200 : 503, healthy ? "UP" : "DOWN"));
+            bool up = healthy;
+            if (fail_checks.load() > 0 && fail_checks.fetch_sub(1) > 0) up = false;
+            conn.write(simpleResponse(up ? 200 : 503, up ? "UP" : "DOWN"));
+            ++checks;
             return;
           }
           ++served;
@@ -73,11 +77,12 @@ TEST(HealthCheck, FlippingBackendLeavesAndReturnsByThresholds) {
   EXPECT_EQ(a.served, before + 10);
 
   // The threshold, not the first failure, takes a host out: a single failed check between
-  // passes leaves it healthy. (3 failures are needed; each check is 100 ms apart.)
-  a.healthy = false;
-  std::this_thread::sleep_for(120ms);
-  a.healthy = true;
-  std::this_thread::sleep_for(300ms);
+  // passes leaves it healthy (3 failures are needed). Counted in checks, not in time: the
+  // failed one, then two more (so its result has been taken in).
+  a.fail_checks = 1;
+  ASSERT_TRUE(waitUntil([&] { return a.fail_checks.load() <= 0; }, 10s));
+  const int after_failure = a.checks;
+  ASSERT_TRUE(waitUntil([&] { return a.checks >= after_failure + 2; }, 10s));
   EXPECT_EQ(healthOf(admin, "h1"), "healthy");
   EXPECT_NE(proxy.process().output().find("host app/h1 is now unhealthy"), std::string::npos);
 }
@@ -112,27 +117,27 @@ TEST(HealthCheck, NewHostGetsNoTrafficUntilHealthy) {
 }
 
 TEST(HealthCheck, MaintHostIsNotChecked) {
-  std::atomic<int> checks{0};
-  TestBackend b([&](const BackendRequest& req, BackendConnection& conn) {
-    if (req.target == "/health") ++checks;
-    conn.write(simpleResponse(200, "ok"));
-  });
+  // h2 is checked on the same schedule as h1: its checks are the clock of this test.
+  FlippingBackend b("b"), witness("witness");
   TestConfig cfg;
-  cfg.hosts = {b.address()};
+  cfg.hosts = {b.backend.address(), witness.backend.address()};
   cfg.cluster_extra = kChecks;
   ProxyProcess proxy(cfg.yaml());
   ASSERT_TRUE(proxy.ok()) << proxy.process().output();
   AdminClient admin(proxy.adminPort());
-  ASSERT_TRUE(waitUntil([&] { return checks >= 2; }, 10s));
+  ASSERT_TRUE(waitUntil([&] { return b.checks >= 2; }, 10s));
   ASSERT_EQ(admin.call("PUT", "/v1/clusters/app/hosts/h1/state", R"({"state":"maint"})").status,
             200);
-  std::this_thread::sleep_for(150ms);  // a check already under way may finish
-  int frozen = checks;
-  std::this_thread::sleep_for(500ms);
-  EXPECT_EQ(checks.load(), frozen);
+  // A check of h1 already under way may finish: two rounds of the witness cover it.
+  int witnessed = witness.checks;
+  ASSERT_TRUE(waitUntil([&] { return witness.checks >= witnessed + 2; }, 10s));
+  const int frozen = b.checks;
+  witnessed = witness.checks;
+  ASSERT_TRUE(waitUntil([&] { return witness.checks >= witnessed + 5; }, 10s));
+  EXPECT_EQ(b.checks.load(), frozen) << "five rounds of checks went by, none for h1";
   ASSERT_EQ(admin.call("PUT", "/v1/clusters/app/hosts/h1/state", R"({"state":"ready"})").status,
             200);
-  EXPECT_TRUE(waitUntil([&] { return checks > frozen; }, 5s));
+  EXPECT_TRUE(waitUntil([&] { return b.checks > frozen; }, 5s));
 }
 
 TEST(OutlierDetection, EjectsWithGrowingTimeAndRespectsMaxPercent) {

@@ -46,8 +46,9 @@ TEST(ProxyLifecycle, CheckPrintsEveryErrorAndExits1) {
 }
 
 TEST(ProxyLifecycle, GracefulShutdownFinishesInFlightRequests) {
-  TestBackend slow([](const BackendRequest& req, BackendConnection& conn) {
-    std::this_thread::sleep_for(600ms);
+  Gate answer;  // the backend answers once SIGTERM has been sent
+  TestBackend slow([&](const BackendRequest& req, BackendConnection& conn) {
+    answer.wait();
     conn.write(simpleResponse(200, "done " + req.target));
   });
   TestConfig cfg;
@@ -61,8 +62,11 @@ TEST(ProxyLifecycle, GracefulShutdownFinishesInFlightRequests) {
   TestClient a(port), b(port);
   ASSERT_TRUE(a.send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n"));
   ASSERT_TRUE(b.send("GET /b HTTP/1.1\r\nHost: x\r\n\r\n"));
-  std::this_thread::sleep_for(150ms);
+  // Both requests are at the backend: in flight when SIGTERM arrives.
+  ASSERT_TRUE(waitUntil([&] { return slow.requestCount() == 2; }, 10s));
   proxy.process().signal(SIGTERM);
+  EXPECT_TRUE(idle.waitClosed(3s)) << "idle connections are closed at once";
+  answer.open();
 
   auto ra = a.read(false, 5s);
   auto rb = b.read(false, 5s);
@@ -74,7 +78,6 @@ TEST(ProxyLifecycle, GracefulShutdownFinishesInFlightRequests) {
   ASSERT_NE(ra->header("Connection"), nullptr);
   EXPECT_EQ(*ra->header("Connection"), "close") << "the last response on a connection says so";
   EXPECT_TRUE(a.waitClosed(3s));
-  EXPECT_TRUE(idle.waitClosed(3s)) << "idle connections are closed at once";
   EXPECT_EQ(proxy.process().waitExit(10s), 0) << proxy.process().output();
 
   TestClient late(port);
@@ -84,8 +87,9 @@ TEST(ProxyLifecycle, GracefulShutdownFinishesInFlightRequests) {
 }
 
 TEST(ProxyLifecycle, ShutdownDeadlineCutsRequestsThatTakeTooLong) {
-  TestBackend stuck([](const BackendRequest&, BackendConnection& conn) {
-    std::this_thread::sleep_for(2500ms);
+  Gate answer;  // opened only after the proxy has given up on the request
+  TestBackend stuck([&](const BackendRequest&, BackendConnection& conn) {
+    answer.wait();
     conn.write(simpleResponse(200, "too late"));
   });
   TestConfig cfg;
@@ -96,13 +100,15 @@ TEST(ProxyLifecycle, ShutdownDeadlineCutsRequestsThatTakeTooLong) {
   ASSERT_TRUE(proxy.ok()) << proxy.process().output();
   TestClient c(proxy.port());
   ASSERT_TRUE(c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
-  std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(waitUntil([&] { return stuck.requestCount() == 1; }, 10s));
   proxy.process().signal(SIGTERM);
-  // The backend answers after 2.5 s; a proxy that waited for it would relay a 200.
+  // The backend never answers while the proxy runs: only the 500ms shutdown deadline can
+  // end the request, and the proxy must exit by itself.
   auto resp = c.read(false, 10s);
   EXPECT_FALSE(resp && resp->status == 200) << "cut at the 500ms shutdown deadline";
   EXPECT_TRUE(c.waitClosed(1s));
   EXPECT_EQ(proxy.process().waitExit(10s), 0);
+  answer.open();
 }
 
 TEST(ProxyLifecycle, Sigusr1ReopensTheAccessLogForRotation) {

@@ -7,7 +7,9 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -34,6 +36,30 @@ bool waitUntil(Predicate done, std::chrono::milliseconds timeout) {
   }
   return true;
 }
+
+// A door that a backend's thread waits at until the test opens it, so that "the request is
+// in flight" is an event the test controls, not a sleep it hopes is long enough. A test that
+// fails before opening it still ends: wait() gives up after `limit`. Open it before the
+// backend that waits at it is destroyed (declare the gate first, open it at the end).
+class Gate {
+ public:
+  void open() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      open_ = true;
+    }
+    cv_.notify_all();
+  }
+  bool wait(std::chrono::milliseconds limit = std::chrono::seconds(30)) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, limit, [this] { return open_; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false;
+};
 
 // Runs a shell command; returns its exit code and appends its stdout and stderr to *out.
 inline int runShell(const std::string& cmd, std::string* out) {
