@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "common/uri.h"
 #include "config/control_loader.h"
 #include "config/loader.h"
 #include "config/values.h"
@@ -41,6 +42,14 @@ int printOrJson(const Options& o, const Reply& r, const std::string& what,
 
 // ---- proxy ------------------------------------------------------------------------------
 
+// "/v1/clusters/<cluster>/hosts/<host>..." with both escaped: one segment each, whatever
+// the operator typed.
+std::string hostPath(const std::string& cluster, const std::string& host,
+                     const std::string& rest = "") {
+  return "/v1/clusters/" + common::escapePathSegment(cluster) + "/hosts/" +
+         common::escapePathSegment(host) + rest;
+}
+
 void hostsTable(const json& cluster) {
   std::vector<std::vector<std::string>> rows;
   for (const auto& h : cluster["hosts"]) {
@@ -61,7 +70,7 @@ int setState(const Options& o, const std::string& cluster, const std::string& ho
              const std::string& state, const std::string& deadline, bool wait, int timeout_s) {
   json body{{"state", state}};
   if (!deadline.empty()) body["deadline"] = deadline;
-  Reply r = call(o.proxy, "PUT", "/v1/clusters/" + cluster + "/hosts/" + host + "/state", body);
+  Reply r = call(o.proxy, "PUT", hostPath(cluster, host, "/state"), body);
   if (!r.ok()) return fail(state + " " + host, r);
   if (wait && state != "ready") {
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
@@ -72,7 +81,7 @@ int setState(const Options& o, const std::string& cluster, const std::string& ho
         return kTimedOut;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
-      r = call(o.proxy, "GET", "/v1/clusters/" + cluster + "/hosts/" + host);
+      r = call(o.proxy, "GET", hostPath(cluster, host));
       if (!r.ok()) return fail("drain " + host, r);
     }
   }
@@ -173,198 +182,248 @@ int follow(const Options& o, const std::string& id, int timeout_s, bool quiet_js
   }
 }
 
-int run(int argc, char** argv) {
-  CLI::App app{"lbctl - drive lbproxy and lbcontrol"};
-  app.footer(kExitCodes);
-  app.require_subcommand(1);
+// The options every subcommand shares. Global flags are accepted before or after the
+// subcommand (kubectl's habit: `lbctl history -o json`).
+struct Globals {
   Options o;
-  std::string token, output = "table";
-  o.proxy.url = env("LBCTL_PROXY", "http://127.0.0.1:9901");
-  o.control.url = env("LBCTL_CONTROL", "http://127.0.0.1:9902");
-  app.add_option("--proxy", o.proxy.url, "lbproxy admin URL");
-  app.add_option("--control", o.control.url, "lbcontrol URL");
-  app.add_option("--token", token, "bearer token for both (or LBCTL_*TOKEN)");
-  app.add_option("-o,--output", output, "table or json")->check(CLI::IsMember({"table", "json"}));
+  std::string token;
+  std::string output = "table";
+  // The servers and tokens as flags and environment say, once parsing is done.
+  Options resolve() const {
+    Options r = o;
+    r.json = output == "json";
+    r.proxy.token = env("LBCTL_PROXY_TOKEN", token.empty() ? env("LBCTL_TOKEN", "") : token);
+    r.control.token = env("LBCTL_CONTROL_TOKEN", token.empty() ? env("LBCTL_TOKEN", "") : token);
+    return r;
+  }
+};
 
-  int code = kOk;
-  // proxy
-  auto* clusters = app.add_subcommand("clusters", "list clusters and their hosts (lbproxy)");
+// Each add* function declares one subcommand: its options live in a struct of its own (kept
+// alive by its callback) and its callback does the work and sets the exit code.
+using Code = std::shared_ptr<int>;
+
+void addProxyCommands(CLI::App& app, const Globals& g, const Code& code) {
+  app.add_subcommand("clusters", "list clusters and their hosts (lbproxy)")->callback([&g, code] {
+    *code = printOrJson(g.resolve(), call(g.resolve().proxy, "GET", "/v1/clusters"), "clusters",
+                        [](const json& b) {
+                          for (const auto& c : b["clusters"]) hostsTable(c);
+                        });
+  });
+
+  auto cluster = std::make_shared<std::string>("app");
   auto* hosts = app.add_subcommand("hosts", "list a cluster's hosts (lbproxy)");
-  std::string cluster = "app", host, deadline, address, window = "60s";
-  std::vector<std::string> labels;
-  bool wait = false, force = false;
-  int weight = 1, timeout_s = 1800;
-  hosts->add_option("cluster", cluster, "cluster name")->required();
-  struct HostCmd {
-    CLI::App* cmd;
-    std::string state;
+  hosts->add_option("cluster", *cluster, "cluster name")->required();
+  hosts->callback([&g, code, cluster] {
+    const Options o = g.resolve();
+    *code =
+        printOrJson(o, call(o.proxy, "GET", "/v1/clusters/" + common::escapePathSegment(*cluster)),
+                    "hosts", hostsTable);
+  });
+
+  struct StateArgs {
+    std::string cluster, host, deadline;
+    bool wait = false;
+    int timeout_s = 1800;
   };
-  std::vector<HostCmd> state_cmds;
   for (const auto& [name, state, help] :
        std::vector<std::tuple<std::string, std::string, std::string>>{
            {"drain", "drain", "take a host out of traffic; requests in flight finish"},
            {"undrain", "ready", "put a host back in traffic"},
            {"maint", "maint", "maintenance: out of traffic and health checks"}}) {
+    auto a = std::make_shared<StateArgs>();
     auto* c = app.add_subcommand(name, help);
-    c->add_option("cluster", cluster)->required();
-    c->add_option("host", host)->required();
+    c->add_option("cluster", a->cluster)->required();
+    c->add_option("host", a->host)->required();
     if (state == "drain") {
-      c->add_flag("--wait", wait, "wait until no request is in flight on it");
-      c->add_option("--deadline", deadline, "cut requests still in flight after this (e.g. 30s)");
-      c->add_option("--timeout", timeout_s, "seconds --wait waits at most");
+      c->add_flag("--wait", a->wait, "wait until no request is in flight on it");
+      c->add_option("--deadline", a->deadline,
+                    "cut requests still in flight after this (e.g. 30s)");
+      c->add_option("--timeout", a->timeout_s, "seconds --wait waits at most");
     }
-    state_cmds.push_back({c, state});
-  }
-  auto* weight_cmd = app.add_subcommand("weight", "set a host's weight");
-  weight_cmd->add_option("cluster", cluster)->required();
-  weight_cmd->add_option("host", host)->required();
-  weight_cmd->add_option("weight", weight)->required()->check(CLI::Range(1, 10000));
-  auto* add_host = app.add_subcommand("add-host", "add a host to a cluster");
-  add_host->add_option("cluster", cluster)->required();
-  add_host->add_option("host", host, "host id")->required();
-  add_host->add_option("address", address, "IP:PORT")->required();
-  add_host->add_option("--weight", weight)->check(CLI::Range(1, 10000));
-  add_host->add_option("--label", labels, "KEY=VALUE (repeatable)");
-  auto* remove_host = app.add_subcommand("remove-host", "remove a drained host");
-  remove_host->add_option("cluster", cluster)->required();
-  remove_host->add_option("host", host)->required();
-  remove_host->add_flag("--force", force, "remove even if requests are in flight");
-  auto* stats = app.add_subcommand("stats", "traffic per route and host over a window");
-  stats->add_option("--window", window, "1s to 5m");
-  auto* reload = app.add_subcommand("reload", "re-read lbproxy's config file");
-  auto* config_cmd = app.add_subcommand("config", "configuration files");
-  config_cmd->require_subcommand(1);
-  auto* check = config_cmd->add_subcommand("check", "validate an lbproxy or lbcontrol file");
-  std::string file;
-  check->add_option("file", file)->required();
-
-  // control plane
-  auto* deploy = app.add_subcommand("deploy", "roll a version out (lbcontrol)");
-  std::string version, reason, to;
-  deploy->add_option("version", version)->required();
-  deploy->add_option("--reason", reason, "recorded in the audit log");
-  deploy->add_flag("--wait", wait, "follow it to the end; the exit code says how it ended");
-  deploy->add_option("--timeout", timeout_s, "seconds --wait waits at most (exit 6)");
-  auto* rollout = app.add_subcommand("rollout", "the current rollout");
-  rollout->require_subcommand(1);
-  auto* status = rollout->add_subcommand("status", "show it");
-  bool watch = false;
-  status->add_flag("--watch", watch, "follow it until it ends or needs someone");
-  status->add_option("--timeout", timeout_s, "seconds --watch waits at most (exit 6)");
-  std::vector<std::pair<CLI::App*, std::string>> actions;
-  for (const char* a : {"pause", "resume", "abort", "approve"}) {
-    auto* c = rollout->add_subcommand(a, std::string(a) + " the current rollout");
-    c->add_option("--reason", reason, "recorded in the audit log");
-    actions.emplace_back(c, a);
-  }
-  auto* rollback = app.add_subcommand("rollback", "roll back the current rollout, or to a release");
-  rollback->add_option("--to", to, "version from the history (default: the previous release)");
-  rollback->add_option("--reason", reason, "recorded in the audit log");
-  rollback->add_flag("--wait", wait, "follow it to the end");
-  rollback->add_option("--timeout", timeout_s, "seconds --wait waits at most (exit 6)");
-  auto* history = app.add_subcommand("history", "the last releases");
-  auto* instances = app.add_subcommand("instances", "the instances lbcontrol runs");
-
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return e.get_exit_code() == 0 ? kOk : (rc == 0 ? kOk : kUsage);
-  }
-  o.json = output == "json";
-  o.proxy.token = env("LBCTL_PROXY_TOKEN", token.empty() ? env("LBCTL_TOKEN", "") : token);
-  o.control.token = env("LBCTL_CONTROL_TOKEN", token.empty() ? env("LBCTL_TOKEN", "") : token);
-
-  if (clusters->parsed())
-    return printOrJson(o, call(o.proxy, "GET", "/v1/clusters"), "clusters", [](const json& b) {
-      for (const auto& c : b["clusters"]) hostsTable(c);
+    c->callback([&g, code, a, state = state] {
+      *code = setState(g.resolve(), a->cluster, a->host, state, a->deadline, a->wait, a->timeout_s);
     });
-  if (hosts->parsed())
-    return printOrJson(o, call(o.proxy, "GET", "/v1/clusters/" + cluster), "hosts", hostsTable);
-  for (const auto& sc : state_cmds)
-    if (sc.cmd->parsed()) return setState(o, cluster, host, sc.state, deadline, wait, timeout_s);
-  if (weight_cmd->parsed())
-    return printOrJson(
+  }
+
+  struct HostArgs {
+    std::string cluster, host, address;
+    int weight = 1;
+    std::vector<std::string> labels;
+    bool force = false;
+  };
+  auto w = std::make_shared<HostArgs>();
+  auto* weight_cmd = app.add_subcommand("weight", "set a host's weight");
+  weight_cmd->add_option("cluster", w->cluster)->required();
+  weight_cmd->add_option("host", w->host)->required();
+  weight_cmd->add_option("weight", w->weight)->required()->check(CLI::Range(1, 10000));
+  weight_cmd->callback([&g, code, w] {
+    const Options o = g.resolve();
+    *code = printOrJson(
         o,
-        call(o.proxy, "PUT", "/v1/clusters/" + cluster + "/hosts/" + host + "/weight",
-             json{{"weight", weight}}),
+        call(o.proxy, "PUT", hostPath(w->cluster, w->host, "/weight"), json{{"weight", w->weight}}),
         "weight", [](const json& h) {
           std::printf("%s: weight %s\n", str(h["id"]).c_str(), str(h["weight"]).c_str());
         });
-  if (add_host->parsed()) {
-    json body{{"id", host}, {"address", address}, {"weight", weight}};
+  });
+
+  auto add = std::make_shared<HostArgs>();
+  auto* add_host = app.add_subcommand("add-host", "add a host to a cluster");
+  add_host->add_option("cluster", add->cluster)->required();
+  add_host->add_option("host", add->host, "host id")->required();
+  add_host->add_option("address", add->address, "IP:PORT")->required();
+  add_host->add_option("--weight", add->weight)->check(CLI::Range(1, 10000));
+  add_host->add_option("--label", add->labels, "KEY=VALUE (repeatable)");
+  add_host->callback([&g, code, add] {
+    json body{{"id", add->host}, {"address", add->address}, {"weight", add->weight}};
     json l = json::object();
-    for (const auto& kv : labels) {
+    for (const auto& kv : add->labels) {
       size_t eq = kv.find('=');
       if (eq == std::string::npos) {
         std::fprintf(stderr, "lbctl: --label must be KEY=VALUE, got \"%s\"\n", kv.c_str());
-        return kUsage;
+        *code = kUsage;
+        return;
       }
       l[kv.substr(0, eq)] = kv.substr(eq + 1);
     }
     body["labels"] = l;
-    return printOrJson(o, call(o.proxy, "POST", "/v1/clusters/" + cluster + "/hosts", body),
-                       "add-host", [](const json& h) {
-                         std::printf("%s added: %s, %s\n", str(h["id"]).c_str(),
-                                     str(h["state"]).c_str(), str(h["health"]).c_str());
-                       });
-  }
-  if (remove_host->parsed())
-    return printOrJson(
+    const Options o = g.resolve();
+    *code = printOrJson(
         o,
-        call(o.proxy, "DELETE",
-             "/v1/clusters/" + cluster + "/hosts/" + host + (force ? "?force=true" : "")),
-        "remove-host", [&](const json&) { std::printf("%s removed\n", host.c_str()); });
-  if (stats->parsed())
-    return printOrJson(
-        o, call(o.proxy, "GET", "/v1/stats?window=" + window), "stats", [](const json& b) {
+        call(o.proxy, "POST", "/v1/clusters/" + common::escapePathSegment(add->cluster) + "/hosts",
+             body),
+        "add-host", [](const json& h) {
+          std::printf("%s added: %s, %s\n", str(h["id"]).c_str(), str(h["state"]).c_str(),
+                      str(h["health"]).c_str());
+        });
+  });
+
+  auto rm = std::make_shared<HostArgs>();
+  auto* remove_host = app.add_subcommand("remove-host", "remove a drained host");
+  remove_host->add_option("cluster", rm->cluster)->required();
+  remove_host->add_option("host", rm->host)->required();
+  remove_host->add_flag("--force", rm->force, "remove even if requests are in flight");
+  remove_host->callback([&g, code, rm] {
+    const Options o = g.resolve();
+    *code = printOrJson(
+        o, call(o.proxy, "DELETE", hostPath(rm->cluster, rm->host, rm->force ? "?force=true" : "")),
+        "remove-host", [rm](const json&) { std::printf("%s removed\n", rm->host.c_str()); });
+  });
+
+  auto window = std::make_shared<std::string>("60s");
+  auto* stats = app.add_subcommand("stats", "traffic per route and host over a window");
+  stats->add_option("--window", *window, "1s to 5m");
+  stats->callback([&g, code, window] {
+    const Options o = g.resolve();
+    *code = printOrJson(
+        o, call(o.proxy, "GET", "/v1/stats?window=" + common::escapePathSegment(*window)), "stats",
+        [](const json& b) {
           std::vector<std::vector<std::string>> rows;
           for (const auto& [name, r] : b["routes"].items())
             rows.push_back({name, str(r["requests"]), str(r["rps"]), str(r["error_rate"]),
                             str(r["latency_ms"]["p50"]), str(r["latency_ms"]["p99"])});
           printTable({"ROUTE", "REQUESTS", "RPS", "ERROR_RATE", "P50_MS", "P99_MS"}, rows);
         });
-  if (reload->parsed())
-    return printOrJson(o, call(o.proxy, "POST", "/v1/config/reload"), "reload", [](const json& b) {
+  });
+
+  app.add_subcommand("reload", "re-read lbproxy's config file")->callback([&g, code] {
+    const Options o = g.resolve();
+    *code = printOrJson(o, call(o.proxy, "POST", "/v1/config/reload"), "reload", [](const json& b) {
       std::printf("reloaded: config version %s\n", str(b["config_version"]).c_str());
       const json warnings = b.value("warnings", json::array());
-      for (const auto& w : warnings) std::printf("warning: %s\n", str(w).c_str());
+      for (const auto& warning : warnings) std::printf("warning: %s\n", str(warning).c_str());
     });
-  if (check->parsed()) return configCheck(file);
+  });
 
-  if (deploy->parsed() || rollback->parsed()) {
-    Reply r =
-        deploy->parsed()
-            ? call(o.control, "POST", "/v1/deploys", json{{"version", version}, {"reason", reason}})
-            : call(o.control, "POST", "/v1/rollback", json{{"to", to}, {"reason", reason}});
-    if (!r.ok()) return fail(deploy->parsed() ? "deploy" : "rollback", r);
-    const std::string id = r.body.value("id", "");
-    if (!wait) {
-      if (o.json)
-        std::printf("%s\n", r.body.dump(2).c_str());
-      else
-        std::printf("%s\n", progressLine(r.body).c_str());
-      return kOk;
+  auto* config_cmd = app.add_subcommand("config", "configuration files");
+  config_cmd->require_subcommand(1);
+  auto file = std::make_shared<std::string>();
+  auto* check = config_cmd->add_subcommand("check", "validate an lbproxy or lbcontrol file");
+  check->add_option("file", *file)->required();
+  check->callback([code, file] { *code = configCheck(*file); });
+}
+
+void addControlCommands(CLI::App& app, const Globals& g, const Code& code) {
+  struct RolloutArgs {
+    std::string version, reason, to;
+    bool wait = false;
+    int timeout_s = 1800;
+  };
+  // deploy and rollback: start a rollout, and with --wait follow it to its end.
+  auto started = [&g, code](const Reply& r, const char* what, const RolloutArgs& a) {
+    const Options o = g.resolve();
+    if (!r.ok()) {
+      *code = fail(what, r);
+      return;
     }
-    return follow(o, id, timeout_s, o.json);
-  }
-  if (status->parsed()) {
+    if (!a.wait) {
+      std::printf("%s\n", o.json ? r.body.dump(2).c_str() : progressLine(r.body).c_str());
+      *code = kOk;
+      return;
+    }
+    *code = follow(o, r.body.value("id", ""), a.timeout_s, o.json);
+  };
+  auto d = std::make_shared<RolloutArgs>();
+  auto* deploy = app.add_subcommand("deploy", "roll a version out (lbcontrol)");
+  deploy->add_option("version", d->version)->required();
+  deploy->add_option("--reason", d->reason, "recorded in the audit log");
+  deploy->add_flag("--wait", d->wait, "follow it to the end; the exit code says how it ended");
+  deploy->add_option("--timeout", d->timeout_s, "seconds --wait waits at most (exit 6)");
+  deploy->callback([&g, d, started] {
+    started(call(g.resolve().control, "POST", "/v1/deploys",
+                 json{{"version", d->version}, {"reason", d->reason}}),
+            "deploy", *d);
+  });
+  auto rb = std::make_shared<RolloutArgs>();
+  auto* rollback = app.add_subcommand("rollback", "roll back the current rollout, or to a release");
+  rollback->add_option("--to", rb->to, "version from the history (default: the previous release)");
+  rollback->add_option("--reason", rb->reason, "recorded in the audit log");
+  rollback->add_flag("--wait", rb->wait, "follow it to the end");
+  rollback->add_option("--timeout", rb->timeout_s, "seconds --wait waits at most (exit 6)");
+  rollback->callback([&g, rb, started] {
+    started(call(g.resolve().control, "POST", "/v1/rollback",
+                 json{{"to", rb->to}, {"reason", rb->reason}}),
+            "rollback", *rb);
+  });
+
+  auto* rollout = app.add_subcommand("rollout", "the current rollout");
+  rollout->require_subcommand(1);
+  auto st = std::make_shared<RolloutArgs>();
+  auto watch = std::make_shared<bool>(false);
+  auto* status = rollout->add_subcommand("status", "show it");
+  status->add_flag("--watch", *watch, "follow it until it ends or needs someone");
+  status->add_option("--timeout", st->timeout_s, "seconds --watch waits at most (exit 6)");
+  status->callback([&g, code, st, watch] {
+    const Options o = g.resolve();
     Reply r = call(o.control, "GET", "/v1/rollout");
-    if (!r.ok()) return fail("rollout status", r);
-    if (watch) return follow(o, r.body.value("id", ""), timeout_s, o.json);
-    code = printOrJson(o, r, "rollout status", rolloutTable);
-    int state_code = exitForStatus(r.body.value("status", ""));
-    return code != kOk
-               ? code
-               : (state_code == kWaitingApproval || state_code == kPaused ? state_code : kOk);
-  }
-  for (const auto& [cmd, action] : actions)
-    if (cmd->parsed())
-      return printOrJson(
-          o, call(o.control, "POST", "/v1/rollout/" + action, json{{"reason", reason}}), action,
+    if (!r.ok()) {
+      *code = fail("rollout status", r);
+      return;
+    }
+    if (*watch) {
+      *code = follow(o, r.body.value("id", ""), st->timeout_s, o.json);
+      return;
+    }
+    const int printed = printOrJson(o, r, "rollout status", rolloutTable);
+    const int state_code = exitForStatus(r.body.value("status", ""));
+    *code = printed != kOk
+                ? printed
+                : (state_code == kWaitingApproval || state_code == kPaused ? state_code : kOk);
+  });
+  for (const char* action : {"pause", "resume", "abort", "approve"}) {
+    auto reason = std::make_shared<std::string>();
+    auto* c = rollout->add_subcommand(action, std::string(action) + " the current rollout");
+    c->add_option("--reason", *reason, "recorded in the audit log");
+    c->callback([&g, code, reason, action = std::string(action)] {
+      const Options o = g.resolve();
+      *code = printOrJson(
+          o, call(o.control, "POST", "/v1/rollout/" + action, json{{"reason", *reason}}), action,
           [](const json& r) { std::printf("%s\n", progressLine(r).c_str()); });
-  if (history->parsed())
-    return printOrJson(o, call(o.control, "GET", "/v1/releases"), "history", [](const json& b) {
+    });
+  }
+
+  app.add_subcommand("history", "the last releases")->callback([&g, code] {
+    const Options o = g.resolve();
+    *code = printOrJson(o, call(o.control, "GET", "/v1/releases"), "history", [](const json& b) {
       std::vector<std::vector<std::string>> rows;
       for (const auto& r : b["releases"])
         rows.push_back({str(r["version"]), str(r["outcome"]),
@@ -374,8 +433,10 @@ int run(int argc, char** argv) {
       std::printf("current release: %s\n", str(b["current_version"]).c_str());
       printTable({"VERSION", "OUTCOME", "STARTED", "ENDED", "ROLLOUT", "REASON"}, rows);
     });
-  if (instances->parsed())
-    return printOrJson(o, call(o.control, "GET", "/v1/instances"), "instances", [](const json& b) {
+  });
+  app.add_subcommand("instances", "the instances lbcontrol runs")->callback([&g, code] {
+    const Options o = g.resolve();
+    *code = printOrJson(o, call(o.control, "GET", "/v1/instances"), "instances", [](const json& b) {
       std::vector<std::vector<std::string>> rows;
       for (const auto& i : b["instances"]) {
         std::string seen;
@@ -387,7 +448,31 @@ int run(int argc, char** argv) {
       }
       printTable({"INSTANCE", "VERSION", "ADDRESS", "PHASE", "PROXIES", "PID", "NOTE"}, rows);
     });
-  return kUsage;
+  });
+}
+
+int run(int argc, char** argv) {
+  CLI::App app{"lbctl - drive lbproxy and lbcontrol"};
+  app.footer(kExitCodes);
+  app.require_subcommand(1);
+  app.fallthrough();  // the global options below, after the subcommand as well
+  Globals g;
+  g.o.proxy.url = env("LBCTL_PROXY", "http://127.0.0.1:9901");
+  g.o.control.url = env("LBCTL_CONTROL", "http://127.0.0.1:9902");
+  app.add_option("--proxy", g.o.proxy.url, "lbproxy admin URL");
+  app.add_option("--control", g.o.control.url, "lbcontrol URL");
+  app.add_option("--token", g.token, "bearer token for both (or LBCTL_*TOKEN)");
+  app.add_option("-o,--output", g.output, "table or json")->check(CLI::IsMember({"table", "json"}));
+  auto code = std::make_shared<int>(kUsage);  // a subcommand's callback sets it
+  addProxyCommands(app, g, code);
+  addControlCommands(app, g, code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return e.get_exit_code() == 0 ? kOk : (rc == 0 ? kOk : kUsage);
+  }
+  return *code;
 }
 
 }  // namespace

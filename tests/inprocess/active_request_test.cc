@@ -154,7 +154,8 @@ TEST(ActiveRequest, ProxiesARequestAndRecordsItOnce) {
   EXPECT_EQ(requestsCounted(down.counters), 1u);
   ASSERT_EQ(backend.requestCount(), 1u);
   bool forwarded_for = false;
-  for (const auto& [name, value] : backend.requests()[0].headers)
+  const std::vector<BackendRequest> received = backend.requests();
+  for (const auto& [name, value] : received[0].headers)
     forwarded_for |= name == "X-Forwarded-For" && value == "192.0.2.7";
   EXPECT_TRUE(forwarded_for);
 }

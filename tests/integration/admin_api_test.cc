@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "tests/support/admin_client.h"
+#include "tests/support/child_process.h"
 #include "tests/support/configs.h"
 #include "tests/support/proxy_process.h"
 #include "tests/support/test_backend.h"
@@ -206,6 +207,41 @@ TEST(AdminApi, RuntimeStateSurvivesReloadAndRestartWithStateFile) {
   EXPECT_EQ(admin.host("app", "h2")["weight"], 5);
   EXPECT_EQ(admin.host("app", "h2")["address"], two.address());
   for (int i = 0; i < 5; ++i) EXPECT_EQ(httpGet(again.port(), "/")->body, "two");
+}
+
+// lbctl against a real lbproxy: global options after the subcommand, and names that the
+// operator types reach the API as one path segment each, whatever they contain.
+TEST(Lbctl, OptionsAfterTheSubcommandAndEscapedNames) {
+  TestBackend b(answers("b"));
+  TestConfig cfg;
+  cfg.hosts = {b.address()};
+  ProxyProcess proxy(cfg.yaml());
+  ASSERT_TRUE(proxy.ok()) << proxy.process().output();
+  const std::string url = "http://127.0.0.1:" + std::to_string(proxy.adminPort());
+  auto lbctl = [&](std::vector<std::string> args, std::string* out) {
+    args.insert(args.begin(), {LB_CTL_BIN, "--proxy", url});
+    ChildProcess child;
+    if (!child.start(args)) return -1;
+    auto code = child.waitExit(10s);
+    *out = child.output();
+    return code ? *code : -1;
+  };
+
+  std::string out;
+  ASSERT_EQ(lbctl({"hosts", "app", "-o", "json"}, &out), 0) << out;
+  nlohmann::json hosts = nlohmann::json::parse(out.substr(out.find('{')), nullptr, false);
+  ASSERT_FALSE(hosts.is_discarded()) << out;
+  EXPECT_EQ(hosts["hosts"][0]["id"], "h1");
+
+  // "h1/../../config/reload" must not become another path (a reload, or h1's state).
+  EXPECT_EQ(lbctl({"drain", "app", "h1/../../config/reload"}, &out), 1) << out;
+  EXPECT_NE(out.find("no host \"h1/../../config/reload\""), std::string::npos) << out;
+  EXPECT_EQ(AdminClient(proxy.adminPort()).host("app", "h1")["state"], "ready");
+  EXPECT_EQ(lbctl({"weight", "app", "h1?x=1", "3"}, &out), 1) << out;
+  EXPECT_NE(out.find("no host \"h1?x=1\""), std::string::npos) << out;
+
+  ASSERT_EQ(lbctl({"drain", "app", "h1", "-o", "json"}, &out), 0) << out;
+  EXPECT_EQ(AdminClient(proxy.adminPort()).host("app", "h1")["state"], "drain");
 }
 
 }  // namespace
