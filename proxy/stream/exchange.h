@@ -1,16 +1,15 @@
 // One request's trip upstream, whatever protocol the client speaks: choosing a host (the
 // cluster's balancer, hash keys, hosts already tried), a pooled or new connection, connect and
-// response timeouts, safe retries, the rebuilt HTTP/1.1 request head, relaying the request body
-// with upstream framing, reading and de-framing the response with backpressure, and returning
-// the connection to the pool. The client side (an HTTP/1.1 connection, or one HTTP/2 stream)
-// implements ExchangeClient: it supplies the request body when asked and turns the response
-// into its own protocol.
+// response timeouts, retries decided from the failed attempt's error (attemptFailed), the
+// rebuilt HTTP/1.1 request head, relaying the request body with upstream framing, reading and
+// de-framing the response with backpressure, and returning the connection to the pool. Its
+// client is the ActiveRequest that owns it (active_request.h), which implements ExchangeClient
+// and hands the response to the protocol's connection.
 //
-// Owner: the worker thread of the client connection. The client owns the Exchange (or borrows
-// it from the worker's pool with its request); it may call abort() at any time, and may reuse
-// the object for its next request after reset(), or hand it to another client with setClient().
-// Callbacks into the client never come after abort(), and the client must not destroy the
-// Exchange from inside one of them (close it, and delete later in the loop turn).
+// Owner: the worker thread of the client connection. The ActiveRequest owns the Exchange and
+// keeps it for its next request after reset(); it may call abort() at any time. Callbacks
+// into the client never come after abort(), and the client must not destroy the Exchange
+// from inside one of them.
 #pragma once
 
 #include <chrono>
