@@ -22,7 +22,7 @@ void readHost(Reader& r, const YAML::Node& node, const std::string& path, HostCo
   if (!r.expectMap(node, path, {"id", "address", "weight", "labels"})) return;
   r.string(node, "id", path, &host->id, true);
   r.string(node, "address", path, &host->address, true);
-  r.number(node, "weight", path, &host->weight, 1, 10000);
+  r.number(node, "weight", path, &host->weight, kMinWeight, kMaxWeight);
   if (YAML::Node labels = node["labels"]) {
     std::string lpath = Reader::join(path, "labels");
     if (!labels.IsMap()) {

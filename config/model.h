@@ -19,6 +19,10 @@ struct Mark {
   int column = 0;
 };
 
+// A host's weight, wherever it is set (the file, the admin API, lbctl): one range.
+inline constexpr uint32_t kMinWeight = 1;
+inline constexpr uint32_t kMaxWeight = 10000;
+
 struct HostConfig {
   std::string id;
   std::string address;  // "ip:port" or "[v6]:port"

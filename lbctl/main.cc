@@ -255,7 +255,9 @@ void addProxyCommands(CLI::App& app, const Globals& g, const Code& code) {
   auto* weight_cmd = app.add_subcommand("weight", "set a host's weight");
   weight_cmd->add_option("cluster", w->cluster)->required();
   weight_cmd->add_option("host", w->host)->required();
-  weight_cmd->add_option("weight", w->weight)->required()->check(CLI::Range(1, 10000));
+  weight_cmd->add_option("weight", w->weight)
+      ->required()
+      ->check(CLI::Range(config::kMinWeight, config::kMaxWeight));
   weight_cmd->callback([&g, code, w] {
     const Options o = g.resolve();
     *code = printOrJson(
@@ -271,7 +273,8 @@ void addProxyCommands(CLI::App& app, const Globals& g, const Code& code) {
   add_host->add_option("cluster", add->cluster)->required();
   add_host->add_option("host", add->host, "host id")->required();
   add_host->add_option("address", add->address, "IP:PORT")->required();
-  add_host->add_option("--weight", add->weight)->check(CLI::Range(1, 10000));
+  add_host->add_option("--weight", add->weight)
+      ->check(CLI::Range(config::kMinWeight, config::kMaxWeight));
   add_host->add_option("--label", add->labels, "KEY=VALUE (repeatable)");
   add_host->callback([&g, code, add] {
     json body{{"id", add->host}, {"address", add->address}, {"weight", add->weight}};

@@ -86,6 +86,26 @@ uint16_t openListener(const std::string& name, const std::string& address, Worke
 
 }  // namespace
 
+namespace {
+
+// The one check of a weight field from the admin API (the range is config's, as for files).
+bool validWeight(const json& w) {
+  return w.is_number_unsigned() && w.get<uint64_t>() >= config::kMinWeight &&
+         w.get<uint64_t>() <= config::kMaxWeight;
+}
+
+json weightError() {
+  return errorBody("bad_request", "field \"weight\" must be an integer " +
+                                      std::to_string(config::kMinWeight) + "-" +
+                                      std::to_string(config::kMaxWeight));
+}
+
+json noCluster(const std::string& cluster) {
+  return errorBody("not_found", "no cluster named \"" + cluster + "\"");
+}
+
+}  // namespace
+
 json errorBody(const std::string& code, const std::string& message) {
   return common::errorBody(code, message);
 }
@@ -450,7 +470,7 @@ void Controller::listClusters(Reply reply) {
 
 void Controller::getCluster(const std::string& cluster, Reply reply) {
   if (!effectiveCluster(cluster)) {
-    reply(404, errorBody("not_found", "no cluster named \"" + cluster + "\""));
+    reply(404, noCluster(cluster));
     return;
   }
   collectReports(0, [this, cluster, reply](std::vector<worker::WorkerReport> reports) {
@@ -481,7 +501,7 @@ void Controller::answerHost(const std::string& cluster, const std::string& id, i
 void Controller::addHost(const std::string& cluster, const std::string& body, Reply reply) {
   const config::ClusterConfig* c = effectiveCluster(cluster);
   if (!c) {
-    reply(404, errorBody("not_found", "no cluster named \"" + cluster + "\""));
+    reply(404, noCluster(cluster));
     return;
   }
   json j;
@@ -497,9 +517,7 @@ void Controller::addHost(const std::string& cluster, const std::string& body, Re
     host.id = j["id"].get<std::string>();
     host.address = j["address"].get<std::string>();
     if (j.contains("weight")) {
-      if (!j["weight"].is_number_unsigned() || j["weight"].get<uint64_t>() < 1 ||
-          j["weight"].get<uint64_t>() > 10000)
-        return reply(400, errorBody("bad_request", "field \"weight\" must be an integer 1-10000"));
+      if (!validWeight(j["weight"])) return reply(400, weightError());
       host.weight = j["weight"].get<uint32_t>();
     }
     if (j.contains("labels")) {
@@ -553,8 +571,7 @@ void Controller::addHost(const std::string& cluster, const std::string& body, Re
 
 void Controller::removeHost(const std::string& cluster, const std::string& id, bool force,
                             Reply reply) {
-  if (!effectiveCluster(cluster))
-    return reply(404, errorBody("not_found", "no cluster named \"" + cluster + "\""));
+  if (!effectiveCluster(cluster)) return reply(404, noCluster(cluster));
   auto state = hostState(cluster, id);
   if (!state || !effectiveHost(cluster, id))
     return reply(404,
@@ -619,8 +636,7 @@ void Controller::setAdminState(HostState& host, AdminState state) {
 
 void Controller::setState(const std::string& cluster, const std::string& id,
                           const std::string& body, Reply reply) {
-  if (!effectiveCluster(cluster))
-    return reply(404, errorBody("not_found", "no cluster named \"" + cluster + "\""));
+  if (!effectiveCluster(cluster)) return reply(404, noCluster(cluster));
   auto state = hostState(cluster, id);
   if (!state || !effectiveHost(cluster, id))
     return reply(404,
@@ -674,17 +690,14 @@ void Controller::setState(const std::string& cluster, const std::string& id,
 
 void Controller::setWeight(const std::string& cluster, const std::string& id,
                            const std::string& body, Reply reply) {
-  if (!effectiveCluster(cluster))
-    return reply(404, errorBody("not_found", "no cluster named \"" + cluster + "\""));
+  if (!effectiveCluster(cluster)) return reply(404, noCluster(cluster));
   auto state = hostState(cluster, id);
   if (!state || !effectiveHost(cluster, id))
     return reply(404,
                  errorBody("not_found", "no host \"" + id + "\" in cluster \"" + cluster + "\""));
   json j;
   if (!parseBody(body, &j, reply)) return;
-  if (!j.contains("weight") || !j["weight"].is_number_unsigned() ||
-      j["weight"].get<uint64_t>() < 1 || j["weight"].get<uint64_t>() > 10000)
-    return reply(400, errorBody("bad_request", "field \"weight\" must be an integer 1-10000"));
+  if (!j.contains("weight") || !validWeight(j["weight"])) return reply(400, weightError());
   for (const auto& [k, v] : j.items())
     if (k != "weight") return reply(400, errorBody("bad_request", "unknown field \"" + k + "\""));
   overlay_.overrides[cluster][id].weight = j["weight"].get<uint32_t>();
