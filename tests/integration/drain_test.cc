@@ -94,9 +94,9 @@ TEST(Drain, UnderLoadNoFailureAndNoNewRequestToTheDrainedHost) {
 
 TEST(Drain, ActiveRequestsCountDownAndTheDeadlineClosesStragglers) {
   // h1 holds its requests open for a long time; h2 answers at once.
-  std::atomic<bool> release{false};
+  Gate release;  // the test opens it when the held requests may finish
   TestBackend h1([&](const BackendRequest&, BackendConnection& conn) {
-    for (int i = 0; i < 1000 && !release; ++i) std::this_thread::sleep_for(10ms);
+    release.wait(10s);
     conn.write(simpleResponse(200, "h1"));
   });
   TestBackend h2([](const BackendRequest&, BackendConnection& conn) {
@@ -136,7 +136,7 @@ TEST(Drain, ActiveRequestsCountDownAndTheDeadlineClosesStragglers) {
   }
   EXPECT_EQ(ok, 2);   // the h2 ones
   EXPECT_EQ(cut, 2);  // the h1 ones, answered 502 before any response byte
-  release = true;
+  release.open();
   EXPECT_EQ(admin.call("DELETE", "/v1/clusters/app/hosts/h1").status, 200);
 }
 

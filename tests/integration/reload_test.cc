@@ -162,9 +162,9 @@ TEST(Reload, ListenersAreAddedAndRemoved) {
 }
 
 TEST(Reload, InFlightRequestFinishesOnItsSnapshot) {
-  std::atomic<bool> release{false};
+  Gate release;  // the test opens it when the held requests may finish
   TestBackend old_host([&](const BackendRequest&, BackendConnection& conn) {
-    for (int i = 0; i < 500 && !release; ++i) std::this_thread::sleep_for(10ms);
+    release.wait(5s);
     conn.write(simpleResponse(200, "old"));
   });
   TestBackend new_host(answers("new"));
@@ -181,7 +181,7 @@ TEST(Reload, InFlightRequestFinishesOnItsSnapshot) {
   rewrite(proxy.configPath(), after.yaml());
   ASSERT_EQ(admin.call("POST", "/v1/config/reload").status, 200);
   EXPECT_EQ(httpGet(proxy.port(), "/")->body, "new");
-  release = true;
+  release.open();
   auto resp = slow.read();
   ASSERT_TRUE(resp);
   EXPECT_EQ(resp->status, 200);
