@@ -38,24 +38,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-mkdir -p "$TMP/backend"
-cat >"$TMP/backend/nginx.conf" <<CONF
-daemon off;
-worker_processes 1;
-pid $TMP/backend/nginx.pid;
-error_log $TMP/backend/error.log warn;
-events { worker_connections 8000; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:9201; listen 127.0.0.1:9202; listen 127.0.0.1:9203;
-    location / { return 200 "hello, world!\n"; }
-  }
-}
-CONF
-nginx -p "$TMP/backend" -c "$TMP/backend/nginx.conf" &
-pids+=($!)
+# shellcheck source=bench/load/backends.sh
+source "$ROOT/bench/load/backends.sh"
+start_backends "$TMP/backend"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=bench.test \
   -addext subjectAltName=DNS:bench.test -keyout "$TMP/tls.key" -out "$TMP/tls.crt" 2>/dev/null
 

@@ -36,24 +36,10 @@ cleanup() {
 trap cleanup EXIT
 
 # --- backends: one nginx, three ports, a 14-byte body ---------------------------------------
-mkdir -p "$TMP/backend" "$TMP/nginx"
-cat >"$TMP/backend/nginx.conf" <<CONF
-daemon off;
-worker_processes 1;
-pid $TMP/backend/nginx.pid;
-error_log $TMP/backend/error.log warn;
-events { worker_connections 8000; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:9201; listen 127.0.0.1:9202; listen 127.0.0.1:9203;
-    location / { return 200 "hello, world!\n"; }
-  }
-}
-CONF
-nginx -p "$TMP/backend" -c "$TMP/backend/nginx.conf" &
-pids+=($!)
+mkdir -p "$TMP/nginx"
+# shellcheck source=bench/load/backends.sh
+source "$ROOT/bench/load/backends.sh"
+start_backends "$TMP/backend"
 
 # --- the proxies ---------------------------------------------------------------------------
 # One P-256 certificate for the TLS listeners of all three (ports 8311-8313).

@@ -6,15 +6,12 @@
 
 #include <gtest/gtest.h>
 
-#include <atomic>
-#include <condition_variable>
-#include <mutex>
-
 #include "common/clock.h"
 #include "config/loader.h"
 #include "proxy/snapshot/snapshot.h"
 #include "proxy/stream/worker_context.h"
 #include "tests/support/test_backend.h"
+#include "tests/support/test_util.h"
 
 namespace lb::stream {
 namespace {
@@ -236,13 +233,8 @@ TEST(ActiveRequest, ErrorsAreAnsweredOnceWithTheSameResponse) {
 
 TEST(ActiveRequest, UpstreamTimeoutIsAnEventOfTheClock) {
   // The backend takes the request and never answers until the test ends.
-  std::mutex mu;
-  std::condition_variable cv;
-  bool release = false;
-  TestBackend backend([&](const BackendRequest&, BackendConnection&) {
-    std::unique_lock lock(mu);
-    cv.wait(lock, [&] { return release; });
-  });
+  test::Gate release;
+  TestBackend backend([&](const BackendRequest&, BackendConnection&) { release.wait(); });
   Harness h(backend.address());
   FakeDownstream down(h.ctx->loop());
   ActiveRequest request(*h.ctx);
@@ -261,21 +253,12 @@ TEST(ActiveRequest, UpstreamTimeoutIsAnEventOfTheClock) {
   EXPECT_EQ(down.status, 504);
   EXPECT_NE(down.body.find("upstream response timeout"), std::string::npos) << down.body;
   EXPECT_EQ(down.completes, 1);
-  {
-    std::lock_guard lock(mu);
-    release = true;
-  }
-  cv.notify_all();
+  release.open();
 }
 
 TEST(ActiveRequest, ClientGoneIsRecordedAs499Once) {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool release = false;
-  TestBackend backend([&](const BackendRequest&, BackendConnection&) {
-    std::unique_lock lock(mu);
-    cv.wait(lock, [&] { return release; });
-  });
+  test::Gate release;
+  TestBackend backend([&](const BackendRequest&, BackendConnection&) { release.wait(); });
   Harness h(backend.address());
   FakeDownstream down(h.ctx->loop());
   ActiveRequest request(*h.ctx);
@@ -296,11 +279,7 @@ TEST(ActiveRequest, ClientGoneIsRecordedAs499Once) {
   h.clock.advance(10s);
   h.ctx->deadlines().expireDue();
   EXPECT_EQ(down.heads, 0);
-  {
-    std::lock_guard lock(mu);
-    release = true;
-  }
-  cv.notify_all();
+  release.open();
 }
 
 }  // namespace
