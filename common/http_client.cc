@@ -4,6 +4,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <strings.h>
 
 #include "common/address.h"
 
@@ -44,6 +45,9 @@ void onDone(evhttp_request* req, void* arg) noexcept {
     ex->result.error = ex->failed ? errorText(ex->error) : "connection failed";
   } else {
     ex->result.status = evhttp_request_get_response_code(req);
+    const evkeyvalq* headers = evhttp_request_get_input_headers(req);
+    for (const evkeyval* h = headers->tqh_first; h; h = h->next.tqe_next)
+      ex->result.headers.emplace_back(h->key, h->value);
     evbuffer* in = evhttp_request_get_input_buffer(req);
     ex->result.body.resize(evbuffer_get_length(in));
     evbuffer_remove(in, ex->result.body.data(), ex->result.body.size());
@@ -57,20 +61,36 @@ void onError(evhttp_request_error error, void* arg) noexcept {
   ex->error = error;
 }
 
-evhttp_cmd_type commandOf(const std::string& method) {
+// 0 for a method this client does not send.
+int commandOf(const std::string& method) {
+  if (method == "GET") return EVHTTP_REQ_GET;
+  if (method == "HEAD") return EVHTTP_REQ_HEAD;
   if (method == "POST") return EVHTTP_REQ_POST;
   if (method == "PUT") return EVHTTP_REQ_PUT;
   if (method == "DELETE") return EVHTTP_REQ_DELETE;
-  return EVHTTP_REQ_GET;
+  if (method == "PATCH") return EVHTTP_REQ_PATCH;
+  return 0;
 }
 
 }  // namespace
+
+const std::string* HttpResult::header(std::string_view name) const {
+  for (const auto& [key, value] : headers)
+    if (strncasecmp(key.data(), name.data(), name.size()) == 0 && key.size() == name.size())
+      return &value;
+  return nullptr;
+}
 
 HttpResult httpCall(const HttpCall& call) {
   HttpResult bad;
   auto hp = parseHostPort(call.address, false);
   if (!hp) {
     bad.error = "invalid address " + call.address;
+    return bad;
+  }
+  const int command = commandOf(call.method);
+  if (command == 0) {
+    bad.error = "unsupported method " + call.method;
     return bad;
   }
   Exchange ex;
@@ -92,7 +112,8 @@ HttpResult httpCall(const HttpCall& call) {
     evhttp_add_header(headers, "Content-Type", "application/json");
     evbuffer_add(evhttp_request_get_output_buffer(req), call.body.data(), call.body.size());
   }
-  if (evhttp_make_request(conn, req, commandOf(call.method), call.target.c_str()) != 0) {
+  if (evhttp_make_request(conn, req, static_cast<evhttp_cmd_type>(command), call.target.c_str()) !=
+      0) {
     bad.error = "cannot send the request";
   } else {
     // Bounded by the connection timeout; the extra timer guards against a stuck connect.

@@ -6,6 +6,9 @@
 
 #include <chrono>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 namespace lb::common {
 
@@ -13,15 +16,18 @@ struct HttpResult {
   int status = 0;  // 0 when there was no HTTP answer
   std::string body;
   std::string error;  // transport failure ("connection refused", "timed out"), "" when answered
+  std::vector<std::pair<std::string, std::string>> headers;  // as received
   bool answered() const { return error.empty(); }
+  // The first header of that name (case-insensitive), or nullptr.
+  const std::string* header(std::string_view name) const;
 };
 
 struct HttpCall {
-  std::string address;  // "IP:PORT" or "[v6]:PORT"
-  std::string method = "GET";
-  std::string target = "/";  // path and query
-  std::string body;          // sent as application/json when not empty
-  std::string bearer;        // Authorization: Bearer ...; "" = none
+  std::string address;         // "IP:PORT" or "[v6]:PORT"
+  std::string method = "GET";  // GET, HEAD, POST, PUT, DELETE or PATCH
+  std::string target = "/";    // path and query
+  std::string body;            // sent as application/json when not empty
+  std::string bearer;          // Authorization: Bearer ...; "" = none
   std::chrono::milliseconds timeout{5000};
 };
 

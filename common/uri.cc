@@ -1,5 +1,7 @@
 #include "common/uri.h"
 
+#include "common/address.h"
+
 namespace lb::common {
 
 std::string escapePathSegment(std::string_view text) {
@@ -21,6 +23,14 @@ std::string escapePathSegment(std::string_view text) {
   if (out == ".") return "%2E";
   if (out == "..") return "%2E%2E";
   return out;
+}
+
+std::optional<std::string> parseAdminUrl(std::string_view url) {
+  if (!url.starts_with("http://")) return std::nullopt;
+  url.remove_prefix(7);
+  if (url.ends_with("/")) url.remove_suffix(1);
+  if (!parseHostPort(url, false)) return std::nullopt;
+  return std::string(url);
 }
 
 }  // namespace lb::common

@@ -1,5 +1,6 @@
 #include "config/control_loader.h"
 
+#include "common/uri.h"
 #include "config/yaml_reader.h"
 
 namespace lb::config {
@@ -14,14 +15,6 @@ const char* approvalModeName(ApprovalMode mode) {
       return "every_step";
   }
   return "none";
-}
-
-std::optional<std::string> parseAdminUrl(std::string_view url) {
-  if (!url.starts_with("http://")) return std::nullopt;
-  url.remove_prefix(7);
-  if (url.ends_with("/")) url.remove_suffix(1);
-  if (!parseHostPort(url, false)) return std::nullopt;
-  return std::string(url);
 }
 
 namespace {

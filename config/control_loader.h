@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "common/uri.h"
 #include "config/control_model.h"
 #include "config/loader.h"
 
@@ -22,8 +23,6 @@ ControlLoadResult loadControlConfigString(const std::string& yaml, const std::st
 // True when the file's top level has `proxies` (an lbcontrol file) rather than `listeners`.
 bool isControlConfigFile(const std::string& path);
 
-// "http://IP:PORT" (an optional trailing "/"): the only URL form the proxies' admin API and
-// lbcontrol's own API are reached at. Returns the "IP:PORT" part.
-std::optional<std::string> parseAdminUrl(std::string_view url);
+using common::parseAdminUrl;
 
 }  // namespace lb::config

@@ -4,41 +4,22 @@
 #include <cstdio>
 #include <ctime>
 
-#include "common/http_client.h"
-#include "config/control_loader.h"
-
 namespace lb::lbctl {
 
 using nlohmann::json;
 
 Reply call(const Server& server, const std::string& method, const std::string& target,
            const json& body) {
-  Reply r;
-  auto address = config::parseAdminUrl(server.url);
-  if (!address) {
+  // A drain or a reload answers when it is done: a long timeout.
+  auto c = client::AdminClient::fromUrl(server.url, server.token, std::chrono::milliseconds(60000));
+  if (!c) {
+    Reply r;
     r.message = "invalid server URL \"" + server.url + "\" (expected http://IP:PORT)";
     return r;
   }
-  common::HttpCall c;
-  c.address = *address;
-  c.method = method;
-  c.target = target;
-  c.bearer = server.token;
-  c.timeout = std::chrono::milliseconds(60000);  // a drain or reload answers when it is done
-  if (!body.is_null()) c.body = body.dump();
-  common::HttpResult h = common::httpCall(c);
-  if (!h.answered()) {
-    r.message = server.url + ": " + h.error;
-    return r;
-  }
-  r.status = h.status;
-  r.body = json::parse(h.body, nullptr, false);
-  if (r.body.is_discarded()) {
-    r.body = h.body;  // /metrics and other text
-  } else if (!r.ok() && r.body.is_object() && r.body.contains("error")) {
-    r.message = r.body["error"].value("message", "");
-  }
-  if (!r.ok() && r.message.empty()) r.message = "HTTP " + std::to_string(r.status);
+  Reply r = c->call(method, target, body);
+  if (!r.answered()) r.message = server.url + ": " + r.message;
+  if (r.ok() && r.body.is_null()) r.body = r.text;  // /metrics and other text
   return r;
 }
 

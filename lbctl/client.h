@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "client/admin_client.h"
+
 namespace lb::lbctl {
 
 // Stable exit codes (documented in --help and the README).
@@ -30,13 +32,10 @@ struct Options {
   bool json = false;  // -o json
 };
 
-struct Reply {
-  int status = 0;  // 0: no answer (the message says why)
-  nlohmann::json body;
-  std::string message;  // for people: the server's error message or the transport error
-  bool ok() const { return status >= 200 && status < 300; }
-};
+using client::Reply;
 
+// One call through the shared admin client (client/admin_client.h); a transport error's
+// message names the server.
 Reply call(const Server& server, const std::string& method, const std::string& target,
            const nlohmann::json& body = nullptr);
 

@@ -11,6 +11,7 @@
 #include "config/control_loader.h"
 #include "config/loader.h"
 #include "config/values.h"
+#include "controlplane/model/rollout.h"
 #include "lbctl/client.h"
 
 namespace lb::lbctl {
@@ -42,13 +43,7 @@ int printOrJson(const Options& o, const Reply& r, const std::string& what,
 
 // ---- proxy ------------------------------------------------------------------------------
 
-// "/v1/clusters/<cluster>/hosts/<host>..." with both escaped: one segment each, whatever
-// the operator typed.
-std::string hostPath(const std::string& cluster, const std::string& host,
-                     const std::string& rest = "") {
-  return "/v1/clusters/" + common::escapePathSegment(cluster) + "/hosts/" +
-         common::escapePathSegment(host) + rest;
-}
+using client::hostPath;
 
 void hostsTable(const json& cluster) {
   std::vector<std::vector<std::string>> rows;
@@ -113,13 +108,32 @@ int configCheck(const std::string& path) {
 
 // ---- control plane ----------------------------------------------------------------------
 
-int exitForStatus(const std::string& status) {
-  if (status == "succeeded") return kOk;
-  if (status == "rolled_back") return kRolledBack;
-  if (status == "waiting_approval") return kWaitingApproval;
-  if (status == "paused") return kPaused;
-  if (status == "aborted" || status == "failed") return kError;
-  return -1;  // still going
+// The exit code a rollout's status ends `rollout status --watch` with; -1 while it goes on.
+int exitForStatus(const std::string& name) {
+  using controlplane::RolloutStatus;
+  auto status = controlplane::parseRolloutStatus(name);
+  if (!status) {  // a newer server's: say so rather than wait for ever
+    std::fprintf(stderr, "lbctl: unknown rollout status \"%s\"\n", name.c_str());
+    return kError;
+  }
+  switch (*status) {
+    case RolloutStatus::kSucceeded:
+      return kOk;
+    case RolloutStatus::kRolledBack:
+      return kRolledBack;
+    case RolloutStatus::kWaitingApproval:
+      return kWaitingApproval;
+    case RolloutStatus::kPaused:
+      return kPaused;
+    case RolloutStatus::kAborted:
+    case RolloutStatus::kFailed:
+      return kError;
+    case RolloutStatus::kRunning:
+    case RolloutStatus::kWatching:
+    case RolloutStatus::kRollingBack:
+      return -1;
+  }
+  return -1;
 }
 
 std::string progressLine(const json& r) {

@@ -15,6 +15,31 @@ namespace lb::controlplane {
 
 using nlohmann::json;
 
+namespace {
+
+int httpStatus(EngineError::Kind kind) {
+  switch (kind) {
+    case EngineError::Kind::kBadRequest:
+      return 400;
+    case EngineError::Kind::kNotFound:
+      return 404;
+    case EngineError::Kind::kConflict:
+      return 409;
+  }
+  return 500;
+}
+
+json errorJson(const EngineError& e) {
+  const char* code = e.kind == EngineError::Kind::kBadRequest ? "bad_request"
+                     : e.kind == EngineError::Kind::kNotFound ? "not_found"
+                                                              : "conflict";
+  json body = common::errorBody(code, e.message);
+  if (!e.rollout_id.empty()) body["error"]["rollout_id"] = e.rollout_id;
+  return body;
+}
+
+}  // namespace
+
 bool readTokens(const std::string& path, std::vector<std::pair<std::string, std::string>>* out,
                 std::string* error) {
   std::ifstream in(path);
@@ -81,11 +106,15 @@ void ApiServer::handle(evhttp_request* req) {
   const std::vector<std::string> p = common::splitPath(raw_path ? raw_path : "/");
   const std::string method = common::methodOf(req);
 
-  // Runs `fn` on the engine thread and answers with its result on this one.
-  auto onEngine = [this, req](std::function<ApiResult(Engine&)> fn) {
-    engine_loop_.post([this, req, fn = std::move(fn)] {
-      ApiResult r = fn(engine_);
-      main_loop_.post([req, r] { common::sendJson(req, r.status, r.body); });
+  // Runs `fn` on the engine thread and answers with its result on this one: `ok_status` when
+  // it succeeded (202 for what the engine carries out later), the error's status otherwise.
+  auto onEngine = [this, req](std::function<EngineAnswer(Engine&)> fn, int ok_status = 200) {
+    engine_loop_.post([this, req, fn = std::move(fn), ok_status] {
+      EngineAnswer a = fn(engine_);
+      main_loop_.post([req, a = std::move(a), ok_status] {
+        if (a.ok()) return common::sendJson(req, ok_status, a.body);
+        common::sendJson(req, httpStatus(a.error->kind), errorJson(*a.error));
+      });
     });
   };
   // POST bodies: a JSON object whose fields are all strings, from the allowed list.
@@ -151,21 +180,25 @@ void ApiServer::handle(evhttp_request* req) {
     if (!fields({"version", "reason"}, &body)) return;
     if (str(body, "version").empty())
       return common::sendJson(req, 400, common::errorBody("bad_request", "version is required"));
-    return onEngine([who, body, str](Engine& e) {
-      return e.deploy(str(body, "version"), who, str(body, "reason"));
-    });
+    return onEngine(
+        [who, body, str](Engine& e) {
+          return e.deploy(str(body, "version"), who, str(body, "reason"));
+        },
+        202);
   }
   if (p.size() == 2 && what == "rollback") {
     if (method != "POST") return common::sendWrongMethod(req, method, "POST");
     json body;
     if (!fields({"to", "reason"}, &body)) return;
-    return onEngine([who, body, str](Engine& e) {
-      return e.rollback(str(body, "to"), who, str(body, "reason"));
-    });
+    return onEngine(
+        [who, body, str](Engine& e) {
+          return e.rollback(str(body, "to"), who, str(body, "reason"));
+        },
+        202);
   }
   if (p.size() == 3 && what == "rollout") {
     const std::string& action = p[2];
-    using Action = ApiResult (Engine::*)(const std::string&, const std::string&);
+    using Action = EngineAnswer (Engine::*)(const std::string&, const std::string&);
     Action fn = action == "pause"     ? &Engine::pause
                 : action == "resume"  ? &Engine::resume
                 : action == "abort"   ? &Engine::abort
@@ -175,8 +208,8 @@ void ApiServer::handle(evhttp_request* req) {
       if (method != "POST") return common::sendWrongMethod(req, method, "POST");
       json body;
       if (!fields({"reason"}, &body)) return;
-      return onEngine(
-          [who, body, str, fn](Engine& e) { return (e.*fn)(who, str(body, "reason")); });
+      return onEngine([who, body, str, fn](Engine& e) { return (e.*fn)(who, str(body, "reason")); },
+                      action == "abort" ? 202 : 200);
     }
   }
   common::sendJson(

@@ -1,12 +1,11 @@
 #include "controlplane/model/instance.h"
 
-#include <array>
-#include <utility>
+#include "controlplane/model/names.h"
 
 namespace lb::controlplane {
 
 namespace {
-constexpr std::array<std::pair<Phase, const char*>, 9> kNames{{
+constexpr NameTable<Phase, 9> kNames{{
     {Phase::kStarting, "starting"},
     {Phase::kGating, "gating"},
     {Phase::kBaking, "baking"},
@@ -19,16 +18,8 @@ constexpr std::array<std::pair<Phase, const char*>, 9> kNames{{
 }};
 }  // namespace
 
-const char* phaseName(Phase phase) {
-  for (const auto& [p, name] : kNames)
-    if (p == phase) return name;
-  return "unknown";
-}
+const char* phaseName(Phase phase) { return nameIn(kNames, phase); }
 
-std::optional<Phase> parsePhase(const std::string& name) {
-  for (const auto& [p, n] : kNames)
-    if (name == n) return p;
-  return std::nullopt;
-}
+std::optional<Phase> parsePhase(const std::string& name) { return parseIn(kNames, name); }
 
 }  // namespace lb::controlplane

@@ -1,14 +1,11 @@
 #include "controlplane/proxy/proxy_fleet.h"
 
-#include <event2/http.h>
-
 #include <algorithm>
-#include <cstdlib>
+#include <future>
 #include <nlohmann/json.hpp>
 
 #include "common/durable_file.h"
-#include "common/http_client.h"
-#include "config/control_loader.h"
+#include "common/uri.h"
 
 namespace lb::controlplane {
 
@@ -16,12 +13,7 @@ using nlohmann::json;
 
 namespace {
 
-std::string encode(const std::string& s) {
-  char* e = evhttp_uriencode(s.c_str(), static_cast<ev_ssize_t>(s.size()), 0);
-  std::string out = e ? e : "";
-  free(e);
-  return out;
-}
+constexpr std::chrono::milliseconds kCallTimeout{3000};
 
 std::string firstLine(const std::string& text) {
   std::string line = text.substr(0, text.find('\n'));
@@ -29,58 +21,71 @@ std::string firstLine(const std::string& text) {
   return line;
 }
 
+// A JSON object answered with one of `done`, else the failure.
+std::optional<ProxyFailure> check(const std::string& proxy, const client::Reply& r,
+                                  std::initializer_list<int> done) {
+  if (!r.answered()) return ProxyFailure{proxy, 0, r.message};
+  if (std::find(done.begin(), done.end(), r.status) == done.end())
+    return ProxyFailure{proxy, r.status, r.ok() ? "unexpected answer" : r.message};
+  if (!r.body.is_object()) return ProxyFailure{proxy, r.status, "answer is not JSON"};
+  return std::nullopt;
+}
+
 }  // namespace
+
+std::string ProxyFailure::text() const {
+  if (status == 0) return proxy + ": " + message;
+  return proxy + ": HTTP " + std::to_string(status) + (message.empty() ? "" : " " + message);
+}
+
+std::string describe(const ProxyFailures& failures) {
+  std::string out;
+  for (const auto& f : failures) out += (out.empty() ? "" : "; ") + f.text();
+  return out;
+}
 
 ProxyFleet::ProxyFleet(const config::ControlConfig& cfg) : cluster_(cfg.cluster) {
   for (const auto& p : cfg.proxies) {
-    Endpoint e;
-    e.name = p.admin;
-    e.address = config::parseAdminUrl(p.admin).value_or("");
+    std::string token;
     if (!p.token_file.empty()) {
       std::string text;
       if (!common::readWholeFile(p.token_file, &text))
         setup_errors_.push_back("proxies: cannot read token file " + p.token_file);
-      e.token = firstLine(text);
+      token = firstLine(text);
     }
-    endpoints_.push_back(std::move(e));
+    // The loader checked the URL; an empty address fails every call with a clear error.
+    endpoints_.push_back({p.admin, client::AdminClient(common::parseAdminUrl(p.admin).value_or(""),
+                                                       std::move(token), kCallTimeout)});
   }
 }
 
-std::string ProxyFleet::call(const Endpoint& p, const std::string& method,
-                             const std::string& target, const std::string& body, int* status,
-                             json* out) const {
-  common::HttpCall c;
-  c.address = p.address;
-  c.method = method;
-  c.target = target;
-  c.body = body;
-  c.bearer = p.token;
-  c.timeout = std::chrono::milliseconds(3000);
-  common::HttpResult r = common::httpCall(c);
-  if (!r.answered()) return p.name + ": " + r.error;
-  *status = r.status;
-  *out = json::parse(r.body, nullptr, false);
-  if (out->is_discarded() || !out->is_object())
-    return p.name + ": answer is not JSON (HTTP " + std::to_string(r.status) + ")";
-  return "";
+template <typename T, typename Fn>
+std::vector<T> ProxyFleet::onEveryProxy(Fn fn) const {
+  std::vector<T> out;
+  if (endpoints_.size() == 1) {
+    out.push_back(fn(endpoints_[0]));
+    return out;
+  }
+  std::vector<std::future<T>> calls;
+  for (const auto& e : endpoints_)
+    calls.push_back(std::async(std::launch::async, [&fn, &e] { return fn(e); }));
+  for (auto& c : calls) out.push_back(c.get());
+  return out;
 }
 
 FleetView ProxyFleet::observe() const {
   FleetView view;
   view.proxies = endpoints_.size();
-  for (const auto& p : endpoints_) {
-    int status = 0;
-    json body;
-    std::string err = call(p, "GET", "/v1/clusters/" + encode(cluster_), "", &status, &body);
-    if (err.empty() && status != 200)
-      err = p.name + ": HTTP " + std::to_string(status) + " " +
-            body.value("/error/message"_json_pointer, std::string());
-    if (!err.empty()) {
-      view.errors.push_back(err);
+  auto replies =
+      onEveryProxy<client::Reply>([this](const Endpoint& e) { return e.admin.cluster(cluster_); });
+  for (size_t k = 0; k < replies.size(); ++k) {
+    const std::string& name = endpoints_[k].name;
+    if (auto failure = check(name, replies[k], {200})) {
+      view.errors.push_back(failure->text());
       continue;
     }
     try {
-      for (const auto& h : body.value("hosts", json::array())) {
+      for (const auto& h : replies[k].body.value("hosts", json::array())) {
         HostView v;
         v.state = h.value("state", "");
         v.health = h.value("health", "");
@@ -90,8 +95,8 @@ FleetView ProxyFleet::observe() const {
         v.active_requests = h.value("active_requests", uint64_t{0});
         view.hosts[h.value("id", "")].push_back(v);
       }
-    } catch (const json::exception& e) {
-      view.errors.push_back(p.name + ": unexpected cluster view: " + e.what());
+    } catch (const json::exception& ex) {
+      view.errors.push_back(name + ": unexpected cluster view: " + ex.what());
     }
   }
   return view;
@@ -99,20 +104,19 @@ FleetView ProxyFleet::observe() const {
 
 TrafficView ProxyFleet::traffic(uint32_t window_s) const {
   TrafficView view;
-  for (const auto& p : endpoints_) {
-    int status = 0;
-    json body;
-    std::string err =
-        call(p, "GET", "/v1/stats?window=" + std::to_string(window_s) + "s", "", &status, &body);
-    if (err.empty() && status != 200) err = p.name + ": HTTP " + std::to_string(status);
-    if (!err.empty()) {
-      view.errors.push_back(err);
+  auto replies = onEveryProxy<client::Reply>(
+      [window_s](const Endpoint& e) { return e.admin.stats(window_s); });
+  for (size_t k = 0; k < replies.size(); ++k) {
+    const std::string& name = endpoints_[k].name;
+    if (auto failure = check(name, replies[k], {200})) {
+      view.errors.push_back(failure->text());
       continue;
     }
+    const json& body = replies[k].body;
     try {
       // Named locals: items() of a temporary would dangle inside the range-for.
       const json routes = body.value("routes", json::object());
-      for (const auto& [name, route] : routes.items()) {
+      for (const auto& [route_name, route] : routes.items()) {
         if (route.value("cluster", "") != cluster_) continue;
         view.slo_p99_ms = std::max(view.slo_p99_ms, route.value("/slo/p99_ms"_json_pointer, 0.0));
       }
@@ -129,48 +133,34 @@ TrafficView ProxyFleet::traffic(uint32_t window_s) const {
         if (requests > 0)
           t.p99_ms = std::max(t.p99_ms, h.value("/latency_ms/p99"_json_pointer, 0.0));
       }
-    } catch (const json::exception& e) {
-      view.errors.push_back(p.name + ": unexpected stats: " + e.what());
+    } catch (const json::exception& ex) {
+      view.errors.push_back(name + ": unexpected stats: " + ex.what());
     }
   }
   return view;
 }
 
-std::string ProxyFleet::onEveryProxy(const std::string& method, const std::string& target,
-                                     const std::string& body,
-                                     std::initializer_list<int> done) const {
-  std::string failures;
-  for (const auto& p : endpoints_) {
-    int status = 0;
-    json answer;
-    std::string err = call(p, method, target, body, &status, &answer);
-    if (err.empty() && std::find(done.begin(), done.end(), status) == done.end())
-      err = p.name + ": HTTP " + std::to_string(status) + " " +
-            answer.value("/error/message"_json_pointer, std::string());
-    if (!err.empty()) failures += (failures.empty() ? "" : "; ") + err;
-  }
+ProxyFailures ProxyFleet::apply(const FleetAction& a) const {
+  auto results = onEveryProxy<std::optional<ProxyFailure>>(
+      [this, &a](const Endpoint& e) -> std::optional<ProxyFailure> {
+        switch (a.kind) {
+          case FleetAction::Kind::kAdd:
+            return check(e.name, e.admin.addHost(cluster_, a.id, a.address, a.labels, "drain"),
+                         {201, 409});
+          case FleetAction::Kind::kReady:
+            return check(e.name, e.admin.setHostState(cluster_, a.id, "ready"), {200});
+          case FleetAction::Kind::kDrain:
+            return check(e.name, e.admin.setHostState(cluster_, a.id, "drain", a.drain_deadline_ms),
+                         {200});
+          case FleetAction::Kind::kRemove:
+            return check(e.name, e.admin.removeHost(cluster_, a.id), {200, 404});
+        }
+        return std::nullopt;
+      });
+  ProxyFailures failures;
+  for (auto& r : results)
+    if (r) failures.push_back(std::move(*r));
   return failures;
-}
-
-std::string ProxyFleet::addHost(const std::string& id, const std::string& address,
-                                const std::map<std::string, std::string>& labels,
-                                const std::string& state) const {
-  json req{{"id", id}, {"address", address}, {"labels", labels}, {"state", state}};
-  return onEveryProxy("POST", "/v1/clusters/" + encode(cluster_) + "/hosts", req.dump(),
-                      {201, 409});
-}
-
-std::string ProxyFleet::setState(const std::string& id, const std::string& state,
-                                 std::optional<uint32_t> deadline_ms) const {
-  json req{{"state", state}};
-  if (deadline_ms) req["deadline"] = std::to_string(*deadline_ms) + "ms";
-  return onEveryProxy("PUT", "/v1/clusters/" + encode(cluster_) + "/hosts/" + encode(id) + "/state",
-                      req.dump(), {200});
-}
-
-std::string ProxyFleet::removeHost(const std::string& id) const {
-  return onEveryProxy("DELETE", "/v1/clusters/" + encode(cluster_) + "/hosts/" + encode(id), "",
-                      {200, 404});
 }
 
 }  // namespace lb::controlplane

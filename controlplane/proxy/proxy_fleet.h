@@ -1,16 +1,16 @@
 // lbcontrol's view of and hands on the proxies: every call goes to each proxy's admin API
-// (docs/admin-api.md) for the configured cluster. Blocking calls with short timeouts; engine
-// thread only.
+// (docs/admin-api.md, through client/admin_client.h) for the configured cluster. Blocking
+// calls with short timeouts: the rollout engine makes them on its round thread (round.h),
+// never on its own.
 #pragma once
 
 #include <cstdint>
-#include <initializer_list>
 #include <map>
-#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "client/admin_client.h"
 #include "config/control_model.h"
 
 namespace lb::controlplane {
@@ -58,6 +58,35 @@ struct TrafficView {
   std::vector<std::string> errors;
 };
 
+// What failed on one proxy.
+struct ProxyFailure {
+  std::string proxy;  // its admin URL as configured
+  int status = 0;     // the HTTP answer; 0 when it did not answer
+  std::string message;
+  std::string text() const;  // "http://127.0.0.1:9901: HTTP 409 host exists"
+};
+using ProxyFailures = std::vector<ProxyFailure>;      // empty: every proxy did it
+std::string describe(const ProxyFailures& failures);  // "; "-joined texts
+
+// One change to the cluster's host list, made on every proxy.
+struct FleetAction {
+  enum class Kind {
+    kAdd,     // POST the host (id, address, labels) in state drain; one already there counts
+    kReady,   // PUT state ready
+    kDrain,   // PUT state drain, with drain_deadline_ms when set
+    kRemove,  // DELETE; a proxy without it counts as done
+  };
+  Kind kind = Kind::kDrain;
+  std::string id;
+  std::string address;
+  std::map<std::string, std::string> labels;
+  std::optional<uint32_t> drain_deadline_ms;
+  bool operator==(const FleetAction&) const = default;
+};
+
+// Immutable after construction: every method is const and may run on any thread. Each call
+// asks every proxy in parallel (one thread per proxy), each with a 3 s timeout, so a call
+// takes as long as the slowest proxy, never the sum.
 class ProxyFleet {
  public:
   explicit ProxyFleet(const config::ControlConfig& cfg);
@@ -66,28 +95,16 @@ class ProxyFleet {
 
   FleetView observe() const;
   TrafficView traffic(uint32_t window_s) const;
-
-  // Each returns "" when every proxy did it, else what failed, proxy by proxy.
-  // addHost is idempotent: a host already there (409) counts as added.
-  std::string addHost(const std::string& id, const std::string& address,
-                      const std::map<std::string, std::string>& labels,
-                      const std::string& state) const;
-  std::string setState(const std::string& id, const std::string& state,
-                       std::optional<uint32_t> deadline_ms = std::nullopt) const;
-  // Removes it where it is present; a proxy without it counts as done.
-  std::string removeHost(const std::string& id) const;
+  ProxyFailures apply(const FleetAction& action) const;
 
  private:
   struct Endpoint {
-    std::string name;     // the admin URL as configured
-    std::string address;  // IP:PORT
-    std::string token;
+    std::string name;  // the admin URL as configured
+    client::AdminClient admin;
   };
-  std::string call(const Endpoint& p, const std::string& method, const std::string& target,
-                   const std::string& body, int* status, nlohmann::json* out) const;
-  // The same call on every proxy; a status outside `done` is a failure. "" when all succeeded.
-  std::string onEveryProxy(const std::string& method, const std::string& target,
-                           const std::string& body, std::initializer_list<int> done) const;
+  // fn(endpoint) on every proxy at once; results in the order of the endpoints.
+  template <typename T, typename Fn>
+  std::vector<T> onEveryProxy(Fn fn) const;
 
   std::string cluster_;
   std::vector<Endpoint> endpoints_;

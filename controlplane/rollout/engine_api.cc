@@ -1,8 +1,7 @@
 // The engine's API methods: each runs on the engine thread (posted there by the API server) and
-// returns the HTTP status and JSON body to answer with.
+// returns the JSON to answer with or a typed error; the API server picks the HTTP status.
 #include <algorithm>
 
-#include "common/http_server.h"
 #include "controlplane/rollout/engine.h"
 
 namespace lb::controlplane {
@@ -11,68 +10,60 @@ using nlohmann::json;
 
 namespace {
 
-ApiResult error(int status, const std::string& code, const std::string& message) {
-  return {status, common::errorBody(code, message)};
+EngineAnswer error(EngineError::Kind kind, std::string message, std::string rollout_id = "") {
+  return {nullptr, EngineError{kind, std::move(message), std::move(rollout_id)}};
 }
+constexpr auto kBadRequest = EngineError::Kind::kBadRequest;
+constexpr auto kNotFound = EngineError::Kind::kNotFound;
+constexpr auto kConflict = EngineError::Kind::kConflict;
 
 }  // namespace
 
-ApiResult Engine::deploy(const std::string& version, const std::string& who,
-                         const std::string& reason) {
-  return startRollout(version, who, reason, "deploy");
+EngineAnswer Engine::deploy(const std::string& version, const std::string& who,
+                            const std::string& reason) {
+  return startRollout(version, who, reason, RolloutKind::kDeploy);
 }
 
-ApiResult Engine::startRollout(const std::string& version, const std::string& who,
-                               const std::string& reason, const std::string& kind) {
+EngineAnswer Engine::startRollout(const std::string& version, const std::string& who,
+                                  const std::string& reason, RolloutKind kind) {
   if (state_.rollout && state_.rollout->active())
-    return {409,
-            {{"error",
-              {{"code", "conflict"},
-               {"message", "rollout " + state_.rollout->id + " (" + state_.rollout->version +
-                               ") is " + state_.rollout->status + "; one rollout at a time"},
-               {"rollout_id", state_.rollout->id}}}}};
+    return error(kConflict,
+                 "rollout " + state_.rollout->id + " (" + state_.rollout->version + ") is " +
+                     rolloutStatusName(state_.rollout->status) + "; one rollout at a time",
+                 state_.rollout->id);
   if (version.empty() || version.size() > 128 ||
       version.find_first_not_of(
           "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-+") !=
           std::string::npos)
-    return error(400, "bad_request", "version must be 1-128 of A-Z a-z 0-9 . _ - +");
+    return error(kBadRequest, "version must be 1-128 of A-Z a-z 0-9 . _ - +");
   if (version == state_.current_version)
-    return error(409, "conflict", version + " is already the current release");
-  const int64_t now = nowMs();
-  Rollout r;
-  r.id = "r-" + std::to_string(state_.next_rollout++);
-  r.kind = kind;
-  r.version = version;
-  r.from_version = state_.current_version;
-  r.requested_by = who;
-  r.request_reason = reason;
-  r.created_ms = now;
-  r.steps_total = cfg_.instances.count;
-  state_.rollout = r;
-  next_analysis_ms_ = 0;
-  commit();
-  journal_.audit(who, kind, version, reason, r.id);
-  return {202, rolloutJson()};
+    return error(kConflict, version + " is already the current release");
+  Actions out;
+  out.audit.push_back(openRollout(cfg_, state_, memory_, version, kind, who, reason, nowMs()));
+  carryOut(out);
+  return {rolloutJson(), std::nullopt};
 }
 
-ApiResult Engine::rollback(const std::string& to, const std::string& who,
-                           const std::string& reason) {
+EngineAnswer Engine::rollback(const std::string& to, const std::string& who,
+                              const std::string& reason) {
   if (state_.rollout && state_.rollout->active()) {
     Rollout& r = *state_.rollout;
-    if (r.status == "rolling_back") return {202, rolloutJson()};
+    if (r.rollingBack()) return {rolloutJson(), std::nullopt};
     if (!to.empty() && to != r.from_version)
-      return error(409, "conflict",
+      return error(kConflict,
                    "rollout " + r.id + " is active: it can only roll back to " + r.from_version);
-    beginRollback("manual rollback by " + who + (reason.empty() ? "" : ": " + reason), who, false,
-                  nowMs());
-    return {202, rolloutJson()};
+    Actions out;
+    beginRollback(cfg_, state_, "manual rollback by " + who + (reason.empty() ? "" : ": " + reason),
+                  who, false, nowMs(), out);
+    carryOut(out);
+    return {rolloutJson(), std::nullopt};
   }
   std::string target = to;
   if (target.empty()) {
     // The release before the current one that succeeded.
     bool seen_current = false;
     for (const auto& rel : state_.history) {
-      if (rel.outcome != "succeeded") continue;
+      if (rel.outcome != RolloutStatus::kSucceeded) continue;
       if (!seen_current && rel.version == state_.current_version) {
         seen_current = true;
         continue;
@@ -83,60 +74,61 @@ ApiResult Engine::rollback(const std::string& to, const std::string& who,
       }
     }
     if (target.empty())
-      return error(409, "conflict", "there is no previous successful release to roll back to");
+      return error(kConflict, "there is no previous successful release to roll back to");
   } else if (std::none_of(state_.history.begin(), state_.history.end(),
                           [&](const Release& rel) { return rel.version == to; })) {
-    return error(404, "not_found", "version " + to + " is not in the release history");
+    return error(kNotFound, "version " + to + " is not in the release history");
   }
   if (target == state_.current_version)
-    return error(409, "conflict", target + " is already the current release");
-  return startRollout(target, who, reason, "rollback");
+    return error(kConflict, target + " is already the current release");
+  return startRollout(target, who, reason, RolloutKind::kRollback);
 }
 
-ApiResult Engine::pause(const std::string& who, const std::string& reason) {
-  if (!state_.rollout || !state_.rollout->active())
-    return error(409, "conflict", "no rollout is active");
+EngineAnswer Engine::pause(const std::string& who, const std::string& reason) {
+  if (!state_.rollout || !state_.rollout->active()) return error(kConflict, "no rollout is active");
   Rollout& r = *state_.rollout;
-  if (r.status == "rolling_back")
-    return error(409, "conflict", "rollout " + r.id + " is rolling back; it cannot be paused");
-  r.status = "paused";
+  if (r.rollingBack())
+    return error(kConflict, "rollout " + r.id + " is rolling back; it cannot be paused");
+  r.status = RolloutStatus::kPaused;
   r.paused = true;
   r.reason = "paused by " + who + (reason.empty() ? "" : ": " + reason);
   commit();
   journal_.audit(who, "pause", r.id, reason, "paused");
-  return {200, rolloutJson()};
+  return {rolloutJson(), std::nullopt};
 }
 
-ApiResult Engine::resume(const std::string& who, const std::string& reason) {
-  if (!state_.rollout || state_.rollout->status != "paused")
-    return error(409, "conflict", "no rollout is paused");
+EngineAnswer Engine::resume(const std::string& who, const std::string& reason) {
+  if (!state_.rollout || state_.rollout->status != RolloutStatus::kPaused)
+    return error(kConflict, "no rollout is paused");
   Rollout& r = *state_.rollout;
   r.paused = false;
-  r.status = r.watch_until_ms ? "watching" : "running";
+  r.status = r.watch_until_ms ? RolloutStatus::kWatching : RolloutStatus::kRunning;
   r.failing_streak = 0;
   r.reason.clear();
   commit();
-  journal_.audit(who, "resume", r.id, reason, r.status);
-  return {200, rolloutJson()};
+  journal_.audit(who, "resume", r.id, reason, rolloutStatusName(r.status));
+  return {rolloutJson(), std::nullopt};
 }
 
-ApiResult Engine::abort(const std::string& who, const std::string& reason) {
-  if (!state_.rollout || !state_.rollout->active())
-    return error(409, "conflict", "no rollout is active");
-  beginRollback("aborted by " + who + (reason.empty() ? "" : ": " + reason), who, true, nowMs());
-  return {202, rolloutJson()};
+EngineAnswer Engine::abort(const std::string& who, const std::string& reason) {
+  if (!state_.rollout || !state_.rollout->active()) return error(kConflict, "no rollout is active");
+  Actions out;
+  beginRollback(cfg_, state_, "aborted by " + who + (reason.empty() ? "" : ": " + reason), who,
+                true, nowMs(), out);
+  carryOut(out);
+  return {rolloutJson(), std::nullopt};
 }
 
-ApiResult Engine::approve(const std::string& who, const std::string& reason) {
-  if (!state_.rollout || state_.rollout->status != "waiting_approval")
-    return error(409, "conflict", "no rollout is waiting for approval");
+EngineAnswer Engine::approve(const std::string& who, const std::string& reason) {
+  if (!state_.rollout || state_.rollout->status != RolloutStatus::kWaitingApproval)
+    return error(kConflict, "no rollout is waiting for approval");
   Rollout& r = *state_.rollout;
   ++r.approvals;
   r.awaiting_approval = false;
-  r.status = "running";
+  r.status = RolloutStatus::kRunning;
   commit();
   journal_.audit(who, "approve", r.id, reason, "running");
-  return {200, rolloutJson()};
+  return {rolloutJson(), std::nullopt};
 }
 
 json Engine::rolloutJson() const {
@@ -158,23 +150,23 @@ json Engine::rolloutJson() const {
   return j;
 }
 
-ApiResult Engine::status() const {
+EngineAnswer Engine::status() const {
   json proxies = json::array();
   for (const auto& e : last_view_.errors) proxies.push_back(e);
-  return {200,
-          {{"cluster", cfg_.cluster},
+  return {{{"cluster", cfg_.cluster},
            {"current_version", state_.current_version},
            {"rollout", rolloutJson()},
            {"instances", instances().body["instances"]},
-           {"proxy_errors", proxies}}};
+           {"proxy_errors", proxies}},
+          std::nullopt};
 }
 
-ApiResult Engine::rolloutView() const {
-  if (!state_.rollout) return error(404, "not_found", "there has been no rollout yet");
-  return {200, rolloutJson()};
+EngineAnswer Engine::rolloutView() const {
+  if (!state_.rollout) return error(kNotFound, "there has been no rollout yet");
+  return {rolloutJson(), std::nullopt};
 }
 
-ApiResult Engine::instances() const {
+EngineAnswer Engine::instances() const {
   json list = json::array();
   for (const auto& i : state_.instances) {
     json j = toJson(i);
@@ -189,17 +181,17 @@ ApiResult Engine::instances() const {
     j["proxies"] = views;
     list.push_back(j);
   }
-  return {200, {{"current_version", state_.current_version}, {"instances", list}}};
+  return {{{"current_version", state_.current_version}, {"instances", list}}, std::nullopt};
 }
 
-ApiResult Engine::releases() const {
+EngineAnswer Engine::releases() const {
   json list = json::array();
   for (const auto& r : state_.history) list.push_back(toJson(r));
-  return {200, {{"current_version", state_.current_version}, {"releases", list}}};
+  return {{{"current_version", state_.current_version}, {"releases", list}}, std::nullopt};
 }
 
-ApiResult Engine::audit(size_t limit) const {
-  return {200, {{"entries", journal_.readAudit(limit)}}};
+EngineAnswer Engine::audit(size_t limit) const {
+  return {{{"entries", journal_.readAudit(limit)}}, std::nullopt};
 }
 
 }  // namespace lb::controlplane

@@ -36,10 +36,10 @@ json toJson(const Instance& i) {
 
 json toJson(const Rollout& r) {
   return {{"id", r.id},
-          {"kind", r.kind},
+          {"kind", rolloutKindName(r.kind)},
           {"version", r.version},
           {"from_version", r.from_version},
-          {"status", r.status},
+          {"status", rolloutStatusName(r.status)},
           {"requested_by", r.requested_by},
           {"request_reason", r.request_reason},
           {"reason", r.reason},
@@ -60,8 +60,12 @@ json toJson(const Rollout& r) {
 }
 
 json toJson(const Release& r) {
-  return {{"version", r.version},   {"rollout_id", r.rollout_id}, {"started_ms", r.started_ms},
-          {"ended_ms", r.ended_ms}, {"outcome", r.outcome},       {"reason", r.reason}};
+  return {{"version", r.version},
+          {"rollout_id", r.rollout_id},
+          {"started_ms", r.started_ms},
+          {"ended_ms", r.ended_ms},
+          {"outcome", rolloutStatusName(r.outcome)},
+          {"reason", r.reason}};
 }
 
 json toJson(const ControlState& s) {
@@ -118,10 +122,16 @@ bool fromJson(const std::string& text, ControlState* out, std::string* error) {
       const json& rj = j.at("rollout");
       Rollout r;
       r.id = rj.at("id").get<std::string>();
-      r.kind = rj.at("kind").get<std::string>();
+      auto kind = parseRolloutKind(rj.at("kind").get<std::string>());
+      auto status = parseRolloutStatus(rj.at("status").get<std::string>());
+      if (!kind || !status) {
+        *error = "unknown kind or status of rollout " + r.id;
+        return false;
+      }
+      r.kind = *kind;
+      r.status = *status;
       r.version = rj.at("version").get<std::string>();
       r.from_version = rj.at("from_version").get<std::string>();
-      r.status = rj.at("status").get<std::string>();
       r.requested_by = rj.at("requested_by").get<std::string>();
       r.request_reason = rj.at("request_reason").get<std::string>();
       r.reason = rj.at("reason").get<std::string>();
@@ -147,7 +157,12 @@ bool fromJson(const std::string& text, ControlState* out, std::string* error) {
       r.rollout_id = hj.at("rollout_id").get<std::string>();
       r.started_ms = hj.at("started_ms").get<int64_t>();
       r.ended_ms = hj.at("ended_ms").get<int64_t>();
-      r.outcome = hj.at("outcome").get<std::string>();
+      auto outcome = parseRolloutStatus(hj.at("outcome").get<std::string>());
+      if (!outcome || isActive(*outcome)) {
+        *error = "unknown outcome of release " + r.version;
+        return false;
+      }
+      r.outcome = *outcome;
       r.reason = hj.at("reason").get<std::string>();
       s.history.push_back(std::move(r));
     }

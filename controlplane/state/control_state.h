@@ -12,51 +12,9 @@
 #include <vector>
 
 #include "controlplane/model/instance.h"
+#include "controlplane/model/rollout.h"
 
 namespace lb::controlplane {
-
-// Rollout statuses. Active: waiting_approval, running, paused, watching, rolling_back.
-// Final: succeeded, rolled_back, aborted, failed.
-struct Rollout {
-  std::string id;       // "r-12"
-  std::string kind;     // deploy | rollback | initial
-  std::string version;  // the version being rolled out
-  std::string from_version;
-  std::string status = "running";
-  std::string requested_by;
-  std::string request_reason;
-  std::string reason;  // why it rolled back, paused, failed or was aborted
-  int64_t created_ms = 0;
-  int64_t ended_ms = 0;
-  int64_t watch_until_ms = 0;
-  int64_t first_traffic_ms = 0;  // the new version's first instance set ready
-  int64_t rollback_started_ms = 0;
-  int64_t out_of_traffic_ms = 0;  // after a rollback: no new-version instance ready any more
-  uint32_t steps_total = 0;       // instances to replace
-  uint32_t steps_started = 0;     // new instances started
-  uint32_t approvals = 0;         // steps approved so far (approval modes)
-  bool paused = false;            // paused by an operator (status shows it)
-  bool awaiting_approval = false;
-  bool aborting = false;      // the rollback was an abort: it ends "aborted"
-  std::string last_analysis;  // the last judgement, for status displays
-  uint32_t failing_streak = 0;
-
-  bool active() const {
-    return status == "waiting_approval" || status == "running" || status == "paused" ||
-           status == "watching" || status == "rolling_back";
-  }
-  // The version instances should converge to now.
-  const std::string& target() const { return status == "rolling_back" ? from_version : version; }
-};
-
-struct Release {
-  std::string version;
-  std::string rollout_id;
-  int64_t started_ms = 0;
-  int64_t ended_ms = 0;
-  std::string outcome;  // succeeded | rolled_back | aborted | failed
-  std::string reason;
-};
 
 struct ControlState {
   uint64_t next_instance = 1;

@@ -1,11 +1,20 @@
 // lbcontrol end to end: real lbproxy, real lbcontrol, real demo-instance processes, lbctl, and
 // a paced keep-alive load through the proxy while versions roll.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <optional>
 #include <set>
+#include <thread>
+#include <vector>
 
 #include "tests/support/admin_client.h"
 #include "tests/support/control_stack.h"
@@ -395,6 +404,93 @@ TEST(Rollout, PipelineScriptFailsTheJobOnRollback) {
   EXPECT_NE(out.find("rolled_back"), std::string::npos) << "the history is printed\n" << out;
   load.stop();
   EXPECT_EQ(s.api("/v1/releases")["current_version"], "2.0.0");
+}
+
+// A proxy admin port that accepts connections and never answers: a hung lbproxy.
+class HungAdmin {
+ public:
+  HungAdmin() {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&a), len) != 0 || listen(fd_, 16) != 0 ||
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+      ADD_FAILURE() << "cannot listen";
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~HungAdmin() {
+    stop_ = true;
+    thread_.join();
+    for (int c : conns_) close(c);
+    close(fd_);
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  int accepted() const { return accepted_; }
+  int closed() const { return closed_; }  // by the caller (lbcontrol's timeout)
+
+ private:
+  void run() {
+    while (!stop_) {
+      std::vector<pollfd> fds{{fd_, POLLIN, 0}};
+      for (int c : conns_) fds.push_back({c, POLLIN, 0});
+      if (poll(fds.data(), fds.size(), 50) <= 0) continue;  // 50 ms: to see stop_
+      if (fds[0].revents & POLLIN) {
+        int c = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (c >= 0) {
+          conns_.push_back(c);
+          ++accepted_;
+        }
+      }
+      for (size_t k = 1; k < fds.size(); ++k) {
+        if (!(fds[k].revents & (POLLIN | POLLHUP))) continue;
+        char buf[4096];
+        if (read(fds[k].fd, buf, sizeof(buf)) > 0) continue;  // the request: never answered
+        close(fds[k].fd);
+        conns_.erase(std::find(conns_.begin(), conns_.end(), fds[k].fd));
+        ++closed_;
+      }
+    }
+  }
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> accepted_{0}, closed_{0};
+  std::vector<int> conns_;  // the accept thread's
+};
+
+// The engine's rounds talk to the proxies off its thread: while a call to a hung proxy waits
+// for its 3 s timeout, the API still answers. (A blocking engine answers only after the call
+// gave up, so the connection open before the question is closed before the answer.)
+TEST(ControlApi, AnswersWhileAProxyHangs) {
+  HungAdmin hung;
+  StackOptions opt;
+  opt.extra_admins = {hung.url()};
+  ControlStack s(opt);
+  ASSERT_TRUE(s.ok()) << s.why();
+  AdminClient api(s.controlPort());
+  bool answered_while_hung = false;
+  for (int attempt = 0; attempt < 3 && !answered_while_hung; ++attempt) {
+    ASSERT_TRUE(waitUntil([&] { return hung.accepted() > hung.closed(); }, 30s));
+    const int accepted_before = hung.accepted();
+    AdminResponse r = api.get("/v1/status");
+    ASSERT_EQ(r.status, 200) << r.text;
+    // A connection accepted before the question was still open at the answer.
+    answered_while_hung = hung.closed() < accepted_before;
+  }
+  EXPECT_TRUE(answered_while_hung);
+  // And the hung proxy is named in the status once its call times out.
+  EXPECT_TRUE(waitUntil(
+      [&] {
+        auto st = api.get("/v1/status").body;
+        return st.is_object() && st["proxy_errors"].dump().find(hung.url()) != std::string::npos;
+      },
+      30s));
+  // Nothing moves without every proxy's view: no instance takes traffic on the real proxy.
+  for (const auto& h : s.proxyHosts()) EXPECT_NE(h["state"], "ready") << h.dump();
 }
 
 TEST(ControlApi, NamedTokensAndClearErrors) {

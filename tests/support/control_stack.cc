@@ -50,6 +50,7 @@ ControlStack::ControlStack(StackOptions opt) : opt_(std::move(opt)) {
     << "cluster: app\n"
     << "proxies:\n";
   for (int n = 0; n < opt_.proxies; ++n) y << "  - admin: " << proxyAdminUrl(n) << "\n";
+  for (const auto& url : opt_.extra_admins) y << "  - admin: " << url << "\n";
   y << "instances:\n"
     << "  count: " << opt_.count << "\n"
     << "  id_prefix: app\n"

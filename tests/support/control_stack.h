@@ -30,6 +30,7 @@ struct StackOptions {
   std::string tokens;        // content of auth.tokens_file ("NAME TOKEN" lines); "" = no auth
   int proxies = 1;           // lbproxy processes lbcontrol drives
   bool exec_driver = false;  // start/stop the demo instances with shell commands instead
+  std::vector<std::string> extra_admins;  // more proxies' admin URLs (a test's fake proxies)
 };
 
 class ControlStack {
