@@ -4,7 +4,6 @@
 
 #include <csignal>
 #include <cstdio>
-#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "common/event_loop.h"
@@ -34,8 +33,8 @@ void onSignal(evutil_socket_t sig, short, void* arg) noexcept {
     if (state->controller->stopping()) return;
     std::fprintf(stderr, "lbproxy: SIGHUP received, reloading the configuration\n");
     // The controller logs each error; the reply has nowhere else to go.
-    state->controller->reload([](int status, const nlohmann::json&) {
-      if (status != 200) std::fprintf(stderr, "lbproxy: reload failed; the running config stays\n");
+    state->controller->reload([](const lb::control::Result<lb::control::ReloadView>& r) {
+      if (r.error) std::fprintf(stderr, "lbproxy: reload failed; the running config stays\n");
     });
     return;
   }
@@ -85,7 +84,7 @@ int runServer(const config::ProxyConfig& config, const ServerOptions& options) {
   if (admin) {
     std::string host = config.admin.listen.substr(0, config.admin.listen.rfind(':'));
     std::printf("lbproxy: admin on %s:%u%s\n", host.c_str(), admin->port(),
-                controller->admin_token.empty() ? "" : " (bearer token required)");
+                controller->adminToken().empty() ? "" : " (bearer token required)");
   }
 
   MainState state{&main_loop, controller.get(), admin.get(), access_log.get()};

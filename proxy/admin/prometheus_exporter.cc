@@ -93,13 +93,11 @@ std::string renderPrometheus(const control::MetricsInput& in) {
         "Unix time of the last successful reload (0: none)")
       .Add({})
       .Set(static_cast<double>(in.last_reload_unix));
-  gauge("lbproxy_workers", "Worker threads").Add({}).Set(static_cast<double>(in.reports.size()));
+  gauge("lbproxy_workers", "Worker threads").Add({}).Set(static_cast<double>(in.reports.workers));
 
-  uint64_t downstream = 0;
-  for (const auto& r : in.reports) downstream += r.downstream_connections;
   gauge("lbproxy_downstream_connections", "Open client connections")
       .Add({})
-      .Set(static_cast<double>(downstream));
+      .Set(static_cast<double>(in.reports.downstream_connections));
 
   // Per listener: client protocol and TLS.
   auto& down_requests = counter("lbproxy_downstream_requests_total",
@@ -107,9 +105,7 @@ std::string renderPrometheus(const control::MetricsInput& in) {
   auto& handshakes =
       counter("lbproxy_tls_handshakes_total", "TLS handshakes per listener, by result");
   for (const auto& l : in.config->listeners) {
-    ListenerCounters merged;
-    for (const auto& r : in.reports)
-      if (auto it = r.listeners.find(l.name); it != r.listeners.end()) merged.merge(it->second);
+    const ListenerCounters& merged = in.reports.listener(l.name);
     for (size_t p = 0; p < kClientProtocols; ++p)
       for (size_t v = 0; v < kTlsVersions; ++v) {
         if ((v == 0) == l.tls.enabled) continue;  // a TLS listener has no plain requests
@@ -141,9 +137,7 @@ std::string renderPrometheus(const control::MetricsInput& in) {
       gauge("lbproxy_route_slo_error_rate", "Error-rate objective of a route from the config");
   for (const auto& l : in.config->listeners) {
     for (const auto& route : l.routes) {
-      Totals t;
-      for (const auto& r : in.reports)
-        if (auto it = r.routes.find(route.name); it != r.routes.end()) t.merge(it->second.totals);
+      const Totals& t = in.reports.route(route.name).totals;
       Labels base{{"listener", l.name}, {"route", route.name}, {"cluster", route.cluster}};
       for (size_t i = 0; i < kStatusClasses; ++i) {
         Labels lb = base;
@@ -188,15 +182,9 @@ std::string renderPrometheus(const control::MetricsInput& in) {
       counter("lbproxy_health_checks_total", "Active health check results per host, by result");
   for (const auto& c : in.snapshot->clusters) {
     for (const auto& h : c.hosts) {
-      Report merged;
-      uint64_t active = 0, idle = 0;
-      for (const auto& r : in.reports)
-        if (auto it = r.hosts.find(h.get()); it != r.hosts.end()) {
-          merged.merge(it->second.report);
-          active += it->second.active_requests;
-          idle += it->second.idle_connections;
-        }
-      const Totals& t = merged.totals;
+      const control::MergedReports::Host& merged = in.reports.host(h.get());
+      const uint64_t active = merged.active_requests, idle = merged.idle_connections;
+      const Totals& t = merged.report.totals;
       Labels base{{"cluster", c.config.name}, {"host", h->id}};
       for (size_t i = 0; i < kStatusClasses; ++i) {
         Labels lb = base;

@@ -8,13 +8,16 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "common/event_loop.h"
 #include "config/model.h"
+#include "proxy/control/commands.h"
+#include "proxy/control/host_policy.h"
+#include "proxy/control/listener_set.h"
 #include "proxy/control/metrics_input.h"
 #include "proxy/control/runtime_overlay.h"
 #include "proxy/health/health_checker.h"
@@ -26,11 +29,6 @@ class AccessLogWriter;
 }
 
 namespace lb::control {
-
-// An admin answer: HTTP status and a JSON body.
-using Reply = std::function<void(int status, const nlohmann::json& body)>;
-
-nlohmann::json errorBody(const std::string& code, const std::string& message);
 
 class Controller {
  public:
@@ -45,28 +43,28 @@ class Controller {
   bool stopping() const { return stopping_; }
 
   const config::ProxyConfig& fileConfig() const { return file_; }
+  // The bearer token the admin API asks for; "" = none. Changes only with a successful reload.
+  const std::string& adminToken() const { return admin_token_; }
   const std::vector<std::unique_ptr<worker::Worker>>& workers() const { return workers_; }
 
-  // Admin operations. Each answers through `reply`, on the main thread.
-  void reload(Reply reply);
-  void status(Reply reply);
-  void listClusters(Reply reply);
-  void getCluster(const std::string& cluster, Reply reply);
-  void addHost(const std::string& cluster, const std::string& body, Reply reply);
-  void removeHost(const std::string& cluster, const std::string& id, bool force, Reply reply);
-  void setState(const std::string& cluster, const std::string& id, const std::string& body,
-                Reply reply);
-  void setWeight(const std::string& cluster, const std::string& id, const std::string& body,
-                 Reply reply);
-  void stats(uint32_t window_s, Reply reply);
+  // Admin operations on typed commands (commands.h). Each answers through `done`, on the main
+  // thread, once every worker has acted; the views are copies.
+  void reload(Done<ReloadView> done);
+  StatusView status() const;
+  void listClusters(std::function<void(std::vector<ClusterView>)> done);
+  void getCluster(const std::string& cluster, Done<ClusterView> done);
+  void addHost(AddHost cmd, Done<HostAnswer> done);
+  void removeHost(RemoveHost cmd, Done<HostAnswer> done);
+  void setState(SetHostState cmd, Done<HostAnswer> done);
+  void setWeight(SetHostWeight cmd, Done<HostAnswer> done);
+  void stats(uint32_t window_s, std::function<void(StatsView)> done);
   // Prometheus text exposition.
   void metrics(std::function<void(const MetricsInput&)> done);
 
  private:
   // Main-thread bookkeeping per host (by cluster/id).
   struct HostRuntime {
-    uint32_t passes = 0;  // consecutive, active checks
-    uint32_t failures = 0;
+    CheckStreak streak;  // active checks (host_policy.h)
     std::array<uint64_t, health::kCheckResults> check_results{};
     std::string last_check;
     uint32_t ejections = 0;
@@ -77,10 +75,6 @@ class Controller {
     std::unique_ptr<common::Timer> eject_timer;
     std::unique_ptr<common::Timer> drain_timer;
   };
-  struct Listener {
-    std::string address;  // as configured
-    uint16_t port = 0;    // bound
-  };
 
   // Builds the effective config and a snapshot from it and sends it to every worker;
   // `done` runs when all have switched. Returns false and sets *error when it cannot.
@@ -90,18 +84,19 @@ class Controller {
                bool reread_certificates = false);
   void forEachWorker(const std::function<void(worker::Worker&, std::function<void()>)>& fn,
                      std::function<void()> all_done);
-  void collectReports(uint32_t window_s,
-                      std::function<void(std::vector<worker::WorkerReport>)> done);
+  // Every worker's report for `window_s`, merged (merged_reports.h); `done` on this thread.
+  void collectReports(uint32_t window_s, std::function<void(MergedReports)> done);
   const config::ClusterConfig* effectiveCluster(const std::string& name) const;
   const config::HostConfig* effectiveHost(const std::string& cluster, const std::string& id) const;
   std::shared_ptr<upstream::HostState> hostState(const std::string& cluster,
                                                  const std::string& id) const;
   HostRuntime& runtime(const upstream::HostState& host);
-  nlohmann::json hostJson(const config::HostConfig& h, const upstream::HostState& state,
-                          const std::vector<worker::WorkerReport>& reports) const;
-  nlohmann::json clusterJson(const config::ClusterConfig& c,
-                             const std::vector<worker::WorkerReport>& reports) const;
-  void answerHost(const std::string& cluster, const std::string& id, int status, Reply reply);
+  // Not found (the cluster or the host), or nullopt when both exist.
+  std::optional<ControlError> findHost(const std::string& cluster, const std::string& id) const;
+  HostView hostView(const config::HostConfig& h, const upstream::HostState& state,
+                    const MergedReports& reports) const;
+  ClusterView clusterView(const config::ClusterConfig& c, const MergedReports& reports) const;
+  void answerHost(const std::string& cluster, const std::string& id, Done<HostAnswer> done);
   void setAdminState(upstream::HostState& host, upstream::AdminState state);
   // Admin states set through the API, onto the snapshot's (possibly new) host states.
   void applyAdminOverrides(const snapshot::Snapshot& snap);
@@ -109,7 +104,6 @@ class Controller {
   void onCheckResult(const std::shared_ptr<upstream::HostState>& host, health::CheckResult r);
   void onOutlier(const std::shared_ptr<upstream::HostState>& host, stream::OutlierKind kind);
   void saveState();
-  bool readTokenFile(const config::ProxyConfig& cfg, std::string* error);
 
   common::EventLoop& loop_;
   std::string config_path_;
@@ -124,17 +118,15 @@ class Controller {
   uint64_t reloads_ok_ = 0;
   uint64_t reloads_failed_ = 0;
   int64_t last_reload_unix_ = 0;
-  std::map<std::string, Listener> listeners_;
+  ListenerSet listeners_;
   std::map<std::string, HostRuntime> hosts_;  // "cluster/id"
   std::vector<std::unique_ptr<worker::Worker>> workers_;
   std::unique_ptr<health::HealthChecker> health_;
   std::chrono::steady_clock::time_point started_at_;
   int64_t started_unix_ = 0;
   bool stopping_ = false;
-  std::thread joiner_;  // joins the workers during shutdown; joined by the destructor
-
- public:
-  std::string admin_token;  // empty: no auth (loopback only, enforced by the loader)
+  std::thread joiner_;       // joins the workers during shutdown; joined by the destructor
+  std::string admin_token_;  // empty: no auth (loopback only, enforced by the loader)
 };
 
 }  // namespace lb::control

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config/model.h"
+#include "proxy/control/merged_reports.h"
 #include "proxy/health/health_checker.h"
 #include "proxy/snapshot/snapshot.h"
 #include "proxy/worker/worker.h"
@@ -24,7 +25,7 @@ struct HostExtra {
 struct MetricsInput {
   const snapshot::Snapshot* snapshot = nullptr;
   const config::ProxyConfig* config = nullptr;  // effective (file + runtime changes)
-  std::vector<worker::WorkerReport> reports;
+  MergedReports reports;                        // every worker's, merged
   std::map<std::string, HostExtra> host_extra;  // by "cluster/id"
   uint64_t config_version = 0;
   uint64_t reloads_ok = 0;

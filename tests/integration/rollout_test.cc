@@ -29,6 +29,9 @@ using nlohmann::json;
 // 4 clients x 100 requests/s: the "at least 300 requests per second".
 constexpr int kClients = 4;
 constexpr int kRatePerClient = 100;
+// Answers of load before a deploy starts and after it ends (about 1 s and 0.5 s of it).
+constexpr size_t kWarmupAnswers = kClients * kRatePerClient;
+constexpr size_t kCooldownAnswers = kWarmupAnswers / 2;
 
 std::set<std::string> proxyVersions(ControlStack& s) {
   std::set<std::string> v;
@@ -44,10 +47,10 @@ TEST(Rollout, RollingUpdateUnderLoadFailsNoRequest) {
   ASSERT_EQ(s.proxyHosts().size(), 3u);
 
   LoadGenerator load(s.proxyPort(), kClients, kRatePerClient);
-  std::this_thread::sleep_for(1s);
+  ASSERT_TRUE(load.waitForMore(kWarmupAnswers));
   std::string out;
   int code = s.lbctl({"deploy", "2.0.0", "--wait", "--reason", "e2e"}, &out);
-  std::this_thread::sleep_for(500ms);
+  ASSERT_TRUE(load.waitForMore(kCooldownAnswers));
   load.stop();
   EXPECT_EQ(code, 0) << out;
   EXPECT_NE(out.find("succeeded"), std::string::npos) << out;
@@ -86,10 +89,10 @@ TEST(Rollout, BrokenVersionIsRolledBackAutomatically) {
   ASSERT_TRUE(s.waitForRelease("1.0.0", 60s)) << s.api("/v1/status").dump(2);
 
   LoadGenerator load(s.proxyPort(), kClients, kRatePerClient);
-  std::this_thread::sleep_for(1s);
+  ASSERT_TRUE(load.waitForMore(kWarmupAnswers));
   std::string out;
   int code = s.lbctl({"deploy", "2.0.0-broken", "--wait"}, &out);
-  std::this_thread::sleep_for(500ms);
+  ASSERT_TRUE(load.waitForMore(kCooldownAnswers));
   load.stop();
   EXPECT_EQ(code, 3) << "exit 3: rolled back\n" << out;
 
@@ -256,21 +259,28 @@ TEST(Rollout, SurvivesSigkillAtEveryStage) {
   std::string out;
   ASSERT_EQ(s.lbctl({"deploy", "2.0.0"}, &out), 0) << out;
   int kills = 0;
-  for (const char* stage : {"starting", "gating", "baking", "draining", "parked", "watching"}) {
+  // Each kill comes at the first moment the rollout is at that stage or a later one: a drain
+  // that nobody holds up lasts one round, too short to be seen every time.
+  const std::vector<std::string> stages{"starting", "gating", "baking",
+                                        "draining", "parked", "watching"};
+  for (size_t k = 0; k < stages.size(); ++k) {
+    const std::string& stage = stages[k];
     bool reached = waitUntil(
         [&] {
           json r = s.api("/v1/rollout");
           if (r.is_null()) return false;
-          if (r["status"] == "succeeded") return true;
-          return std::string(stage) == "watching" ? r["status"] == "watching"
-                                                  : r["phases"].contains(stage);
+          if (r["status"] == "succeeded" || r["status"] == "watching") return true;
+          for (size_t later = k; later + 1 < stages.size(); ++later)
+            if (r["phases"].contains(stages[later])) return true;
+          return false;
         },
         60s);
     ASSERT_TRUE(reached) << stage;
     if (s.api("/v1/rollout")["status"] == "succeeded") break;
     s.killControl();
     ++kills;
-    std::this_thread::sleep_for(300ms);
+    // Traffic goes on through the proxy while lbcontrol is dead.
+    ASSERT_TRUE(load.waitForMore(kClients * 10));
     ASSERT_TRUE(s.startControl()) << s.why();
   }
   EXPECT_GE(kills, 4);

@@ -232,6 +232,16 @@ void LoadGenerator::run(int rate) {
   }
 }
 
+size_t LoadGenerator::count() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return answers_.size();
+}
+
+bool LoadGenerator::waitForMore(size_t n, std::chrono::seconds timeout) {
+  const size_t target = count() + n;
+  return waitUntil([&] { return count() >= target; }, timeout);
+}
+
 std::vector<LoadGenerator::Answer> LoadGenerator::answers() {
   std::lock_guard<std::mutex> lock(mu_);
   return answers_;

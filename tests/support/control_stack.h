@@ -90,8 +90,12 @@ class LoadGenerator {
     std::string version;
   };
   std::vector<Answer> answers();  // after stop()
-  uint64_t failures();            // non-2xx or no answer
-  double rate();                  // answers per second over the run
+  size_t count();                 // answers so far (any thread)
+  // Waits until `n` more answers than now have come (each a real request through the proxy):
+  // how a test lets traffic flow for a while without sleeping.
+  bool waitForMore(size_t n, std::chrono::seconds timeout = std::chrono::seconds(60));
+  uint64_t failures();  // non-2xx or no answer
+  double rate();        // answers per second over the run
 
  private:
   void run(int rate);
