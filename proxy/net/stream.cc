@@ -126,13 +126,21 @@ void Stream::setCallbacks(DataCb on_read, DataCb on_write, EventCb on_event, voi
 }
 
 void Stream::enableRead() {
-  if (reading_) return;
+  if (reading_ || read_disables_ > 0) return;
   reading_ = true;
   // An edge that came while reading was off will not come again: look now.
   if (readable_ && io_ev_ && !connecting_ && !handshaking_ && !dead_) lookForInput();
 }
 
 void Stream::disableRead() { reading_ = false; }
+
+void Stream::readDisable(bool disable) {
+  if (disable) {
+    if (read_disables_++ == 0) disableRead();
+  } else if (read_disables_ > 0 && --read_disables_ == 0) {
+    enableRead();
+  }
+}
 
 void Stream::write(const void* data, size_t len) {
   if (len == 0) return;

@@ -67,8 +67,15 @@ class Stream {
   void setReadHighWater(size_t bytes) { read_high_ = bytes; }
   // Call the write callback when a write leaves the output at or below this.
   void setWriteLowWater(size_t bytes) { write_low_ = bytes; }
+  // The owner's reading on/off (start, lingering, the end). enableRead() waits while flow
+  // control holds reading off.
   void enableRead();
   void disableRead();
+  // Flow control (docs/architecture.md, "Flow control"): a consumer whose buffer passed its
+  // high watermark asks the producer's stream to stop reading; reading resumes when every
+  // such ask was taken back. Counted, so reasons compose; each reason holds at most one.
+  void readDisable(bool disable);
+  bool readDisabled() const { return read_disables_ > 0; }
 
   // Received bytes not consumed yet, all contiguous; false when there are none. The pointer
   // is valid until the callback on the stack returns or drainInput() is called.
@@ -135,6 +142,7 @@ class Stream {
   void* arg_ = nullptr;
   size_t read_high_ = 0;
   size_t write_low_ = 0;
+  uint32_t read_disables_ = 0;  // flow control's asks (readDisable)
   int depth_ = 0;
   bool dead_ = false;
   bool reading_ = false;   // enabled by the owner

@@ -74,7 +74,7 @@ bool ActiveRequest::onResponseHead(const http::ResponseHead& resp) {
 
 void ActiveRequest::onResponseData(const char* data, size_t len) { s_.down->encodeData(data, len); }
 
-size_t ActiveRequest::responseBacklog() const { return s_.down->backlog(); }
+void ActiveRequest::onUpstreamAboveHighWatermark() { s_.down->onUpstreamFull(); }
 
 void ActiveRequest::onResponseEnd() {
   s_.down->encodeEnd();

@@ -58,8 +58,11 @@ class Downstream {
   };
   virtual Info info() const = 0;
 
-  // The upstream can take request body now (ActiveRequest::bodyRoom()).
+  // The upstream can take request body now (ActiveRequest::bodyRoom()): read it again.
   virtual void onBodyWanted() = 0;
+  // The upstream output passed its high mark: stop reading request body from the client
+  // (HTTP/1.1 holds the connection's reading off) until onBodyWanted().
+  virtual void onUpstreamFull() = 0;
   // The response head (the upstream's, or one the request made for an error; `request_id` goes
   // in X-Request-Id unless the head has one). `closes` asks the connection not to carry another
   // request after this one (a client's fault). An error: the protocol cannot carry this
@@ -72,8 +75,6 @@ class Downstream {
   // After response bytes went out, the only honest signal of a failure left: cut the response
   // (HTTP/1.1 closes the connection, HTTP/2 resets the stream).
   virtual void encodeReset() = 0;
-  // Response bytes queued towards the client and not yet sent.
-  virtual size_t backlog() const = 0;
   // The request has ended and was recorded: serve the next one, or close.
   virtual void onRequestComplete() = 0;
 
@@ -118,8 +119,11 @@ class ActiveRequest final : private ExchangeClient {
   bool exchangeActive() const { return exchange_.active(); }
   // Neither connection may carry another request after this one (ambiguous framing).
   void setNoReuse() { exchange_.setNoReuse(); }
-  // The client's backlog drained below the low mark: read upstream again.
-  void resumeResponse() { exchange_.resumeResponse(); }
+  // The connection's response buffer crossed its marks (the connection owns the buffer and
+  // tells, also right after begin() when it is already above): above the high mark the
+  // request stops reading upstream, below the low mark it reads again.
+  void onAboveWriteHighWatermark() { exchange_.onClientAboveHighWatermark(); }
+  void onBelowWriteLowWatermark() { exchange_.onClientBelowLowWatermark(); }
 
   void addBytesIn(uint64_t n) { s_.bytes_in += n; }
   void addBytesOut(uint64_t n) { s_.bytes_out += n; }
@@ -134,7 +138,7 @@ class ActiveRequest final : private ExchangeClient {
   void onRequestBodyWanted() override;
   bool onResponseHead(const http::ResponseHead& resp) override;
   void onResponseData(const char* data, size_t len) override;
-  size_t responseBacklog() const override;
+  void onUpstreamAboveHighWatermark() override;
   void onResponseEnd() override;
   void onExchangeFailed(const http::Error& error) override;
 

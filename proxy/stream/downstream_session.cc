@@ -134,8 +134,12 @@ void DownstreamSession::onDownWrite() {
     }
     return;
   }
-  if (state_ == State::kProxying && down_->outputLength() <= kLowWater)
-    req_->request.resumeResponse();
+  // The response buffer's low mark, once it had passed the high one: the request reads
+  // upstream again.
+  if (down_above_ && down_->outputLength() <= kLowWater) {
+    down_above_ = false;
+    if (state_ == State::kProxying) req_->request.onBelowWriteLowWatermark();
+  }
 }
 
 void DownstreamSession::onDownEvent(net::StreamEvent event) {
@@ -209,6 +213,8 @@ void DownstreamSession::processInput() {
       req_ = worker_.http1Requests().acquire();
       req_->parser.setLimits(listener_->limits);
       req_->request.begin(*this, req_->parser.request(), *view_, worker_.loop().now());
+      // A pipelined request starts while the last response may still fill the buffer.
+      if (down_above_) req_->request.onAboveWriteHighWatermark();
       if (!head_timer_running_) {
         worker_.deadlines().start(down_timer_, listener_->request_headers_timeout);
         head_timer_running_ = true;
@@ -258,6 +264,8 @@ void DownstreamSession::handleRequestHead() {
 
 void DownstreamSession::onBodyWanted() { pumpRequestBody(); }
 
+void DownstreamSession::onUpstreamFull() { pauseDownstreamRead(true); }
+
 void DownstreamSession::pumpRequestBody() {
   ActiveRequest& request = req_->request;
   if (req_->framing.body_done || !request.upstreamReady()) return;
@@ -296,8 +304,6 @@ void DownstreamSession::pumpRequestBody() {
   req_->framing.body_done = true;
   pauseDownstreamRead(false);
 }
-
-size_t DownstreamSession::backlog() const { return down_->outputLength(); }
 
 Downstream::Info DownstreamSession::info() const {
   Info i;
@@ -359,6 +365,12 @@ void DownstreamSession::encodeData(const char* data, size_t len) {
   down_->write(data, len);
   if (req_->framing.client_chunked) down_->write(http::kChunkEnd.data(), http::kChunkEnd.size());
   req_->request.addBytesOut(len);
+  // This connection owns the response buffer: it tells the request when it passes the high
+  // mark (and onDownWrite when it drains below the low one).
+  if (!down_above_ && down_->outputLength() >= kHighWater) {
+    down_above_ = true;
+    req_->request.onAboveWriteHighWatermark();
+  }
 }
 
 void DownstreamSession::encodeEnd() {
@@ -418,10 +430,7 @@ void DownstreamSession::releaseRequest() {
 void DownstreamSession::pauseDownstreamRead(bool pause) {
   if (pause == downstream_read_paused_ || !down_) return;
   downstream_read_paused_ = pause;
-  if (pause)
-    down_->disableRead();
-  else
-    down_->enableRead();
+  down_->readDisable(pause);
 }
 
 void DownstreamSession::beginShutdown() {
@@ -448,8 +457,8 @@ void DownstreamSession::closeGracefully() {
   releaseRequest();
   worker_.deadlines().start(down_timer_, kLingerTime);
   down_->setWriteLowWater(0);
+  pauseDownstreamRead(false);
   down_->enableRead();
-  downstream_read_paused_ = false;
   if (down_->outputLength() == 0) onDownWrite();
 }
 

@@ -75,12 +75,12 @@ class DownstreamSession final : private Downstream, public ClientConnection {
   // Downstream: the request in flight encodes its response through these.
   Info info() const override;
   void onBodyWanted() override;
+  void onUpstreamFull() override;
   http::Error encodeHead(const http::ResponseHead& resp, std::string_view request_id,
                          bool closes) override;
   void encodeData(const char* data, size_t len) override;
   void encodeEnd() override;
   void encodeReset() override;
-  size_t backlog() const override;
   void onRequestComplete() override;
 
   void processInput();
@@ -121,7 +121,8 @@ class DownstreamSession final : private Downstream, public ClientConnection {
   // A request whose framing some servers read differently (a body on GET or HEAD) is
   // forwarded with clean framing, then neither connection carries another request.
   bool close_after_response_ = false;
-  bool downstream_read_paused_ = false;
+  bool downstream_read_paused_ = false;  // one readDisable held for the upstream's buffer
+  bool down_above_ = false;              // the response buffer passed the high mark
 };
 
 }  // namespace lb::stream

@@ -147,10 +147,6 @@ void Exchange::sendRequestHead() {
   if (!s_.body_done) client_->onRequestBodyWanted();
 }
 
-bool Exchange::bodyRoom() const {
-  return upstream_ && upstream_->connected && upstream_->stream()->outputLength() < kHighWater;
-}
-
 void Exchange::sendBody(const char* data, size_t len) {
   if (!upstream_ || len == 0) return;
   net::Stream* out = upstream_->stream();
@@ -162,6 +158,10 @@ void Exchange::sendBody(const char* data, size_t len) {
   }
   out->write(data, len);
   if (s_.chunked_up) out->write(http::kChunkEnd.data(), http::kChunkEnd.size());
+  if (!s_.upstream_above && out->outputLength() >= kHighWater) {
+    s_.upstream_above = true;
+    client_->onUpstreamAboveHighWatermark();
+  }
 }
 
 void Exchange::endBody() {
@@ -173,7 +173,10 @@ void Exchange::endBody() {
 }
 
 void Exchange::onUpstreamWrite() {
-  if (!s_.body_done && upstream_ && upstream_->connected) client_->onRequestBodyWanted();
+  // The stream calls this when a write left its output at or below the low mark.
+  if (!s_.upstream_above || !upstream_) return;
+  s_.upstream_above = false;
+  if (!s_.body_done && upstream_->connected) client_->onRequestBodyWanted();
 }
 
 void Exchange::onUpstreamRead() {
@@ -199,8 +202,8 @@ void Exchange::readResponse() {
     if (r.status == http::Http1HeadParser::Status::kDone && !handleResponseHead()) return;
   }
   while (!upstream_->body.done()) {
-    if (client_->responseBacklog() >= kHighWater) {
-      pauseRead(true);  // resumed by resumeResponse() below the low mark
+    if (s_.client_above) {
+      pauseRead(true);  // until onClientBelowLowWatermark()
       return;
     }
     const char* data;
@@ -285,7 +288,10 @@ void Exchange::endAfterClose() {
                              "upstream closed the connection mid-body"));
 }
 
-void Exchange::resumeResponse() {
+void Exchange::onClientAboveHighWatermark() { s_.client_above = true; }
+
+void Exchange::onClientBelowLowWatermark() {
+  s_.client_above = false;
   if (!s_.read_paused || !upstream_) return;
   pauseRead(false);
   if (s_.upstream_closed) upstream_->stream()->disableRead();  // nothing more will come
@@ -352,7 +358,9 @@ void Exchange::release(bool reusable) {
   WorkerHost& local = *s_.cluster->locals[host];
   if (local.load.active_requests > 0) --local.load.active_requests;
   upstream_->setHandler(nullptr);
+  if (s_.read_paused) upstream_->stream()->readDisable(false);  // the pool reads idle streams
   s_.read_paused = false;
+  s_.upstream_above = false;
   // A host out of rotation (drain, maint, removed) keeps no idle connection.
   if (reusable && !worker_.draining() &&
       local.state->admin.load(std::memory_order_relaxed) == upstream::AdminState::kReady) {
@@ -365,11 +373,10 @@ void Exchange::release(bool reusable) {
 void Exchange::pauseRead(bool pause) {
   if (pause == s_.read_paused || !upstream_) return;
   s_.read_paused = pause;
+  upstream_->stream()->readDisable(pause);
   if (pause) {
-    upstream_->stream()->disableRead();
     timer_.cancel();  // a slow client is not a stalled backend
   } else {
-    upstream_->stream()->enableRead();
     worker_.deadlines().start(timer_, s_.route->timeout);
   }
 }

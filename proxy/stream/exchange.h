@@ -37,7 +37,9 @@ namespace lb::stream {
 class WorkerContext;
 struct WorkerCluster;
 
-// Buffer marks shared by both sides: a producer stops above the high mark, resumes below the low.
+// Buffer marks shared by both sides. The owner of a buffer tells its producer when the buffer
+// crosses them (above the high mark: stop; below the low mark after that: go on), and the
+// producer holds its stream's reading off in between (net::Stream::readDisable).
 inline constexpr size_t kHighWater = 256 * 1024;
 inline constexpr size_t kLowWater = 64 * 1024;
 
@@ -45,16 +47,17 @@ class ExchangeClient {
  public:
   // The upstream connection can take request body now: call Exchange::sendBody() with what is
   // at hand while Exchange::bodyRoom() holds, and Exchange::endBody() after the last byte.
-  // Called once connected, and again each time the upstream output drains below the low mark.
+  // Called once connected, and again when the upstream output, after it passed the high mark,
+  // drained below the low mark.
   virtual void onRequestBodyWanted() = 0;
+  // The upstream output passed the high mark: stop reading request body from the client until
+  // onRequestBodyWanted() (bodyRoom() is false meanwhile).
+  virtual void onUpstreamAboveHighWatermark() = 0;
   // The final response head (status >= 200). Return false when the client failed the request
   // instead (it has called Exchange::abort()).
   virtual bool onResponseHead(const http::ResponseHead& resp) = 0;
   // De-framed response body bytes.
   virtual void onResponseData(const char* data, size_t len) = 0;
-  // Response bytes still queued towards the client. At kHighWater or more the exchange stops
-  // reading upstream until the client calls resumeResponse().
-  virtual size_t responseBacklog() const = 0;
   // The whole response body was delivered; the upstream connection is already released.
   virtual void onResponseEnd() = 0;
   // The exchange failed. Before onResponseHead the client answers with an error status for
@@ -95,13 +98,17 @@ class Exchange final : public upstream::UpstreamHandler {
   // Request body, already de-framed by the client; re-framed here for the upstream.
   void sendBody(const char* data, size_t len);
   void endBody();
-  bool bodyRoom() const;  // connected, and the upstream output is below the high mark
+  // Connected, and the upstream output has not passed the high mark (or drained since).
+  bool bodyRoom() const { return upstream_ && upstream_->connected && !s_.upstream_above; }
   bool upstreamReady() const { return upstream_ && upstream_->connected; }
   bool bodyDone() const { return s_.body_done; }
   // Neither connection may carry another request after this one (ambiguous framing).
   void setNoReuse() { s_.no_reuse = true; }
-  // The client drained its backlog below the low mark: read upstream again.
-  void resumeResponse();
+  // The client's buffer crossed its marks (the client connection owns it and tells): above
+  // the high mark the exchange stops reading upstream, below the low mark it reads again. A
+  // buffer already above when the request starts is told before start().
+  void onClientAboveHighWatermark();
+  void onClientBelowLowWatermark();
   // Ends the exchange now without calling the client: the upstream connection is closed.
   void abort();
   // Ends a request in flight to `host` (a drain deadline passed): fails it through the client.
@@ -152,7 +159,9 @@ class Exchange final : public upstream::UpstreamHandler {
     bool body_done = false;
     bool chunked_up = false;  // the request body goes upstream chunked
     bool no_reuse = false;
-    bool read_paused = false;
+    bool read_paused = false;      // upstream reading held off for the client (readDisable)
+    bool client_above = false;     // the client's buffer is above the high mark
+    bool upstream_above = false;   // the upstream output passed the high mark
     bool upstream_closed = false;  // EOF while the response body was in progress
     std::chrono::steady_clock::time_point upstream_started_at;
   };

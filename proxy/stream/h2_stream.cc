@@ -138,6 +138,11 @@ void H2Stream::dispatch() {
   // pins it for its life.
   view_ = session_->view();
   request_.begin(*this, req_, *view_, s_.opened_at);
+  // The connection's output may be full already (other streams): this one starts held.
+  if (backlog() >= kHighWater) {
+    s_.above = true;
+    request_.onAboveWriteHighWatermark();
+  }
   if (req_.method == "CONNECT" || req_.path.empty() || req_.path[0] != '/') {
     request_.fail(
         http::clientError(ErrorCode::kBadRequest, "only origin-form requests are proxied"));
@@ -210,6 +215,12 @@ void H2Stream::encodeData(const char* data, size_t len) {
   resp_body_.append(data, len);
   request_.addBytesOut(len);
   resumeData();
+  // The stream owns its response buffer: it tells the request when it passes the high mark,
+  // and resumeIfDrained() when it is below the low mark again.
+  if (!s_.above && backlog() >= kHighWater) {
+    s_.above = true;
+    request_.onAboveWriteHighWatermark();
+  }
 }
 
 size_t H2Stream::backlog() const { return resp_body_.size() + session_->outputBacklog(); }
@@ -267,7 +278,9 @@ long H2Stream::readBody(uint8_t* buf, size_t len, bool* eof) {
 }
 
 void H2Stream::resumeIfDrained() {
-  if (request_.exchangeActive() && backlog() <= kLowWater) request_.resumeResponse();
+  if (!s_.above || backlog() > kLowWater) return;
+  s_.above = false;
+  if (request_.exchangeActive()) request_.onBelowWriteLowWatermark();
 }
 
 void H2Stream::onIdleTimeout() {

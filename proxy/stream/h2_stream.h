@@ -63,12 +63,14 @@ class H2Stream final : private Downstream {
   // Downstream.
   Info info() const override;
   void onBodyWanted() override;
+  // Nothing to hold off: a body the upstream cannot take stays unconsumed here, and the
+  // client's stream window stops it (pumpBody consumes only what went upstream).
+  void onUpstreamFull() override {}
   http::Error encodeHead(const http::ResponseHead& resp, std::string_view request_id,
                          bool closes) override;
   void encodeData(const char* data, size_t len) override;
   void encodeEnd() override;
   void encodeReset() override;
-  size_t backlog() const override;
   void onRequestComplete() override;
 
   static void onIdleTimer(void* arg) noexcept;
@@ -82,12 +84,16 @@ class H2Stream final : private Downstream {
   std::string cookie_;     // HTTP/2 may split Cookie in several fields; rejoined with "; "
   size_t header_bytes_ = 0;
   // What one stream changes, reset by value.
+  // This stream's response bytes not yet sent: its own and the connection's output.
+  size_t backlog() const;
+
   struct State {
     bool head_refused = false;
     bool end_stream = false;
     bool dispatched = false;
     bool closed = false;
     bool response_ended = false;  // the last DATA is queued
+    bool above = false;           // the response backlog passed the high mark
     bool data_deferred = false;
     uint64_t body_bytes = 0;
     std::chrono::steady_clock::time_point opened_at;

@@ -34,6 +34,7 @@ class FakeDownstream final : public Downstream {
     return i;
   }
   void onBodyWanted() override { ++body_wanted; }
+  void onUpstreamFull() override { ++upstream_full; }
   http::Error encodeHead(const http::ResponseHead& resp, std::string_view request_id,
                          bool closes_connection) override {
     ++heads;
@@ -49,7 +50,6 @@ class FakeDownstream final : public Downstream {
     ++resets;
     done();
   }
-  size_t backlog() const override { return 0; }
   void onRequestComplete() override {
     ++completes;
     done();
@@ -69,7 +69,7 @@ class FakeDownstream final : public Downstream {
   }
 
   stats::ListenerCounters counters;
-  int body_wanted = 0, heads = 0, ends = 0, resets = 0, completes = 0;
+  int body_wanted = 0, upstream_full = 0, heads = 0, ends = 0, resets = 0, completes = 0;
   int status = 0;
   bool closes = false;
   std::string id;
@@ -280,6 +280,30 @@ TEST(ActiveRequest, ClientGoneIsRecordedAs499Once) {
   h.ctx->deadlines().expireDue();
   EXPECT_EQ(down.heads, 0);
   release.open();
+}
+
+// Flow control: the connection tells the request its response buffer is above the high mark;
+// the request reads the upstream's head but no body until the buffer is below the low mark.
+TEST(ActiveRequest, ResponseWaitsWhileTheClientsBufferIsAboveTheHighMark) {
+  const std::string big(1 << 20, 'z');
+  TestBackend backend([&](const BackendRequest&, BackendConnection& conn) {
+    conn.write(test::simpleResponse(200, big));
+  });
+  Harness h(backend.address());
+  FakeDownstream down(h.ctx->loop());
+  ActiveRequest request(*h.ctx);
+  http::RequestHead head = get("/api/big");
+  request.begin(down, head, *h.ctx->view(), h.ctx->loop().now());
+  request.onAboveWriteHighWatermark();  // a full buffer from the last response, say
+  request.start(*h.ctx->view(), h.listener(), "192.0.2.7", false);
+  for (int k = 0; k < 400 && down.heads == 0; ++k) down.turn();
+  ASSERT_EQ(down.heads, 1) << "the head goes through";
+  for (int k = 0; k < 20; ++k) down.turn();
+  EXPECT_EQ(down.body.size(), 0u) << "no body while the client's buffer is full";
+  request.onBelowWriteLowWatermark();
+  if (down.completes == 0) down.runUntilDone();
+  EXPECT_EQ(down.body.size(), big.size());
+  EXPECT_EQ(down.completes, 1);
 }
 
 }  // namespace
