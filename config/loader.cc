@@ -1,6 +1,8 @@
 #include "config/loader.h"
 
+#include <cctype>
 #include <sstream>
+#include <string_view>
 
 #include "config/tls_files.h"
 #include "config/yaml_reader.h"
@@ -191,9 +193,50 @@ bool validHostPattern(const std::string& host) {
   return true;
 }
 
+// tchar (RFC 9110 5.6.2): a protocol name of an Upgrade field is a token.
+bool isProtocolNameChar(unsigned char c) {
+  return std::isalnum(c) ||
+         std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+}
+
+// `upgrades: [websocket]`: protocol names, compared without case; h2c is not tunnelled (an
+// HTTP/2 client speaks HTTP/2 to the proxy itself).
+void readUpgrades(Reader& r, const YAML::Node& node, const std::string& path, RouteConfig* route) {
+  YAML::Node list = node["upgrades"];
+  if (!list) return;
+  const std::string lpath = Reader::join(path, "upgrades");
+  if (!list.IsSequence()) {
+    r.error(list, lpath, "expected a list of protocol names, e.g. [websocket]");
+    return;
+  }
+  route->upgrades.clear();
+  for (size_t i = 0; i < list.size(); ++i) {
+    std::string name;
+    const std::string ipath = Reader::index(lpath, i);
+    if (!r.scalar(list[i], ipath, &name)) continue;
+    bool token = !name.empty();
+    for (char& c : name) {
+      if (!isProtocolNameChar(static_cast<unsigned char>(c))) token = false;
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    if (!token) {
+      r.error(list[i], ipath,
+              "invalid protocol name " + quoted(name) + " (a token, e.g. websocket)");
+    } else if (name == "h2c") {
+      r.error(list[i], ipath,
+              "h2c is not tunnelled: enable http2.cleartext on the listener instead");
+    } else {
+      route->upgrades.push_back(name);
+    }
+  }
+}
+
 void readRoute(Reader& r, const YAML::Node& node, const std::string& path, RouteConfig* route) {
   route->mark = markOf(node);
-  if (!r.expectMap(node, path, {"name", "match", "cluster", "timeout", "slo"})) return;
+  if (!r.expectMap(
+          node, path,
+          {"name", "match", "cluster", "timeout", "slo", "upgrades", "tunnel_idle_timeout"}))
+    return;
   r.string(node, "name", path, &route->name, false);
   if (YAML::Node slo = node["slo"]) {
     std::string spath = Reader::join(path, "slo");
@@ -220,6 +263,8 @@ void readRoute(Reader& r, const YAML::Node& node, const std::string& path, Route
   r.string(node, "cluster", path, &route->cluster, true);
   if (node["cluster"]) route->cluster_mark = markOf(node["cluster"]);
   r.duration(node, "timeout", path, &route->timeout);
+  r.duration(node, "tunnel_idle_timeout", path, &route->tunnel_idle_timeout);
+  readUpgrades(r, node, path, route);
 }
 
 void readAdmin(Reader& r, const YAML::Node& node, AdminConfig* a) {

@@ -97,6 +97,10 @@ struct RouteConfig {
   RouteMatch match;
   std::string cluster;
   Duration timeout{15000};  // upstream response headers deadline, and the longest body read stall
+  // Upgrade protocols (RFC 9110 7.8) forwarded on this route, lower-case names ("websocket");
+  // empty: upgrades are refused (the request goes upstream without them, as nginx's default).
+  std::vector<std::string> upgrades{"websocket"};
+  Duration tunnel_idle_timeout{3600000};  // an upgraded connection with no bytes either way
   SloConfig slo;
   Mark mark;
   Mark cluster_mark;

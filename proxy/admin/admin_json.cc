@@ -129,6 +129,7 @@ json windowJson(const stats::Report& r, uint32_t window_s) {
   const double requests = static_cast<double>(r.window.requests);
   const double mean = r.window.requests ? r.window.latency_sum_seconds * 1000.0 / requests : 0;
   const uint64_t errors5xx = r.window.responses[4];
+  const stats::TunnelCounters& t = r.totals.tunnels;
   return json{{"requests", r.window.requests},
               {"rps", requests / window_s},
               {"responses", responses},
@@ -139,7 +140,13 @@ json windowJson(const stats::Report& r, uint32_t window_s) {
                {{"mean", mean},
                 {"p50", h.quantile(0.50) / 1000.0},
                 {"p95", h.quantile(0.95) / 1000.0},
-                {"p99", h.quantile(0.99) / 1000.0}}}};
+                {"p99", h.quantile(0.99) / 1000.0}}},
+              // Since start, not windowed: tunnels outlive any window.
+              {"tunnels",
+               {{"active", t.active},
+                {"opened", t.opened},
+                {"bytes_up", t.bytes_up},
+                {"bytes_down", t.bytes_down}}}};
 }
 
 }  // namespace

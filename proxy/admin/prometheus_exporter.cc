@@ -64,6 +64,19 @@ std::vector<double> bucketIncrements(const Totals& t) {
   return std::vector<double>(t.duration_buckets.begin(), t.duration_buckets.end());
 }
 
+void addTunnels(const TunnelCounters& t, const Labels& base,
+                prometheus::Family<prometheus::Gauge>& active,
+                prometheus::Family<prometheus::Counter>& opened,
+                prometheus::Family<prometheus::Counter>& bytes) {
+  active.Add(base).Set(static_cast<double>(t.active));
+  opened.Add(base).Increment(static_cast<double>(t.opened));
+  Labels up = base, down = base;
+  up["direction"] = "up";
+  down["direction"] = "down";
+  bytes.Add(up).Increment(static_cast<double>(t.bytes_up));
+  bytes.Add(down).Increment(static_cast<double>(t.bytes_down));
+}
+
 }  // namespace
 
 std::string renderPrometheus(const control::MetricsInput& in) {
@@ -131,6 +144,13 @@ std::string renderPrometheus(const control::MetricsInput& in) {
       counter("lbproxy_route_upstream_errors_total", "Upstream errors per route, by reason");
   auto& route_retries =
       counter("lbproxy_route_retries_total", "Retries to another host, per route");
+  auto& route_tunnels = gauge("lbproxy_route_tunnels_active",
+                              "Open upgraded connections (WebSocket and other tunnels), per route");
+  auto& route_tunnels_total =
+      counter("lbproxy_route_tunnels_total", "Upgraded connections opened, per route");
+  auto& route_tunnel_bytes =
+      counter("lbproxy_route_tunnel_bytes_total",
+              "Bytes through closed tunnels, per route (direction up: client to backend)");
   auto& slo_latency = gauge("lbproxy_route_slo_latency_seconds",
                             "Latency objective of a route from the config (stat: mean, p95, p99)");
   auto& slo_errors =
@@ -150,6 +170,7 @@ std::string renderPrometheus(const control::MetricsInput& in) {
         route_errors.Add({{"route", route.name}, {"reason", upstreamReasonName(i)}})
             .Increment(static_cast<double>(t.counters.upstream_errors[i]));
       route_retries.Add({{"route", route.name}}).Increment(static_cast<double>(t.counters.retries));
+      addTunnels(t.tunnels, base, route_tunnels, route_tunnels_total, route_tunnel_bytes);
       auto seconds = [](config::Duration d) { return static_cast<double>(d.count()) / 1000.0; };
       if (route.slo.mean.count())
         slo_latency.Add({{"route", route.name}, {"stat", "mean"}}).Set(seconds(route.slo.mean));
@@ -170,6 +191,11 @@ std::string renderPrometheus(const control::MetricsInput& in) {
   auto& host_errors =
       counter("lbproxy_host_upstream_errors_total", "Upstream errors per host, by reason");
   auto& host_active = gauge("lbproxy_host_active_requests", "Requests in flight to a host");
+  auto& host_tunnels = gauge("lbproxy_host_tunnels_active", "Open upgraded connections to a host");
+  auto& host_tunnels_total =
+      counter("lbproxy_host_tunnels_total", "Upgraded connections opened to a host");
+  auto& host_tunnel_bytes = counter("lbproxy_host_tunnel_bytes_total",
+                                    "Bytes through closed tunnels to a host, by direction");
   auto& host_idle = gauge("lbproxy_host_idle_connections", "Idle pooled connections to a host");
   auto& host_healthy = gauge("lbproxy_host_healthy", "1 when the host passes its health checks");
   auto& host_usable = gauge("lbproxy_host_usable", "1 when the host takes new requests");
@@ -199,6 +225,7 @@ std::string renderPrometheus(const control::MetricsInput& in) {
         host_errors.Add(lb).Increment(static_cast<double>(t.counters.upstream_errors[i]));
       }
       host_active.Add(base).Set(static_cast<double>(active));
+      addTunnels(t.tunnels, base, host_tunnels, host_tunnels_total, host_tunnel_bytes);
       host_idle.Add(base).Set(static_cast<double>(idle));
       host_healthy.Add(base).Set(h->health.load() == upstream::Health::kHealthy ? 1 : 0);
       host_usable.Add(base).Set(h->usable() ? 1 : 0);

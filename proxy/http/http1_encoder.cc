@@ -66,6 +66,10 @@ void encodeUpstreamRequest(const RequestHead& req, const ForwardContext& ctx, st
   appendHeader(out, "X-Forwarded-Proto", ctx.proto);
   if (!req.authority.empty()) appendHeader(out, "X-Forwarded-Host", req.authority);
   appendHeader(out, "X-Request-Id", ctx.request_id);
+  if (!ctx.upgrade.empty()) {
+    appendHeader(out, "Upgrade", ctx.upgrade);
+    out->append("Connection: upgrade\r\n");
+  }
   switch (req.framing) {
     case BodyFraming::kContentLength:
       out->append("Content-Length: ");
@@ -118,6 +122,8 @@ void encodeClientResponse(const ResponseHead& resp, BodyFraming framing, bool re
       }
       break;
   }
+  if (resp.status == 101)
+    if (const std::string* upgrade = resp.find("upgrade")) appendHeader(out, "Upgrade", *upgrade);
   if (!request_id.empty() && !resp.find("x-request-id"))
     appendHeader(out, "X-Request-Id", request_id);
   if (!connection.empty()) appendHeader(out, "Connection", connection);

@@ -13,16 +13,20 @@ struct ForwardContext {
   std::string_view client_ip;
   std::string_view request_id;
   std::string_view proto = "http";
+  // Upgrade protocols to ask the backend for (the route allowed them); empty: none.
+  std::string_view upgrade;
 };
 
 // The upstream request: origin-form path, Host from the authority, hop-by-hop fields removed,
 // X-Forwarded-*, X-Request-Id set, and framing re-declared for how the body will be sent.
+// With ctx.upgrade: Upgrade and Connection: upgrade, the only hop-by-hop fields forwarded.
 void encodeUpstreamRequest(const RequestHead& req, const ForwardContext& ctx, std::string* out);
 
 // The response head for the client. `framing` is how the proxy will send the body (it may
 // differ from the upstream's: an until-close body is re-chunked for an HTTP/1.1 client).
 // `connection` is the Connection field to send: "close", "keep-alive" (HTTP/1.0 clients) or "".
-// `request_id` is added as X-Request-Id unless the upstream already set one.
+// `request_id` is added as X-Request-Id unless the upstream already set one. A 101 keeps the
+// backend's Upgrade field (send it with `connection` "upgrade").
 void encodeClientResponse(const ResponseHead& resp, BodyFraming framing, bool request_was_head,
                           std::string_view connection, std::string_view request_id,
                           std::string* out);

@@ -143,6 +143,7 @@ void RequestHead::clear() {
   keep_alive = true;
   expect_continue = false;
   connection_tokens.clear();
+  upgrade.clear();
 }
 
 void ResponseHead::clear() {
@@ -545,6 +546,15 @@ Error Http1HeadParser::finishRequest() {
                                       : hasToken(r.connection_tokens, "keep-alive");
   if (const std::string* expect = r.find("expect"))
     r.expect_continue = equalsIgnoreCase(*expect, "100-continue");
+  // An Upgrade field counts only when Connection lists it (RFC 9110 7.8), and only in
+  // HTTP/1.1; several fields combine into one list.
+  if (r.version_minor == 1 && hasToken(r.connection_tokens, "upgrade")) {
+    for (const Header& h : r.headers) {
+      if (!equalsIgnoreCase(h.name, "upgrade") || h.value.empty()) continue;
+      if (!r.upgrade.empty()) r.upgrade.append(", ");
+      r.upgrade.append(h.value);
+    }
+  }
   return {};
 }
 

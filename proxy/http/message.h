@@ -37,6 +37,9 @@ struct RequestHead {
   bool keep_alive = true;                      // after Connection tokens and version defaults
   bool expect_continue = false;                // Expect: 100-continue
   std::vector<std::string> connection_tokens;  // lower-cased, for hop-by-hop removal
+  // The protocols of an Upgrade field that Connection names (RFC 9110 7.8), as sent;
+  // empty when the request asks for no upgrade (or is not HTTP/1.1).
+  std::string upgrade;
 
   const std::string* find(std::string_view name) const;
   // Back to the default state, keeping allocated capacity (no allocation per request).

@@ -17,6 +17,8 @@ struct RouteEntry {
   uint32_t cluster_index = 0;  // into the snapshot's cluster list
   std::string cluster_name;
   std::chrono::milliseconds timeout{15000};
+  std::vector<std::string> upgrades;  // lower-case protocol names this route tunnels
+  std::chrono::milliseconds tunnel_idle_timeout{3600000};
   uint32_t index = 0;        // position in the listener's route list
   std::string name;          // stats and metrics label
   uint32_t stats_index = 0;  // position among all routes of the snapshot (Snapshot::routes)

@@ -126,6 +126,8 @@ std::shared_ptr<const Snapshot> buildSnapshot(const config::ProxyConfig& cfg, ui
       e.path_prefix = r.match.path_prefix;
       e.cluster_name = r.cluster;
       e.timeout = r.timeout;
+      e.upgrades = r.upgrades;
+      e.tunnel_idle_timeout = r.tunnel_idle_timeout;
       e.name = r.name;
       e.stats_index = static_cast<uint32_t>(snap->routes.size());
       snap->routes.push_back(r.name);

@@ -93,8 +93,16 @@ void Counters::merge(const Counters& other) {
   latency_sum_seconds += other.latency_sum_seconds;
 }
 
+void TunnelCounters::merge(const TunnelCounters& other) {
+  opened += other.opened;
+  active += other.active;
+  bytes_up += other.bytes_up;
+  bytes_down += other.bytes_down;
+}
+
 void Totals::merge(const Totals& other) {
   counters.merge(other.counters);
+  tunnels.merge(other.tunnels);
   for (size_t i = 0; i < duration_buckets.size(); ++i)
     duration_buckets[i] += other.duration_buckets[i];
 }
@@ -139,6 +147,17 @@ void TrafficStats::recordUpstreamError(int64_t now_s, int reason) {
   if (reason < 0) return;
   ++totals_.counters.upstream_errors[static_cast<size_t>(reason)];
   ++bucket(now_s).counters.upstream_errors[static_cast<size_t>(reason)];
+}
+
+void TrafficStats::tunnelOpened() {
+  ++totals_.tunnels.opened;
+  ++totals_.tunnels.active;
+}
+
+void TrafficStats::tunnelClosed(uint64_t bytes_up, uint64_t bytes_down) {
+  if (totals_.tunnels.active > 0) --totals_.tunnels.active;
+  totals_.tunnels.bytes_up += bytes_up;
+  totals_.tunnels.bytes_down += bytes_down;
 }
 
 void TrafficStats::report(int64_t now_s, uint32_t seconds, Report* out) const {

@@ -57,10 +57,22 @@ struct Counters {
   void merge(const Counters& other);
 };
 
+// Upgraded connections (WebSocket and other Upgrade tunnels). Bytes are counted when a
+// tunnel closes: `up` from the client to the backend, `down` back.
+struct TunnelCounters {
+  uint64_t opened = 0;
+  uint64_t active = 0;  // a gauge: opened and not closed yet
+  uint64_t bytes_up = 0;
+  uint64_t bytes_down = 0;
+
+  void merge(const TunnelCounters& other);
+};
+
 struct Totals {
   Counters counters;
   // Per-bucket (not cumulative) counts for kPromBuckets, plus one for +Inf.
   std::array<uint64_t, kPromBuckets.size() + 1> duration_buckets{};
+  TunnelCounters tunnels;
 
   void merge(const Totals& other);
 };
@@ -82,6 +94,9 @@ class TrafficStats {
                      uint32_t retries);
   // An upstream error that did not end the request (it was retried elsewhere).
   void recordUpstreamError(int64_t now_s, int reason);
+  // A backend switched protocols (101); later the tunnel closed after moving these bytes.
+  void tunnelOpened();
+  void tunnelClosed(uint64_t bytes_up, uint64_t bytes_down);
 
   const Totals& totals() const { return totals_; }
   // Adds the seconds (now_s - seconds, now_s] into *report's window fields, and the totals.

@@ -1,6 +1,7 @@
 #include "proxy/stream/active_request.h"
 
 #include "proxy/http/error_response.h"
+#include "proxy/http/upgrade.h"
 #include "proxy/router/route_table.h"
 #include "proxy/snapshot/snapshot.h"
 #include "proxy/stream/request_id.h"
@@ -28,6 +29,7 @@ void ActiveRequest::reset() {
   exchange_.reset();
   s_ = State{};
   request_id_.clear();
+  upgrade_.clear();
 }
 
 void ActiveRequest::chooseId() {
@@ -56,6 +58,12 @@ void ActiveRequest::start(WorkerView& view, const snapshot::ListenerSnapshot& li
   fwd.client_ip = client_ip;
   fwd.request_id = request_id_;
   fwd.proto = https ? "https" : "http";
+  // An upgrade the route allows goes to the backend; any other is dropped (the request is
+  // served as an ordinary one). A request with a body is never upgraded: its end would be
+  // ambiguous.
+  if (!req.upgrade.empty() && req.framing == BodyFraming::kNone &&
+      http::selectUpgrade(req.upgrade, s_.route->upgrades, &upgrade_))
+    fwd.upgrade = upgrade_;
   exchange_.start(req, fwd, *s_.route, *s_.cluster);
 }
 
@@ -69,6 +77,10 @@ bool ActiveRequest::onResponseHead(const http::ResponseHead& resp) {
   }
   s_.head_sent = true;
   s_.upstream_head = true;
+  if (resp.status == 101) {
+    s_.tunnel_at = worker_.loop().now();
+    recordTunnelOpened(*s_.view, *s_.route, *s_.cluster, exchange_.outcome());
+  }
   return true;
 }
 
@@ -153,6 +165,8 @@ void ActiveRequest::record() {
   r.bytes_in = s_.bytes_in;
   r.bytes_out = s_.bytes_out;
   r.started_at = s_.started_at;
+  r.tunnel = exchange_.tunnel() && s_.upstream_head;
+  r.tunnel_at = s_.tunnel_at;
   recordRequest(worker_, *client.counters, r);
 }
 

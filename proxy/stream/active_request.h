@@ -129,7 +129,9 @@ class ActiveRequest final : private ExchangeClient {
   void addBytesOut(uint64_t n) { s_.bytes_out += n; }
   bool begun() const { return s_.down != nullptr; }
   bool headSent() const { return s_.head_sent; }  // a response head went to the client
-  bool ended() const { return s_.ended; }         // recorded; the request is over
+  // The backend switched protocols (101): the request is a byte tunnel until it ends.
+  bool tunnel() const { return exchange_.tunnel(); }
+  bool ended() const { return s_.ended; }  // recorded; the request is over
   int status() const { return s_.status; }
   const std::string& requestId() const { return request_id_; }
 
@@ -164,11 +166,13 @@ class ActiveRequest final : private ExchangeClient {
     uint64_t bytes_in = 0;
     uint64_t bytes_out = 0;
     std::chrono::steady_clock::time_point started_at;
+    std::chrono::steady_clock::time_point tunnel_at;  // when the 101 went to the client
   };
 
   WorkerContext& worker_;
   State s_;
   std::string request_id_;  // cleared, not freed, between requests
+  std::string upgrade_;     // the Upgrade protocols the route lets through, for the exchange
   Exchange exchange_;
 };
 

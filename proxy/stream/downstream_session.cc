@@ -130,6 +130,10 @@ void DownstreamSession::onDownWrite() {
       // Everything is sent: half-close and read (discarding) until the client closes, so
       // unread request bytes do not turn our last response into a reset.
       down_->shutdownWrite();
+      if (client_eof_) {
+        close();  // the client already closed its side: nothing to wait for
+        return;
+      }
       down_->enableRead();
     }
     return;
@@ -157,9 +161,18 @@ void DownstreamSession::onDownEvent(net::StreamEvent event) {
     close();
     return;
   }
+  if (state_ == State::kProxying && event == net::StreamEvent::kEof && req_->framing.tunnel) {
+    // The client closed its side of a tunnel: what it sent goes on, then the backend's side
+    // closes; the tunnel ends when the backend closes too (or idles out).
+    req_->framing.client_eof = true;
+    client_eof_ = true;
+    pumpRequestBody();
+    return;
+  }
   if (state_ == State::kProxying && event == net::StreamEvent::kEof && req_->framing.body_done) {
     // The client half-closed after a complete request: answer, then close.
     close_after_response_ = true;
+    client_eof_ = true;
     return;
   }
   // The client went away mid-request (or reset): nobody is left to answer.
@@ -269,6 +282,10 @@ void DownstreamSession::onUpstreamFull() { pauseDownstreamRead(true); }
 void DownstreamSession::pumpRequestBody() {
   ActiveRequest& request = req_->request;
   if (req_->framing.body_done || !request.upstreamReady()) return;
+  if (req_->framing.tunnel) {
+    pumpTunnel();
+    return;
+  }
   const http::RequestHead& req = req_->parser.request();
   if (req.expect_continue && !req_->framing.sent_continue) {
     // The backend is reached: invite the body (the Expect field is not forwarded).
@@ -305,6 +322,27 @@ void DownstreamSession::pumpRequestBody() {
   pauseDownstreamRead(false);
 }
 
+void DownstreamSession::pumpTunnel() {
+  // The client's bytes, as they come, with the same backpressure as a request body.
+  ActiveRequest& request = req_->request;
+  const char* data;
+  size_t len;
+  while (down_->peekInput(&data, &len)) {
+    if (!request.bodyRoom()) {
+      pauseDownstreamRead(true);  // resumed from onBodyWanted below the low mark
+      return;
+    }
+    request.sendBody(data, len);
+    down_->drainInput(len);
+    request.addBytesIn(len);
+  }
+  pauseDownstreamRead(false);
+  if (req_->framing.client_eof) {
+    request.endBody();
+    req_->framing.body_done = true;
+  }
+}
+
 Downstream::Info DownstreamSession::info() const {
   Info i;
   i.client_ip = client_ip_;
@@ -321,6 +359,19 @@ http::Error DownstreamSession::encodeHead(const http::ResponseHead& resp,
   Http1Request::Framing& f = req_->framing;
   const bool client11 = req.version_minor == 1;
   f.client_chunked = false;
+  if (resp.status == 101) {
+    // The connection becomes the tunnel: the client's bytes from here on are not requests.
+    f.tunnel = true;
+    f.body_done = false;
+    f.client_framing = BodyFraming::kUntilClose;
+    close_after_response_ = true;
+    req_->scratch.clear();
+    http::encodeClientResponse(resp, BodyFraming::kNone, false, "upgrade", request_id,
+                               &req_->scratch);
+    down_->write(req_->scratch.data(), req_->scratch.size());
+    req_->request.addBytesOut(req_->scratch.size());
+    return {};
+  }
   switch (resp.framing) {
     case BodyFraming::kContentLength:
       f.client_framing = BodyFraming::kContentLength;

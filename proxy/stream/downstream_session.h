@@ -86,6 +86,7 @@ class DownstreamSession final : private Downstream, public ClientConnection {
   void processInput();
   void handleRequestHead();
   void pumpRequestBody();
+  void pumpTunnel();
   void onDownTimeout();
   void onHandshakeDone();
   // ALPN chose h2, or a cleartext connection began with the HTTP/2 preface: an H2Session
@@ -123,6 +124,7 @@ class DownstreamSession final : private Downstream, public ClientConnection {
   bool close_after_response_ = false;
   bool downstream_read_paused_ = false;  // one readDisable held for the upstream's buffer
   bool down_above_ = false;              // the response buffer passed the high mark
+  bool client_eof_ = false;              // the client closed its sending side
 };
 
 }  // namespace lb::stream

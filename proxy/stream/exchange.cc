@@ -64,6 +64,7 @@ void Exchange::start(const http::RequestHead& req, const http::ForwardContext& f
   s_.active = true;
   s_.body_done = req.framing == BodyFraming::kNone;
   s_.chunked_up = req.framing == BodyFraming::kChunked;
+  s_.upgrade = !fwd.upgrade.empty();
   startAttempt();
 }
 
@@ -151,6 +152,7 @@ void Exchange::sendBody(const char* data, size_t len) {
   if (!upstream_ || len == 0) return;
   net::Stream* out = upstream_->stream();
   s_.body_started = true;
+  if (s_.tunnel && !s_.read_paused) worker_.deadlines().start(timer_, stallLimit());
   if (s_.chunked_up) {
     scratch_.clear();
     http::appendChunkHeader(len, &scratch_);
@@ -170,19 +172,39 @@ void Exchange::endBody() {
   if (upstream_ && s_.chunked_up) {
     upstream_->stream()->write(http::kLastChunk.data(), http::kLastChunk.size());
   }
+  if (upstream_ && s_.tunnel) {
+    // The client closed its sending side: so does the backend's, once what it sent is out.
+    // The tunnel ends when the backend closes too.
+    net::Stream* up = upstream_->stream();
+    if (up->outputLength() == 0) {
+      up->shutdownWrite();
+    } else {
+      s_.shutdown_pending = true;
+      up->setWriteLowWater(0);
+    }
+  }
 }
 
 void Exchange::onUpstreamWrite() {
   // The stream calls this when a write left its output at or below the low mark.
-  if (!s_.upstream_above || !upstream_) return;
+  if (!upstream_) return;
+  if (s_.shutdown_pending && upstream_->stream()->outputLength() == 0) {
+    s_.shutdown_pending = false;
+    upstream_->stream()->shutdownWrite();
+  }
+  if (!s_.upstream_above) return;
   s_.upstream_above = false;
   if (!s_.body_done && upstream_->connected) client_->onRequestBodyWanted();
+}
+
+std::chrono::milliseconds Exchange::stallLimit() const {
+  return s_.tunnel ? s_.route->tunnel_idle_timeout : s_.route->timeout;
 }
 
 void Exchange::onUpstreamRead() {
   if (!upstream_) return;
   if (!s_.read_paused && outcome_.response_started)
-    worker_.deadlines().start(timer_, s_.route->timeout);  // stall timer
+    worker_.deadlines().start(timer_, stallLimit());  // stall timer, or a tunnel's idle timer
   readResponse();
 }
 
@@ -226,10 +248,7 @@ void Exchange::readResponse() {
 bool Exchange::handleResponseHead() {
   http::ResponseHead& resp = upstream_->parser.response();
   if (resp.status < 200) {
-    if (resp.status == 101) {
-      fail(http::upstreamError(ErrorCode::kBadResponse, false, "unexpected 101 response"));
-      return false;
-    }
+    if (resp.status == 101) return switchProtocols(resp);
     upstream_->parser.reset(s_.req->method == "HEAD");  // informational: not forwarded
     return true;
   }
@@ -240,6 +259,32 @@ bool Exchange::handleResponseHead() {
   outcome_.response_started = true;
   upstream_->body.start(resp.framing, resp.content_length);
   return true;
+}
+
+bool Exchange::switchProtocols(http::ResponseHead& resp) {
+  // A 101 the request did not ask for, or one that does not say what it switched to, would
+  // leave the connection in a protocol nobody agreed on (RFC 9110 15.2.2).
+  if (!s_.upgrade) {
+    fail(http::upstreamError(ErrorCode::kBadResponse, false, "unexpected 101 response"));
+    return false;
+  }
+  if (!resp.find("upgrade")) {
+    fail(http::upstreamError(ErrorCode::kBadResponse, false, "101 response without Upgrade"));
+    return false;
+  }
+  outcome_.upstream_time = worker_.loop().now() - s_.upstream_started_at;
+  outcome_.status = resp.status;
+  if (!client_->onResponseHead(resp)) return false;
+  outcome_.response_started = true;
+  // From here on both directions carry raw bytes; the connection is never pooled again.
+  s_.tunnel = true;
+  s_.no_reuse = true;
+  s_.body_done = false;
+  s_.chunked_up = false;
+  upstream_->body.start(BodyFraming::kUntilClose, 0);
+  worker_.deadlines().start(timer_, stallLimit());
+  client_->onRequestBodyWanted();
+  return s_.active;
 }
 
 void Exchange::onUpstreamEvent(net::StreamEvent event) {
@@ -320,6 +365,10 @@ void Exchange::onTimeout() {
     attemptFailed(http::upstreamError(ErrorCode::kConnectFailed, true, "connect timeout"));
     return;
   }
+  if (s_.tunnel) {
+    finish();  // an idle tunnel ends like a closed one: both sides are closed cleanly
+    return;
+  }
   fail(http::upstreamError(
       ErrorCode::kUpstreamTimeout, false,
       outcome_.response_started ? "upstream body stalled" : "upstream response timeout"));
@@ -377,7 +426,7 @@ void Exchange::pauseRead(bool pause) {
   if (pause) {
     timer_.cancel();  // a slow client is not a stalled backend
   } else {
-    worker_.deadlines().start(timer_, s_.route->timeout);
+    worker_.deadlines().start(timer_, stallLimit());
   }
 }
 

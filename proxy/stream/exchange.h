@@ -53,8 +53,10 @@ class ExchangeClient {
   // The upstream output passed the high mark: stop reading request body from the client until
   // onRequestBodyWanted() (bodyRoom() is false meanwhile).
   virtual void onUpstreamAboveHighWatermark() = 0;
-  // The final response head (status >= 200). Return false when the client failed the request
-  // instead (it has called Exchange::abort()).
+  // The final response head (status >= 200), or a 101 that switched the connection to a tunnel
+  // (only for a request that asked for an upgrade): from then on request "body" and response
+  // "data" are the tunnel's raw bytes, and endBody() says the client closed its side. Return
+  // false when the client failed the request instead (it has called Exchange::abort()).
   virtual bool onResponseHead(const http::ResponseHead& resp) = 0;
   // De-framed response body bytes.
   virtual void onResponseData(const char* data, size_t len) = 0;
@@ -104,6 +106,9 @@ class Exchange final : public upstream::UpstreamHandler {
   bool bodyDone() const { return s_.body_done; }
   // Neither connection may carry another request after this one (ambiguous framing).
   void setNoReuse() { s_.no_reuse = true; }
+  // The backend answered 101: the exchange is a byte tunnel until either side closes or it
+  // idles for the route's tunnel_idle_timeout.
+  bool tunnel() const { return s_.tunnel; }
   // The client's buffer crossed its marks (the client connection owns it and tells): above
   // the high mark the exchange stops reading upstream, below the low mark it reads again. A
   // buffer already above when the request starts is told before start().
@@ -130,6 +135,9 @@ class Exchange final : public upstream::UpstreamHandler {
   void sendRequestHead();
   void readResponse();
   bool handleResponseHead();
+  bool switchProtocols(http::ResponseHead& resp);
+  // How long the response body (or a tunnel) may go without a byte.
+  std::chrono::milliseconds stallLimit() const;
   void finish();
   void endAfterClose();
   void fail(http::Error error);
@@ -159,10 +167,13 @@ class Exchange final : public upstream::UpstreamHandler {
     bool body_done = false;
     bool chunked_up = false;  // the request body goes upstream chunked
     bool no_reuse = false;
-    bool read_paused = false;      // upstream reading held off for the client (readDisable)
-    bool client_above = false;     // the client's buffer is above the high mark
-    bool upstream_above = false;   // the upstream output passed the high mark
-    bool upstream_closed = false;  // EOF while the response body was in progress
+    bool read_paused = false;       // upstream reading held off for the client (readDisable)
+    bool client_above = false;      // the client's buffer is above the high mark
+    bool upstream_above = false;    // the upstream output passed the high mark
+    bool upstream_closed = false;   // EOF while the response body was in progress
+    bool upgrade = false;           // the request asks the backend for an upgrade
+    bool tunnel = false;            // ...and it switched protocols: raw bytes both ways
+    bool shutdown_pending = false;  // the client closed its side: FIN upstream once flushed
     std::chrono::steady_clock::time_point upstream_started_at;
   };
   State s_;

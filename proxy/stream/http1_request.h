@@ -33,6 +33,8 @@ struct Http1Request {
     bool body_done = false;  // the whole request body was read from the client
     bool sent_continue = false;
     bool client_chunked = false;  // response body re-chunked for the client
+    bool tunnel = false;          // the backend switched protocols: raw bytes both ways
+    bool client_eof = false;      // in a tunnel: the client closed its sending side
     http::BodyFraming client_framing = http::BodyFraming::kNone;
   };
   Framing framing;

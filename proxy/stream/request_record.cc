@@ -80,23 +80,30 @@ void recordRequest(WorkerContext& worker, stats::ListenerCounters& counters,
   const bool metrics = r.view->snapshot->metrics_enabled;
   const int64_t second =
       std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
-  const uint64_t micros = static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(now - r.started_at).count());
+  // A tunnel's life is not a response time: its latency sample ends at the 101.
+  const uint64_t micros =
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                (r.tunnel ? r.tunnel_at : now) - r.started_at)
+                                .count());
   const ExchangeOutcome& outcome = *r.outcome;
   // A connect failure that a retry got past still counts as the request's upstream error.
   const http::Error& error = r.client_error ? r.client_error : outcome.last_error;
   const int reason = error ? stats::upstreamReasonIndex(error.code) : -1;
   const uint32_t retries = outcome.attempts > 0 ? outcome.attempts - 1 : 0;
   counters.countRequest(r.protocol, r.tls);
-  if (r.route && metrics)
-    r.view->route_stats[r.route->stats_index]->recordRequest(second, r.status, micros, reason,
-                                                             retries);
+  if (r.route && metrics) {
+    stats::TrafficStats& route = *r.view->route_stats[r.route->stats_index];
+    route.recordRequest(second, r.status, micros, reason, retries);
+    if (r.tunnel) route.tunnelClosed(r.bytes_in, r.bytes_out);
+  }
   if (r.cluster && !outcome.tried.empty()) {
     WorkerHost& host = *r.cluster->locals[outcome.tried.back()];
     const bool connect_failed = error.code == http::ErrorCode::kConnectFailed;
     // Connect failures were counted on the host when they happened.
-    if (metrics)
+    if (metrics) {
       host.stats.recordRequest(second, r.status, micros, connect_failed ? -1 : reason, 0);
+      if (r.tunnel) host.stats.tunnelClosed(r.bytes_in, r.bytes_out);
+    }
     if (!connect_failed && r.status != 499) {
       const bool server_error = (r.response_started && r.status >= 500) ||
                                 (error && error.source == http::ErrorSource::kUpstream);
@@ -105,6 +112,13 @@ void recordRequest(WorkerContext& worker, stats::ListenerCounters& counters,
     }
   }
   if (worker.accessLogEnabled()) writeAccessLog(worker, r, error, now);
+}
+
+void recordTunnelOpened(const WorkerView& view, const router::RouteEntry& route,
+                        WorkerCluster& cluster, const ExchangeOutcome& outcome) {
+  if (!view.snapshot->metrics_enabled) return;
+  view.route_stats[route.stats_index]->tunnelOpened();
+  if (!outcome.tried.empty()) cluster.locals[outcome.tried.back()]->stats.tunnelOpened();
 }
 
 }  // namespace lb::stream

@@ -40,9 +40,16 @@ struct RequestRecord {
   uint64_t bytes_in = 0;
   uint64_t bytes_out = 0;
   std::chrono::steady_clock::time_point started_at;
+  // An upgraded request: its latency is the time to the 101, its bytes are the tunnel's.
+  bool tunnel = false;
+  std::chrono::steady_clock::time_point tunnel_at;
 };
 
 void recordRequest(WorkerContext& worker, stats::ListenerCounters& counters,
                    const RequestRecord& r);
+// The backend switched protocols: an open tunnel on the route and on the host, until the
+// request is recorded.
+void recordTunnelOpened(const WorkerView& view, const router::RouteEntry& route,
+                        WorkerCluster& cluster, const ExchangeOutcome& outcome);
 
 }  // namespace lb::stream

@@ -175,9 +175,9 @@ std::optional<ClientResponse> TestClient::read(bool request_was_head,
     else
       resp.body.append(data);
   };
-  if (resp.status == 100) {
+  if (resp.status == 100 || resp.status == 101) {
     resp.complete = true;
-    return resp;  // interim: the caller reads the final response next
+    return resp;  // interim, or a switch: what follows is not this response's body
   }
   const std::string* te = resp.header("Transfer-Encoding");
   const std::string* cl = resp.header("Content-Length");
@@ -240,6 +240,15 @@ bool TestClient::waitClosed(std::chrono::milliseconds timeout) {
   while (fill(deadline)) {
   }
   return eof_;
+}
+
+std::string TestClient::readBytes(size_t n, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (buf_.size() < n && fill(deadline)) {
+  }
+  std::string out = buf_.substr(0, n);
+  buf_.erase(0, out.size());
+  return out;
 }
 
 std::string TestClient::readUntilClose(std::chrono::milliseconds timeout) {

@@ -58,6 +58,9 @@ class TestClient {
                                      const BodySink& sink = nullptr);
   // True when the peer closes (EOF or reset) within the timeout with nothing more to read.
   bool waitClosed(std::chrono::milliseconds timeout = kDefaultTimeout);
+  // Raw bytes after a head (a tunnel's): exactly n, or fewer when the peer closed or the
+  // timeout passed first.
+  std::string readBytes(size_t n, std::chrono::milliseconds timeout = kDefaultTimeout);
   // Everything until the peer closes (or the timeout).
   std::string readUntilClose(std::chrono::milliseconds timeout = kDefaultTimeout);
   void shutdownWrite();

@@ -102,6 +102,36 @@ TEST(ConfigLoader, Durations) {
   EXPECT_FALSE(parseDuration("s"));
 }
 
+TEST(ConfigLoader, UpgradesAndTunnelIdleTimeout) {
+  std::string yaml = kValid;
+  yaml.replace(yaml.find("        timeout: 3s\n"), 20,
+               "        timeout: 3s\n        upgrades: [WebSocket, x-raw]\n"
+               "        tunnel_idle_timeout: 10m\n");
+  LoadResult r = loadProxyConfigString(yaml, "t.yaml");
+  ASSERT_TRUE(r.ok()) << r.errors[0].toString();
+  const auto& routes = r.config.listeners[0].routes;
+  EXPECT_EQ(routes[0].upgrades, (std::vector<std::string>{"websocket", "x-raw"}));
+  EXPECT_EQ(routes[0].tunnel_idle_timeout, Duration(600000));
+  EXPECT_EQ(routes[1].upgrades, std::vector<std::string>{"websocket"}) << "default";
+  EXPECT_EQ(routes[1].tunnel_idle_timeout, Duration(3600000)) << "default";
+
+  expectSingleError("        timeout: 3s\n", "        timeout: 3s\n        upgrades: websocket\n",
+                    "t.yaml:12:19: listeners[0].routes[0].upgrades: expected a list of protocol "
+                    "names, e.g. [websocket]");
+  // Every error at once, each at its list element.
+  yaml = kValid;
+  yaml.replace(yaml.find("        timeout: 3s\n"), 20,
+               "        timeout: 3s\n        upgrades: [websocket, \"web socket\", h2c]\n");
+  auto errors = errorsOf(yaml);
+  ASSERT_EQ(errors.size(), 2u) << testing::PrintToString(errors);
+  EXPECT_EQ(errors[0],
+            "t.yaml:12:31: listeners[0].routes[0].upgrades[1]: invalid protocol name \"web "
+            "socket\" (a token, e.g. websocket)");
+  EXPECT_EQ(errors[1],
+            "t.yaml:12:45: listeners[0].routes[0].upgrades[2]: h2c is not tunnelled: enable "
+            "http2.cleartext on the listener instead");
+}
+
 TEST(ConfigLoader, NumbersAndSizes) {
   expectSingleError("workers: 2", "workers: two", "t.yaml:1:10: workers: invalid number \"two\"");
   expectSingleError("workers: 2", "workers: 1000",

@@ -5,6 +5,7 @@
 
 #include "proxy/http/error_response.h"
 #include "proxy/http/http1_parser.h"
+#include "proxy/http/upgrade.h"
 
 namespace lb::http {
 namespace {
@@ -31,7 +32,7 @@ TEST(Http1Encoder, UpstreamRequestDropsHopByHopAndRedeclaresFraming) {
       "Expect: 100-continue\r\n"
       "\r\n");
   std::string out;
-  encodeUpstreamRequest(req, {"192.0.2.7", "rid-1", "http"}, &out);
+  encodeUpstreamRequest(req, {"192.0.2.7", "rid-1", "http", ""}, &out);
 
   EXPECT_EQ(out.rfind("POST /cart?x=1 HTTP/1.1\r\nHost: shop.example.com\r\n", 0), 0u) << out;
   for (const char* gone : {"X-Hop", "Keep-Alive", "TE:", "Upgrade", "Proxy-Connection",
@@ -77,6 +78,42 @@ TEST(Http1Encoder, ClientResponseFraming) {
   std::string nc;
   encodeClientResponse(no_content, BodyFraming::kNone, false, "", "", &nc);
   EXPECT_EQ(nc, "HTTP/1.1 204 No Content\r\n\r\n");
+}
+
+TEST(Http1Encoder, UpgradeIsTheOnlyHopByHopFieldForwarded) {
+  RequestHead req = parseRequest(
+      "GET /chat HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, X-Hop\r\nUpgrade: websocket\r\n"
+      "X-Hop: 1\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
+  std::string out;
+  encodeUpstreamRequest(req, {"192.0.2.7", "rid-1", "http", "websocket"}, &out);
+  EXPECT_NE(out.find("\r\nUpgrade: websocket\r\nConnection: upgrade\r\n"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"), std::string::npos);
+  EXPECT_EQ(out.find("X-Hop"), std::string::npos) << out;
+
+  ResponseHead resp;
+  resp.status = 101;
+  resp.headers = {{"Upgrade", "websocket"},
+                  {"Connection", "Upgrade"},
+                  {"Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="}};
+  std::string head;
+  encodeClientResponse(resp, BodyFraming::kNone, false, "upgrade", "rid-1", &head);
+  EXPECT_EQ(
+      head,
+      "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+      "Upgrade: websocket\r\nX-Request-Id: rid-1\r\nConnection: upgrade\r\n\r\n");
+}
+
+TEST(Http1Encoder, SelectUpgradeKeepsWhatTheRouteAllows) {
+  std::string out;
+  EXPECT_TRUE(selectUpgrade("WebSocket", {"websocket"}, &out));
+  EXPECT_EQ(out, "WebSocket");
+  EXPECT_TRUE(selectUpgrade("h2c, websocket , foo/2", {"websocket", "foo"}, &out));
+  EXPECT_EQ(out, "websocket, foo/2");
+  EXPECT_FALSE(selectUpgrade("h2c", {"websocket"}, &out));
+  EXPECT_EQ(out, "");
+  EXPECT_FALSE(selectUpgrade("websocket", {}, &out));
+  EXPECT_FALSE(selectUpgrade(", /2", {"websocket"}, &out));
 }
 
 TEST(Http1Encoder, ErrorResponseCarriesStatusRequestIdAndLength) {

@@ -140,6 +140,24 @@ TEST(Http1Parser, ExpectContinue) {
   EXPECT_TRUE(p.request.expect_continue);
 }
 
+TEST(Http1Parser, UpgradeCountsOnlyWhenConnectionNamesIt) {
+  Parsed ws = request(
+      "GET /chat HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, Upgrade\r\n"
+      "Upgrade: websocket\r\nUpgrade: foo/2\r\n\r\n");
+  ASSERT_EQ(ws.status, Http1HeadParser::Status::kDone);
+  EXPECT_EQ(ws.request.upgrade, "websocket, foo/2");
+
+  // Without the Connection token the field is not an upgrade request (RFC 9110 7.8).
+  Parsed bare = request("GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n");
+  ASSERT_EQ(bare.status, Http1HeadParser::Status::kDone);
+  EXPECT_EQ(bare.request.upgrade, "");
+
+  // HTTP/1.0 has no Upgrade.
+  Parsed http10 = request("GET / HTTP/1.0\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n");
+  ASSERT_EQ(http10.status, Http1HeadParser::Status::kDone);
+  EXPECT_EQ(http10.request.upgrade, "");
+}
+
 // What llhttp 8.1.0 accepts and we must not (../shared/corpus/README.md), one case each.
 TEST(Http1Parser, RejectsObsFold) {
   expectRejected("GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n");
