@@ -11,7 +11,7 @@ PACKAGES=(
   prometheus  # promtool, to validate /metrics in the tests
   systemd     # systemd-analyze, to verify deploy/systemd/ in the tests
   nghttp2-client testssl.sh  # HTTP/2 client (nghttp) and TLS audit for the TLS and h2 tests
-  python3-websockets  # a real WebSocket client and server for the tunnel tests (/usr/bin/python3)
+  python3-websockets python3-h2 python3-wsproto  # real WebSocket peers, HTTP/1.1 and HTTP/2 (/usr/bin/python3)
 )
 
 missing=()

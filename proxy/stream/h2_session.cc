@@ -203,6 +203,8 @@ void H2Session::start() {
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, h2.initial_window},
       {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, listener().limits.max_header_bytes},
       {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+      // WebSockets over HTTP/2 (RFC 8441): CONNECT with :protocol, tunnelled to HTTP/1.1.
+      {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1},
   };
   nghttp2_submit_settings(ng_, NGHTTP2_FLAG_NONE, settings, sizeof(settings) / sizeof(settings[0]));
   nghttp2_session_set_local_window_size(ng_, NGHTTP2_FLAG_NONE, 0, kConnectionWindow);

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "proxy/http/websocket_handshake.h"
 #include "proxy/snapshot/snapshot.h"
 #include "proxy/stream/h2_session.h"
 #include "proxy/stream/worker_context.h"
@@ -59,6 +60,8 @@ void H2Stream::reset() {
   id_ = 0;
   req_.clear();
   cookie_.clear();
+  protocol_.clear();
+  ws_key_.clear();
   header_bytes_ = 0;
   s_ = State{};
   view_.reset();  // a pooled stream pins no configuration
@@ -67,6 +70,7 @@ void H2Stream::reset() {
 }
 
 void H2Stream::touch() {
+  if (s_.tunnel) return;  // a tunnel's idle time is the route's tunnel_idle_timeout
   worker_.deadlines().start(idle_timer_, session_->listener().http2.stream_idle_timeout);
 }
 
@@ -87,7 +91,9 @@ bool H2Stream::addHeader(std::string_view name, std::string_view value) {
       req_.path = value;
     else if (name == ":authority")
       req_.authority = value;
-    return true;  // :scheme; nghttp2 has already refused unknown or repeated pseudo-headers
+    else if (name == ":protocol")
+      protocol_ = value;  // accepted by nghttp2 only since we sent ENABLE_CONNECT_PROTOCOL
+    return true;          // :scheme; nghttp2 has already refused unknown or repeated pseudo-headers
   }
   if (!validName(name) || isConnectionSpecific(name)) {
     s_.head_refused = true;
@@ -122,7 +128,12 @@ void H2Stream::headComplete(bool end_stream) {
   if (!cookie_.empty()) req_.headers.push_back({"cookie", cookie_});
   req_.target = req_.path;
   s_.end_stream = end_stream;
-  if (end_stream) {
+  if (req_.method == "CONNECT" && !protocol_.empty()) {
+    // Its DATA is the tunnel's, once the backend switched; there is no request body.
+    s_.extended_connect = true;
+    req_.framing = BodyFraming::kNone;
+    req_.content_length = 0;
+  } else if (end_stream) {
     // No body at all; a declared length must then be 0 (nghttp2 checks it against DATA).
     req_.framing = BodyFraming::kNone;
     req_.content_length = 0;
@@ -143,6 +154,7 @@ void H2Stream::dispatch() {
     s_.above = true;
     request_.onAboveWriteHighWatermark();
   }
+  if (s_.extended_connect && !req_.path.empty() && req_.path[0] == '/') toUpgradeRequest();
   if (req_.method == "CONNECT" || req_.path.empty() || req_.path[0] != '/') {
     request_.fail(
         http::clientError(ErrorCode::kBadRequest, "only origin-form requests are proxied"));
@@ -150,6 +162,17 @@ void H2Stream::dispatch() {
   }
   request_.start(*view_, session_->listener(), session_->origin().client_ip,
                  session_->origin().tls != nullptr);
+}
+
+void H2Stream::toUpgradeRequest() {
+  // RFC 8441 5: the backend gets GET with Upgrade, and for WebSocket the key an HTTP/1.1
+  // client would have sent (an HTTP/2 client sends none); its answer is checked against it.
+  req_.method = "GET";
+  req_.upgrade = protocol_;
+  if (!http::equalsIgnoreCase(protocol_, "websocket")) return;
+  std::erase_if(req_.headers, [](const http::Header& h) { return h.name == "sec-websocket-key"; });
+  ws_key_ = http::newWebSocketKey();
+  req_.headers.push_back({"sec-websocket-key", ws_key_});
 }
 
 void H2Stream::onData(const uint8_t* data, size_t len) {
@@ -163,7 +186,7 @@ void H2Stream::onData(const uint8_t* data, size_t len) {
     return;
   }
   req_body_.append(data, len);
-  const uint64_t limit = session_->listener().max_body_bytes;
+  const uint64_t limit = s_.extended_connect ? 0 : session_->listener().max_body_bytes;
   if (limit && s_.body_bytes > limit) {
     request_.fail(http::clientError(ErrorCode::kBodyTooLarge, "request body too large"));
     return;
@@ -205,9 +228,32 @@ Downstream::Info H2Stream::info() const {
 
 http::Error H2Stream::encodeHead(const http::ResponseHead& resp, std::string_view request_id,
                                  bool) {
+  if (resp.status == 101) return encodeTunnelHead(resp, request_id);
   const bool has_body = req_.method != "HEAD" && resp.framing != BodyFraming::kNone;
   if (!has_body) s_.response_ended = true;
   request_.addBytesOut(session_->submitResponse(*this, resp, request_id, has_body));
+  return {};
+}
+
+http::Error H2Stream::encodeTunnelHead(const http::ResponseHead& resp,
+                                       std::string_view request_id) {
+  if (!s_.extended_connect)
+    return http::upstreamError(ErrorCode::kBadResponse, false, "101 on an HTTP/2 stream");
+  http::ResponseHead ok = resp;  // once per tunnel
+  if (!ws_key_.empty()) {
+    const std::string* accept = resp.find("sec-websocket-accept");
+    if (!accept || *accept != http::webSocketAccept(ws_key_))
+      return http::upstreamError(ErrorCode::kBadResponse, false,
+                                 "backend answered the WebSocket key wrongly");
+    std::erase_if(ok.headers, [](const http::Header& h) {
+      return http::equalsIgnoreCase(h.name, "sec-websocket-accept");
+    });
+  }
+  ok.status = 200;
+  ok.framing = BodyFraming::kUntilClose;
+  s_.tunnel = true;
+  idle_timer_.cancel();
+  request_.addBytesOut(session_->submitResponse(*this, ok, request_id, true));
   return {};
 }
 

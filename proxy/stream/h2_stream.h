@@ -74,6 +74,11 @@ class H2Stream final : private Downstream {
   void onRequestComplete() override;
 
   static void onIdleTimer(void* arg) noexcept;
+  // An extended CONNECT (RFC 8441) becomes the HTTP/1.1 upgrade request the backend expects.
+  void toUpgradeRequest();
+  // The backend's 101, as the 200 an extended CONNECT gets; an error when its handshake
+  // answer is wrong.
+  http::Error encodeTunnelHead(const http::ResponseHead& resp, std::string_view request_id);
   void pumpBody();
   void resumeData();
 
@@ -82,6 +87,8 @@ class H2Stream final : private Downstream {
   int32_t id_ = 0;
   http::RequestHead req_;  // cleared, not freed, between streams
   std::string cookie_;     // HTTP/2 may split Cookie in several fields; rejoined with "; "
+  std::string protocol_;   // :protocol of an extended CONNECT ("websocket")
+  std::string ws_key_;     // the Sec-WebSocket-Key lbproxy sent the backend for it
   size_t header_bytes_ = 0;
   // What one stream changes, reset by value.
   // This stream's response bytes not yet sent: its own and the connection's output.
@@ -95,6 +102,8 @@ class H2Stream final : private Downstream {
     bool response_ended = false;  // the last DATA is queued
     bool above = false;           // the response backlog passed the high mark
     bool data_deferred = false;
+    bool extended_connect = false;  // CONNECT with :protocol (RFC 8441)
+    bool tunnel = false;            // ...and the backend switched: DATA both ways is the tunnel
     uint64_t body_bytes = 0;
     std::chrono::steady_clock::time_point opened_at;
   };

@@ -495,5 +495,86 @@ TEST(WebSocket, ARouteThatRefusesUpgradesFailsTheHandshake) {
   EXPECT_NE(r["status"], 101) << r.dump();
 }
 
+nlohmann::json wsH2Client(const std::vector<std::string>& args) {
+  std::vector<std::string> all = args;
+  all.insert(all.begin(), "h2client");
+  std::string cmd = "/usr/bin/python3 " + WsServer::peer();
+  for (const auto& a : all) cmd += " " + a;
+  std::string out;
+  runShell(cmd, &out);
+  size_t brace = out.rfind("\n{");
+  try {
+    return nlohmann::json::parse(out.substr(brace == std::string::npos ? 0 : brace + 1));
+  } catch (const std::exception&) {
+    return {{"ok", false}, {"error", "client printed: " + out}};
+  }
+}
+
+// RFC 8441: an HTTP/2 client's WebSocket is a CONNECT stream with :protocol; lbproxy asks the
+// HTTP/1.1 backend with an upgrade and its own key, checks the answer, and tunnels DATA.
+TEST(WebSocket, OverHttp2ExtendedConnectInCleartextAndTls) {
+  TempDir dir;
+  ASSERT_TRUE(makeCertificate(dir.path(), "a", {"a.test"}));
+  WsServer server;
+  ASSERT_TRUE(server.ok());
+  TestConfig cfg;
+  cfg.hosts = {server.address()};
+  cfg.listener_extra = "    http2: { cleartext: true }\n";
+  ProxyProcess h2c(cfg.yaml());
+  ASSERT_TRUE(h2c.ok()) << h2c.process().output();
+  nlohmann::json r = wsH2Client(
+      {"http://127.0.0.1:" + std::to_string(h2c.port()) + "/push", "--big", std::to_string(kMiB)});
+  EXPECT_EQ(r["ok"], true) << r.dump();
+  EXPECT_EQ(r["settings_connect_protocol"], 1) << r.dump();
+  EXPECT_EQ(r["status"], 200) << r.dump();
+  EXPECT_EQ(r["pushed"], nlohmann::json({"push-1", "push-2", "push-3"})) << r.dump();
+  EXPECT_EQ(r["echo"], "hello") << r.dump();
+  EXPECT_EQ(r["big_ok"], true) << r.dump();
+  auto log = h2c.waitAccessLog(1);
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(jsonField(log[0], "protocol"), "h2");
+  EXPECT_EQ(jsonField(log[0], "status"), "101");  // a tunnel, on both protocols
+  EXPECT_GT(std::stoull(jsonField(log[0], "bytes_out")), kMiB);
+
+  cfg.listener_extra = "    tls:\n      certificates:\n        - { cert: " + dir.path() +
+                       "/a.crt, key: " + dir.path() + "/a.key }\n";
+  ProxyProcess tls(cfg.yaml());
+  ASSERT_TRUE(tls.ok()) << tls.process().output();
+  r = wsH2Client({"https://127.0.0.1:" + std::to_string(tls.port()) + "/echo", "--ca",
+                  dir.path() + "/a.crt", "--big", std::to_string(kMiB)});
+  EXPECT_EQ(r["ok"], true) << r.dump();
+  EXPECT_EQ(r["echo"], "hello") << r.dump();
+  EXPECT_EQ(r["big_ok"], true) << r.dump();
+}
+
+TEST(WebSocket, Http2ClientAndABackendThatAnswersTheKeyWronglyIsA502) {
+  TestBackend backend([](const BackendRequest& req, BackendConnection& conn) {
+    if (!req.header("Sec-WebSocket-Key")) {
+      conn.write(simpleResponse(400, "no key"));
+      return;
+    }
+    conn.write(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Accept: bm90IHRoZSByaWdodCBhbnN3ZXI=\r\n\r\n");
+  });
+  TestConfig cfg;
+  cfg.hosts = {backend.address()};
+  cfg.listener_extra = "    http2: { cleartext: true }\n";
+  ProxyProcess proxy(cfg.yaml());
+  ASSERT_TRUE(proxy.ok()) << proxy.process().output();
+  nlohmann::json r = wsH2Client({"http://127.0.0.1:" + std::to_string(proxy.port()) + "/echo"});
+  EXPECT_EQ(r["ok"], false) << r.dump();
+  EXPECT_EQ(r["status"], 502) << r.dump();
+  // The backend was asked as an HTTP/1.1 client would ask it.
+  ASSERT_EQ(backend.requestCount(), 1u);
+  BackendRequest req = backend.requests()[0];
+  EXPECT_EQ(req.method, "GET");
+  ASSERT_TRUE(req.header("Upgrade"));
+  EXPECT_EQ(*req.header("Upgrade"), "websocket");
+  ASSERT_TRUE(req.header("Sec-WebSocket-Key"));
+  EXPECT_EQ(req.header("Sec-WebSocket-Key")->size(), 24u);  // 16 bytes, base64
+  ASSERT_TRUE(req.header("Sec-WebSocket-Version"));
+}
+
 }  // namespace
 }  // namespace lb::test
