@@ -18,6 +18,8 @@ int statusFor(ErrorCode code) {
       return 431;
     case ErrorCode::kNoRoute:
       return 404;
+    case ErrorCode::kNotImplemented:
+      return 501;
     case ErrorCode::kNoHealthyHost:
       return 503;
     case ErrorCode::kConnectFailed:
@@ -50,6 +52,8 @@ const char* labelFor(ErrorCode code) {
       return "headers_too_large";
     case ErrorCode::kNoRoute:
       return "no_route";
+    case ErrorCode::kNotImplemented:
+      return "not_implemented";
     case ErrorCode::kNoHealthyHost:
       return "no_healthy_host";
     case ErrorCode::kConnectFailed:

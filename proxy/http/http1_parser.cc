@@ -119,6 +119,46 @@ constexpr std::array<bool, 256> kTokenChar = [] {
 
 bool isTokenChar(unsigned char c) { return kTokenChar[c]; }
 
+namespace {
+
+// Request-target characters (RFC 9112 3.2, RFC 3986 3.3 and 3.4): pchar and '/' in the path,
+// also '?' in the query. Beyond the RFC, what browsers send unescaped (the WHATWG URL
+// standard's percent-encode sets): '[', ']' and '|' in paths, and also '{', '}', '^', '`' and
+// '\' in queries; and bytes >= 0x80 (raw UTF-8), forwarded as sent. Never: controls, space,
+// DEL, '"', '<', '>', and '\', '^', '`', '{', '}' in a path (backends that fold '\' into '/'
+// would see another path than the route did).
+constexpr std::array<uint8_t, 256> kTargetChar = [] {
+  constexpr uint8_t kPath = 1, kQuery = 2;
+  std::array<uint8_t, 256> t{};
+  for (int c = 'a'; c <= 'z'; ++c) t[static_cast<size_t>(c)] = kPath | kQuery;
+  for (int c = 'A'; c <= 'Z'; ++c) t[static_cast<size_t>(c)] = kPath | kQuery;
+  for (int c = '0'; c <= '9'; ++c) t[static_cast<size_t>(c)] = kPath | kQuery;
+  for (unsigned char c : std::string_view("-._~!$&'()*+,;=:@/%[]|")) t[c] = kPath | kQuery;
+  for (unsigned char c : std::string_view("?{}^`\\")) t[c] = kQuery;
+  for (int c = 0x80; c <= 0xff; ++c) t[static_cast<size_t>(c)] = kPath | kQuery;
+  return t;
+}();
+
+bool isHexDigit(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+}  // namespace
+
+const char* checkPathAndQuery(std::string_view target) {
+  uint8_t allowed = 1;  // the path's set until the first '?'
+  for (size_t i = 0; i < target.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(target[i]);
+    if (c == '?') allowed = 2;
+    if (!(kTargetChar[c] & allowed)) return "invalid character in request target";
+    // In the path only: a query's stray '%' ("?off=10%") is what browsers send as typed.
+    if (c == '%' && allowed == 1 &&
+        (i + 2 >= target.size() || !isHexDigit(target[i + 1]) || !isHexDigit(target[i + 2])))
+      return "invalid percent-encoding in request target";
+  }
+  return nullptr;
+}
+
 bool equalsIgnoreCaseSlow(std::string_view a, std::string_view b) {
   for (size_t i = 0; i < a.size(); ++i)
     if (lower(a[i]) != lower(b[i])) return false;
@@ -466,6 +506,10 @@ Error Http1HeadParser::checkHeaders(std::vector<Header>& headers, int minor, boo
     if (std::count(codings.begin(), codings.end(), "chunked") != 1)
       return fail("chunked applied more than once");
     codings.pop_back();
+    // A request coding lbproxy does not decode (RFC 9112 6.1: 501): the body could not be
+    // checked, and a backend that does not know it either would read it another way.
+    if (is_request && !codings.empty())
+      return clientError(ErrorCode::kNotImplemented, "transfer coding other than chunked");
     transfer_codings->clear();
     for (const std::string& c : codings) {
       if (c == "identity") continue;  // a no-op coding (removed in RFC 7230); nothing to declare
@@ -492,7 +536,8 @@ Error Http1HeadParser::finishRequest() {
   // the backend see the same path and no '#' is ever forwarded.
   if (size_t hash = r.target.find('#'); hash != std::string::npos) r.target.resize(hash);
   if (r.target.empty()) return clientError(ErrorCode::kBadRequest, "empty request target");
-  // Controls, space and DEL are refused; bytes >= 0x80 (raw UTF-8 paths) pass through as sent.
+  // Controls, space and DEL are refused in any form; bytes >= 0x80 (raw UTF-8 paths) pass
+  // through as sent.
   for (unsigned char c : r.target)
     if (c <= 0x20 || c == 0x7f) return clientError(ErrorCode::kBadRequest, "invalid target byte");
 
@@ -512,6 +557,8 @@ Error Http1HeadParser::finishRequest() {
   if (host && !validAuthority(*host)) return clientError(ErrorCode::kBadRequest, "invalid Host");
 
   if (r.target.front() == '/') {
+    if (const char* why = checkPathAndQuery(r.target))
+      return clientError(ErrorCode::kBadRequest, why);
     r.path = r.target;
     if (host) r.authority = *host;
   } else if (r.target == "*" && r.method == "OPTIONS") {
@@ -534,6 +581,8 @@ Error Http1HeadParser::finishRequest() {
     r.authority = std::string(authority);
     r.path = path_start == std::string_view::npos ? "/" : std::string(rest.substr(path_start));
     if (r.path.front() == '?') r.path.insert(0, "/");
+    if (const char* why = checkPathAndQuery(r.path))
+      return clientError(ErrorCode::kBadRequest, why);
   }
 
   if (chunked) {

@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 #include "proxy/http/error.h"
 #include "proxy/http/head_limits.h"
@@ -95,5 +96,8 @@ class Http1HeadParser {
 
 // RFC 9110 token characters.
 bool isTokenChar(unsigned char c);
+// Why an origin-form request target (path and query, no fragment) is outside what lbproxy
+// forwards (RFC 9112 3.2 with the browser exceptions in http1_parser.cc), or null.
+const char* checkPathAndQuery(std::string_view target);
 
 }  // namespace lb::http

@@ -237,6 +237,11 @@ void DownstreamSession::processInput() {
     down_->drainInput(r.consumed);
     req_->request.addBytesIn(r.consumed);
     if (r.status == http::Http1HeadParser::Status::kError) {
+      if (!served_any_ && !tls_ && listener_->http2.cleartext &&
+          req_->parser.request().headers.empty()) {
+        refuseAsH2Preface();
+        return;
+      }
       state_ = State::kProxying;  // a request exists now, if only to be refused
       req_->request.fail(r.error);
       return;
@@ -246,6 +251,18 @@ void DownstreamSession::processInput() {
       return;
     }
   }
+}
+
+void DownstreamSession::refuseAsH2Preface() {
+  // On a port that speaks both, a first line that is not HTTP/1.x may be a client's broken
+  // HTTP/2 preface: it gets what RFC 9113 3.4 asks for, a connection error PROTOCOL_ERROR
+  // (our SETTINGS, then GOAWAY), not an HTTP/1.1 400 it could not read.
+  static constexpr unsigned char kSettingsThenGoAway[] = {
+      0, 0, 0, 4, 0, 0, 0, 0, 0,                         // SETTINGS, empty
+      0, 0, 8, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1  // GOAWAY last 0, PROTOCOL_ERROR
+  };
+  down_->write(kSettingsThenGoAway, sizeof(kSettingsThenGoAway));
+  closeGracefully();
 }
 
 void DownstreamSession::handleRequestHead() {

@@ -92,6 +92,7 @@ class DownstreamSession final : private Downstream, public ClientConnection {
   // ALPN chose h2, or a cleartext connection began with the HTTP/2 preface: an H2Session
   // takes the stream over and this session ends.
   void handOverToH2();
+  void refuseAsH2Preface();
   // 1: the input starts with the HTTP/2 preface; 0: it cannot; -1: too short to tell.
   int startsWithH2Preface() const;
 

@@ -73,6 +73,23 @@ struct H2Callbacks {
     return 0;
   }
 
+  // RFC 9113 5.1.1: a client's new stream id must be higher than every one it used before; a
+  // lower one is a connection error, which libnghttp2 does not raise itself (it ignores the
+  // frame as belonging to an implicitly closed stream).
+  static int onBeginFrame(nghttp2_session* ng, const nghttp2_frame_hd* hd, void* user) noexcept {
+    if (hd->type != NGHTTP2_HEADERS || hd->stream_id % 2 == 0) return 0;
+    H2Session* s = self(user);
+    if (hd->stream_id > s->highest_stream_id_) {
+      s->highest_stream_id_ = hd->stream_id;
+      return 0;
+    }
+    if (!nghttp2_session_find_stream(ng, hd->stream_id)) {
+      ++s->stream_errors_;
+      nghttp2_session_terminate_session(ng, NGHTTP2_PROTOCOL_ERROR);
+    }
+    return 0;
+  }
+
   static int onFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* user) noexcept {
     H2Session* s = self(user);
     H2Stream* st = frame->hd.stream_id ? find(s, frame->hd.stream_id) : nullptr;
@@ -178,6 +195,7 @@ void H2Session::start() {
   nghttp2_session_callbacks_new(&cbs);
   nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, H2Callbacks::onBeginHeaders);
   nghttp2_session_callbacks_set_on_header_callback(cbs, H2Callbacks::onHeader);
+  nghttp2_session_callbacks_set_on_begin_frame_callback(cbs, H2Callbacks::onBeginFrame);
   nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, H2Callbacks::onFrameRecv);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, H2Callbacks::onDataChunk);
   nghttp2_session_callbacks_set_on_stream_close_callback(cbs, H2Callbacks::onStreamClose);

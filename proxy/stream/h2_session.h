@@ -124,9 +124,10 @@ class H2Session final : public ClientConnection {
   bool shutting_down_ = false;
   bool goaway_final_sent_ = false;
   uint64_t streams_opened_ = 0;
-  uint64_t client_resets_ = 0;   // RST_STREAM from the client before the response ended
-  uint64_t stream_errors_ = 0;   // streams we refused or reset for what the client sent
-  uint64_t control_frames_ = 0;  // PING, SETTINGS, PRIORITY, WINDOW_UPDATE, empty DATA
+  uint64_t client_resets_ = 0;     // RST_STREAM from the client before the response ended
+  uint64_t stream_errors_ = 0;     // streams we refused or reset for what the client sent
+  int32_t highest_stream_id_ = 0;  // the highest stream id the client opened
+  uint64_t control_frames_ = 0;    // PING, SETTINGS, PRIORITY, WINDOW_UPDATE, empty DATA
 };
 
 }  // namespace lb::stream

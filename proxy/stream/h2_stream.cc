@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "proxy/http/http1_parser.h"
 #include "proxy/http/websocket_handshake.h"
 #include "proxy/snapshot/snapshot.h"
 #include "proxy/stream/h2_session.h"
@@ -160,6 +161,15 @@ void H2Stream::dispatch() {
         http::clientError(ErrorCode::kBadRequest, "only origin-form requests are proxied"));
     return;
   }
+  // The path goes into an HTTP/1.1 request line: the same grammar as an HTTP/1.1 client's.
+  if (const size_t hash = req_.path.find('#'); hash != std::string::npos) {
+    req_.path.resize(hash);
+    req_.target = req_.path;
+  }
+  if (const char* why = http::checkPathAndQuery(req_.path)) {
+    request_.fail(http::clientError(ErrorCode::kBadRequest, why));
+    return;
+  }
   request_.start(*view_, session_->listener(), session_->origin().client_ip,
                  session_->origin().tls != nullptr);
 }
@@ -229,6 +239,11 @@ Downstream::Info H2Stream::info() const {
 http::Error H2Stream::encodeHead(const http::ResponseHead& resp, std::string_view request_id,
                                  bool) {
   if (resp.status == 101) return encodeTunnelHead(resp, request_id);
+  // HTTP/2 has no transfer codings: a body still coded (gzip, chunked from the backend)
+  // cannot be described to the client.
+  if (!resp.transfer_codings.empty())
+    return http::upstreamError(ErrorCode::kBadResponse, false,
+                               "transfer-coded response for an HTTP/2 client");
   const bool has_body = req_.method != "HEAD" && resp.framing != BodyFraming::kNone;
   if (!has_body) s_.response_ended = true;
   request_.addBytesOut(session_->submitResponse(*this, resp, request_id, has_body));

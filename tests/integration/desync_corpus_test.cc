@@ -34,6 +34,19 @@ const std::map<std::string, std::string> kDeliberateRejections = {
      "never made"},
 };
 
+// Cases the corpus calls Compliant whose request body carries a transfer coding other than
+// chunked (gzip, deflate, compress, identity): lbproxy does not decode those, so it answers
+// 501 and closes, as RFC 9112 6.1 asks of a server (and as nginx and Envoy do); forwarding would
+// hand the backend a coding it may not know either.
+const std::map<std::string, std::string> kNotImplemented = {
+    {"Correct TE OK", "Transfer-Encoding: gzip, chunked"},
+    {"Transfer-Encoding: identity and chunked OK", "identity is not a transfer coding any more"},
+    {"Multiple transfer encoding headers in a single request OK", "gzip, then chunked"},
+    {"Different Transfer-Encoding headers", "gzip, deflate, identity, then chunked"},
+    {"Different Transfer-Encoding headers combined", "gzip, deflate, identity, compress, chunked"},
+    {"Transfer-Encoding with a param: chunked;custom_param", "gzip and deflate, then chunked"},
+};
+
 struct CorpusCase {
   std::string file;
   std::string name;
@@ -143,7 +156,11 @@ TEST(DesyncCorpus, EveryCaseGetsTheOutcomeItsTierAllows) {
     n.forwarded += forwarded;
     n.rejected += rejected;
     bool ok = false;
-    if (kDeliberateRejections.count(c.name)) {
+    if (kNotImplemented.count(c.name)) {
+      ok = resp && resp->status == 501 && reached == 0 && client.waitClosed(3s);
+      std::printf("[ corpus  ] 501: \"%s\" (%s): %s\n", c.name.c_str(), c.tier.c_str(),
+                  kNotImplemented.at(c.name).c_str());
+    } else if (kDeliberateRejections.count(c.name)) {
       ok = rejected;
       std::printf("[ corpus  ] deliberate: \"%s\" (%s) rejected: %s\n", c.name.c_str(),
                   c.tier.c_str(), kDeliberateRejections.at(c.name).c_str());

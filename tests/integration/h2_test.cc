@@ -355,6 +355,60 @@ TEST(Http2, AbusiveConnectionsAreClosedAndOthersKeepWorking) {
   EXPECT_EQ(httpGet(h2.proxy->port("plain"), "/after-h1")->status, 200);
 }
 
+// The two h2spec cases libnghttp2 alone does not get right, and a :path no HTTP/1.1 request
+// line may carry.
+TEST(Http2, LowerStreamIdsAndBadPrefacesAreConnectionErrors) {
+  TestBackend backend(answers("fine"));
+  H2Proxy h2(backend.address());
+  ASSERT_TRUE(h2.proxy->ok()) << h2.proxy->process().output();
+  const uint16_t port = h2.proxy->port("plain");
+
+  // RFC 9113 5.1.1: stream 3 after stream 5 is a connection error PROTOCOL_ERROR (1).
+  nlohmann::json r = abuse(port, "lower_stream_id", 5);
+  EXPECT_EQ(r["goaway"], 1) << r.dump();
+  EXPECT_EQ(r["closed"], true) << r.dump();
+  // (stream 5 may or may not have been served: the GOAWAY names it as the last one)
+
+  // RFC 9113 3.4 on a port that speaks both: a broken preface gets GOAWAY PROTOCOL_ERROR and a
+  // close, never an HTTP/1.1 400.
+  r = abuse(port, "bad_preface", 5);
+  EXPECT_EQ(r["goaway"], 1) << r.dump();
+  EXPECT_EQ(r["closed"], true) << r.dump();
+  EXPECT_EQ(r["http1_answer"], false) << r.dump();
+  // ...while an HTTP/1.1 client with a broken request line on a plain-only listener still
+  // gets its 400.
+  TestClient c(h2.proxy->port("public"));
+  ASSERT_TRUE(c.startTls("a.test"));
+  ASSERT_TRUE(c.send("INVALID CONNECTION PREFACE\r\n\r\n"));
+  auto resp = c.read();
+  ASSERT_TRUE(resp);
+  EXPECT_EQ(resp->status, 400);
+
+  // A :path with '"' and '<' is answered 400 and never forwarded.
+  const size_t before = backend.requestCount();
+  r = abuse(port, "bad_path", 3);
+  EXPECT_EQ(r["statuses"], nlohmann::json({400})) << r.dump();
+  EXPECT_EQ(backend.requestCount(), before);
+}
+
+// HTTP/2 has no transfer codings: a body the backend sends gzip-transfer-coded cannot be
+// described to an HTTP/2 client, so it is a 502, while an HTTP/1.1 client gets it as sent.
+TEST(Http2, ATransferCodedResponseIsA502ForHttp2Clients) {
+  TestBackend backend([](const BackendRequest&, BackendConnection& conn) {
+    conn.write("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
+  });
+  H2Proxy h2(backend.address());
+  ASSERT_TRUE(h2.proxy->ok()) << h2.proxy->process().output();
+  EXPECT_EQ(
+      shell("curl -s -o /dev/null -w '%{http_code}' --http2-prior-knowledge " + h2.http("/coded")),
+      "502");
+  auto resp = httpGet(h2.proxy->port("plain"), "/coded");
+  ASSERT_TRUE(resp);
+  EXPECT_EQ(resp->status, 200);
+  ASSERT_TRUE(resp->header("Transfer-Encoding"));
+  EXPECT_EQ(*resp->header("Transfer-Encoding"), "gzip, chunked");
+}
+
 TEST(Http2, RequestsPerConnectionCapAndGracefulGoAway) {
   TestBackend backend(answers("c"));
   H2Proxy h2(backend.address(), "5s", "max_requests_per_connection: 5");

@@ -14,6 +14,10 @@ Modes:
                 header blocks reference it 4000 times each (1 byte -> 4000 bytes decoded)
   crlf          one request whose header value carries CR LF and a second field (request
                 splitting if it were copied into HTTP/1.1 as is)
+  lower_stream_id  stream 5, then a new stream 3 (RFC 9113 5.1.1: PROTOCOL_ERROR)
+  bad_preface   "INVALID CONNECTION PREFACE" instead of the preface, on a port that also
+                speaks HTTP/1.1 (RFC 9113 3.4: PROTOCOL_ERROR, not an HTTP/1.1 answer)
+  bad_path      a :path with '"' and '<' in it, which no HTTP/1.1 request line may carry
 Usage: h2_abuse.py PORT MODE [TIMEOUT_SECONDS]
 """
 import json
@@ -54,9 +58,21 @@ BASIC_BLOCK = b"\x82\x86\x84" + b"\x01" + hpack_str(b"abuse.test")
 
 def run(port, mode, timeout):
     sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    sock.sendall(PREFACE + frame(SETTINGS, 0, 0))
+    if mode == "bad_preface":
+        sock.sendall(b"INVALID CONNECTION PREFACE\r\n\r\n")
+    else:
+        sock.sendall(PREFACE + frame(SETTINGS, 0, 0))
     try:
-        if mode == "rapid_reset":
+        if mode == "bad_preface":
+            pass
+        elif mode == "lower_stream_id":
+            sock.sendall(frame(HEADERS, END_HEADERS | END_STREAM, 5, BASIC_BLOCK))
+            sock.sendall(frame(HEADERS, END_HEADERS | END_STREAM, 3, BASIC_BLOCK))
+        elif mode == "bad_path":
+            # :method GET, :scheme http, :path (literal, indexed name 4) /a"<b, :authority.
+            block = b"\x82\x86" + b"\x04" + hpack_str(b'/a"<b') + b"\x01" + hpack_str(b"abuse.test")
+            sock.sendall(frame(HEADERS, END_HEADERS | END_STREAM, 1, block))
+        elif mode == "rapid_reset":
             sid = 1
             for _ in range(20):
                 batch = b""
@@ -91,7 +107,7 @@ def run(port, mode, timeout):
     except (BrokenPipeError, ConnectionResetError):
         pass  # the server closed while we were still sending: that is the expected outcome
 
-    goaway, closed, answered = None, False, 0
+    goaway, closed, answered, statuses, http1 = None, False, 0, [], False
     buf = b""
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -107,6 +123,10 @@ def run(port, mode, timeout):
             closed = True
             break
         buf += data
+        if buf.startswith(b"HTTP/1."):
+            http1 = True  # an HTTP/1.1 answer to an HTTP/2 client: nothing more to parse
+            buf = b""
+            continue
         while len(buf) >= 9:
             length = int.from_bytes(buf[0:3], "big")
             if len(buf) < 9 + length:
@@ -116,8 +136,15 @@ def run(port, mode, timeout):
                 goaway = int.from_bytes(payload[4:8], "big")
             if ftype == HEADERS:
                 answered += 1
+                # A response's first field: ":status" from the static table (0x88 = 200 ...).
+                if payload[:1] and payload[0] & 0x80:
+                    statuses.append({0x88: 200, 0x89: 204, 0x8a: 206, 0x8b: 304, 0x8c: 400,
+                                     0x8d: 404, 0x8e: 500}.get(payload[0], 0))
+                elif payload[:1] == b"\x08" or payload[:1] == b"\x48":
+                    statuses.append(int(payload[2:5]))
             buf = buf[9 + length :]
-    print(json.dumps({"mode": mode, "goaway": goaway, "closed": closed, "streams_answered": answered}))
+    print(json.dumps({"mode": mode, "goaway": goaway, "closed": closed, "streams_answered": answered,
+                      "statuses": statuses, "http1_answer": http1}))
 
 
 if __name__ == "__main__":

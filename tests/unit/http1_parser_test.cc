@@ -192,6 +192,29 @@ TEST(Http1Parser, RawUtf8PathPassesControlsDoNot) {
   ASSERT_EQ(p.status, Http1HeadParser::Status::kDone);
   EXPECT_EQ(p.request.path, "/\xd1\x81\xd1\x82");
 }
+TEST(Http1Parser, RequestTargetGrammar) {
+  // RFC 3986 pchar, '/' and '?', sub-delims, pct-encoding; and what browsers send unescaped.
+  for (const char* ok :
+       {"/a/b;c=d/e:f@g!$&'()*+,~-._", "/%41%2f%aB", "/a?b=c&d=/?x", "/filter[name]|x", "/s?q={x}",
+        "/s?q=[1]^`\\|{}", "/s?off=10%", "//double"}) {
+    const std::string target = ok;
+    Parsed p = request("GET " + target + " HTTP/1.1\r\nHost: a\r\n\r\n");
+    EXPECT_EQ(p.status, Http1HeadParser::Status::kDone) << target << ": " << p.error.detail;
+    EXPECT_EQ(p.request.path, target);
+  }
+  for (const char* bad : {"/a\"b", "/a<b", "/a>b", "/a\\b", "/a^b", "/a`b", "/a{b", "/a}b",
+                          "/s?q=\"x\"", "/s?q=<x>", "/%zz", "/a%4", "/a%", "/x%G1?y"}) {
+    Parsed p = request(std::string("GET ") + bad + " HTTP/1.1\r\nHost: a\r\n\r\n");
+    EXPECT_EQ(p.status, Http1HeadParser::Status::kError) << bad;
+    EXPECT_EQ(p.error.code, ErrorCode::kBadRequest) << bad;
+  }
+  // The path of an absolute-form target is held to the same rules.
+  expectRejected("GET http://a/b<c HTTP/1.1\r\nHost: a\r\n\r\n");
+  Parsed abs = request("GET http://a/b%20c?d HTTP/1.1\r\nHost: a\r\n\r\n");
+  ASSERT_EQ(abs.status, Http1HeadParser::Status::kDone);
+  EXPECT_EQ(abs.request.path, "/b%20c?d");
+}
+
 TEST(Http1Parser, RejectsHttp09AndHttp2RequestLines) {
   expectRejected("GET /\r\n\r\n");
   expectRejected("GET / HTTP/0.9\r\nHost: a\r\n\r\n");
@@ -214,12 +237,24 @@ TEST(Http1Parser, RejectsDuplicateOrInvalidContentLength) {
   expectRejected("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n");
 }
 TEST(Http1Parser, TransferCodingsMustEndInOneChunked) {
-  Parsed gz = request(
+  Parsed ch = request(
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: , \r\n"
+      "Transfer-Encoding: Chunked;ext\r\n\r\n");
+  ASSERT_EQ(ch.status, Http1HeadParser::Status::kDone);
+  EXPECT_EQ(ch.request.framing, BodyFraming::kChunked);
+  EXPECT_EQ(ch.request.transfer_codings, "");
+
+  // A coding lbproxy does not decode, before the chunked: 501 (RFC 9112 6.1).
+  expectRejected(
       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: GZIP , identity\r\n"
-      "Transfer-Encoding: deflate;q=1, chunked;ext\r\n\r\n");
-  ASSERT_EQ(gz.status, Http1HeadParser::Status::kDone);
-  EXPECT_EQ(gz.request.framing, BodyFraming::kChunked);
-  EXPECT_EQ(gz.request.transfer_codings, "gzip, deflate");
+      "Transfer-Encoding: deflate;q=1, chunked;ext\r\n\r\n",
+      ErrorCode::kNotImplemented);
+  expectRejected("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+                 ErrorCode::kNotImplemented);
+  // Responses keep theirs: the proxy declares them ahead of its own chunked.
+  Parsed resp = response("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n");
+  ASSERT_EQ(resp.status, Http1HeadParser::Status::kDone);
+  EXPECT_EQ(resp.response.transfer_codings, "gzip");
 
   expectRejected("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n");
   expectRejected("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity\r\n\r\n");
