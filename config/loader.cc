@@ -347,13 +347,47 @@ void readHttp2(Reader& r, const YAML::Node& node, const std::string& path, Http2
   r.number(node, "initial_window", path, &h->initial_window, 16384, (1u << 31) - 1, true);
 }
 
+void readProxyProtocol(Reader& r, const YAML::Node& node, const std::string& path,
+                       ProxyProtocolConfig* p) {
+  p->mark = markOf(node);
+  if (!r.expectMap(node, path, {"enabled", "trusted", "timeout"})) return;
+  p->enabled = true;  // the block turns it on unless it says enabled: false
+  r.boolean(node, "enabled", path, &p->enabled);
+  r.duration(node, "timeout", path, &p->timeout);
+  YAML::Node list = node["trusted"];
+  const std::string tpath = Reader::join(path, "trusted");
+  if (!list) {
+    if (p->enabled)
+      r.error(node, tpath,
+              "missing required field (the networks of the balancers that send the header)");
+    return;
+  }
+  if (!list.IsSequence() || list.size() == 0) {
+    r.error(list, tpath, "expected a non-empty list of networks, e.g. [10.0.0.0/8]");
+    return;
+  }
+  for (size_t i = 0; i < list.size(); ++i) {
+    std::string text;
+    const std::string ipath = Reader::index(tpath, i);
+    if (!r.scalar(list[i], ipath, &text)) continue;
+    if (!common::parseIpNetwork(text))
+      r.error(list[i], ipath,
+              "invalid network " + quoted(text) + " (an IP address or CIDR, e.g. 10.0.0.0/8)");
+    else
+      p->trusted.push_back(text);
+  }
+}
+
 void readListener(Reader& r, const YAML::Node& node, const std::string& path,
                   const std::string& base_dir, ListenerConfig* l) {
   l->mark = markOf(node);
   if (!r.expectMap(node, path,
                    {"name", "listen", "request_headers_timeout", "idle_timeout", "max_request_line",
-                    "max_header_bytes", "max_headers", "max_body_bytes", "tls", "http2", "routes"}))
+                    "max_header_bytes", "max_headers", "max_body_bytes", "tls", "http2",
+                    "proxy_protocol", "routes"}))
     return;
+  if (YAML::Node pp = node["proxy_protocol"])
+    readProxyProtocol(r, pp, Reader::join(path, "proxy_protocol"), &l->proxy_protocol);
   if (YAML::Node tls = node["tls"]) readTls(r, tls, Reader::join(path, "tls"), base_dir, &l->tls);
   if (YAML::Node h2 = node["http2"]) readHttp2(r, h2, Reader::join(path, "http2"), &l->http2);
   if (l->http2.cleartext && l->tls.enabled)

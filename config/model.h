@@ -139,6 +139,16 @@ struct Http2Config {
   uint32_t initial_window = 65535;               // per stream, bytes; opened as upstream takes data
 };
 
+// The PROXY protocol (v1 and v2, docs/proxy-protocol.md) on a listener behind an L4 balancer:
+// every connection must come from one of `trusted` and begin with a PROXY header, whose
+// address becomes the client's.
+struct ProxyProtocolConfig {
+  bool enabled = false;
+  std::vector<std::string> trusted;  // networks, "10.0.0.0/8", "192.0.2.7", "2001:db8::/32"
+  Duration timeout{5000};            // for the header to arrive
+  Mark mark;
+};
+
 struct ListenerConfig {
   std::string name;
   std::string listen;                       // "ip:port"
@@ -150,6 +160,7 @@ struct ListenerConfig {
   uint64_t max_body_bytes = 0;  // 0 = unlimited
   TlsConfig tls;
   Http2Config http2;
+  ProxyProtocolConfig proxy_protocol;
   std::vector<RouteConfig> routes;
   Mark mark;
 };

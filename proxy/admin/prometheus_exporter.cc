@@ -117,6 +117,8 @@ std::string renderPrometheus(const control::MetricsInput& in) {
                                 "Client requests per listener, by protocol and TLS version");
   auto& handshakes =
       counter("lbproxy_tls_handshakes_total", "TLS handshakes per listener, by result");
+  auto& proxy_headers = counter("lbproxy_proxy_protocol_headers_total",
+                                "PROXY protocol headers per listener, by result");
   for (const auto& l : in.config->listeners) {
     const ListenerCounters& merged = in.reports.listener(l.name);
     for (size_t p = 0; p < kClientProtocols; ++p)
@@ -132,6 +134,10 @@ std::string renderPrometheus(const control::MetricsInput& in) {
       for (size_t i = 0; i < kHandshakeResults; ++i)
         handshakes.Add({{"listener", l.name}, {"result", handshakeResultName(i)}})
             .Increment(static_cast<double>(merged.handshakes[i]));
+    if (l.proxy_protocol.enabled)
+      for (size_t i = 0; i < kProxyResults; ++i)
+        proxy_headers.Add({{"listener", l.name}, {"result", proxyResultName(i)}})
+            .Increment(static_cast<double>(merged.proxy_headers[i]));
   }
 
   // Per route.

@@ -103,6 +103,9 @@ std::shared_ptr<const Snapshot> buildSnapshot(const config::ProxyConfig& cfg, ui
     ls.address = l.listen;
     ls.limits = {l.max_request_line, l.max_header_bytes, l.max_headers};
     ls.request_headers_timeout = l.request_headers_timeout;
+    ls.proxy_protocol = l.proxy_protocol;
+    for (const std::string& net : l.proxy_protocol.trusted)
+      if (auto parsed = common::parseIpNetwork(net)) ls.proxy_trusted.push_back(*parsed);
     ls.idle_timeout = l.idle_timeout;
     ls.max_body_bytes = l.max_body_bytes;
     ls.http2 = l.http2;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/address.h"
 #include "config/model.h"
 #include "proxy/http/head_limits.h"
 #include "proxy/router/route_table.h"
@@ -35,6 +36,8 @@ struct ListenerSnapshot {
   std::shared_ptr<const tls::ServerContext> tls;  // null: plain TCP
   config::TlsConfig tls_config;
   config::Http2Config http2;
+  config::ProxyProtocolConfig proxy_protocol;
+  std::vector<common::IpNetwork> proxy_trusted;  // proxy_protocol.trusted, parsed
 };
 
 struct Snapshot {

@@ -48,7 +48,14 @@ DownstreamSession::DownstreamSession(WorkerContext& worker, uint32_t listener_in
       down_(new net::Stream(worker.loop(), fd)),
       client_ip_(peerAddress(peer)),
       counters_(worker.listenerCounters(listener_->name)),
-      down_timer_(onTimeoutCb, this) {}
+      down_timer_(onTimeoutCb, this) {
+  if (peer->sa_family == AF_INET6) {
+    peer_ipv6_ = true;
+    std::memcpy(peer_address_, &reinterpret_cast<const sockaddr_in6*>(peer)->sin6_addr, 16);
+  } else if (peer->sa_family == AF_INET) {
+    std::memcpy(peer_address_, &reinterpret_cast<const sockaddr_in*>(peer)->sin_addr, 4);
+  }
+}
 
 DownstreamSession::~DownstreamSession() {
   releaseRequest();
@@ -58,6 +65,53 @@ DownstreamSession::~DownstreamSession() {
 void DownstreamSession::start() {
   int one = 1;
   setsockopt(down_->fd(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  if (listener_->proxy_protocol.enabled) {
+    // Only the balancers may say who the client is; anyone else is refused unread.
+    if (!trustedPeer()) {
+      counters_.countProxyHeader(stats::ProxyResult::kUntrusted);
+      close();
+      return;
+    }
+    state_ = State::kProxyHeader;
+    worker_.deadlines().start(down_timer_, listener_->proxy_protocol.timeout);
+    proxy_reader_ = std::make_unique<net::ProxyHeaderReader>(worker_.loop(), down_->fd(),
+                                                             onProxyHeaderCb, this);
+    return;
+  }
+  beginConnection();
+}
+
+bool DownstreamSession::trustedPeer() const {
+  for (const common::IpNetwork& net : listener_->proxy_trusted)
+    if (common::networkContains(net, peer_address_, peer_ipv6_)) return true;
+  return false;
+}
+
+void DownstreamSession::onProxyHeaderCb(void* arg, const net::ProxyParse& result) noexcept {
+  static_cast<DownstreamSession*>(arg)->onProxyHeader(result);
+}
+
+void DownstreamSession::onProxyHeader(const net::ProxyParse& result) {
+  proxy_reader_.reset();
+  down_timer_.cancel();
+  if (result.status != net::ProxyParse::Status::kDone) {
+    counters_.countProxyHeader(stats::ProxyResult::kInvalid);
+    close();
+    return;
+  }
+  if (result.header.local) {
+    counters_.countProxyHeader(stats::ProxyResult::kLocal);
+  } else {
+    counters_.countProxyHeader(stats::ProxyResult::kOk);
+    char buf[INET6_ADDRSTRLEN] = "";
+    inet_ntop(result.header.ipv6 ? AF_INET6 : AF_INET, result.header.source, buf, sizeof(buf));
+    client_ip_ = buf;
+  }
+  state_ = State::kReadingHead;
+  beginConnection();
+}
+
+void DownstreamSession::beginConnection() {
   down_->setCallbacks(onReadCb, onWriteCb, onEventCb, this);
   down_->setReadHighWater(kHighWater);
   down_->setWriteLowWater(kLowWater);  // onDownWrite: resume a paused response below it
@@ -118,6 +172,7 @@ void DownstreamSession::onDownRead() {
     case State::kLingering:
       down_->drainInput(down_->inputLength());
       break;
+    case State::kProxyHeader:
     case State::kHandshaking:
     case State::kClosed:
       break;
@@ -459,7 +514,10 @@ void DownstreamSession::onRequestComplete() {
 }
 
 void DownstreamSession::onDownTimeout() {
-  if (state_ == State::kHandshaking) {
+  if (state_ == State::kProxyHeader) {
+    counters_.countProxyHeader(stats::ProxyResult::kTimeout);
+    close();
+  } else if (state_ == State::kHandshaking) {
     counters_.countHandshake(stats::HandshakeResult::kTimeout);
     close();
   } else if (state_ == State::kReadingHead) {
@@ -503,7 +561,8 @@ void DownstreamSession::pauseDownstreamRead(bool pause) {
 
 void DownstreamSession::beginShutdown() {
   shutting_down_ = true;
-  if (state_ == State::kHandshaking || (state_ == State::kReadingHead && !requestStarted()))
+  if (state_ == State::kProxyHeader || state_ == State::kHandshaking ||
+      (state_ == State::kReadingHead && !requestStarted()))
     close();
   else
     close_after_response_ = true;
@@ -534,6 +593,7 @@ void DownstreamSession::close() {
   if (state_ == State::kClosed) return;
   state_ = State::kClosed;
   down_timer_.cancel();
+  proxy_reader_.reset();  // its event goes before the socket does
   releaseRequest();
   down_->release();  // safe inside its own callback: the stream defers the free
   down_ = nullptr;

@@ -15,6 +15,7 @@
 
 #include "common/deadline_queue.h"
 #include "proxy/http/error.h"
+#include "proxy/net/proxy_protocol.h"
 #include "proxy/net/stream.h"
 #include "proxy/stats/listener_counters.h"
 #include "proxy/stream/active_request.h"
@@ -61,13 +62,18 @@ class DownstreamSession final : private Downstream, public ClientConnection {
   void abortIfUsing(const upstream::HostState* host) override;
 
  private:
-  enum class State { kHandshaking, kReadingHead, kProxying, kLingering, kClosed };
+  enum class State { kProxyHeader, kHandshaking, kReadingHead, kProxying, kLingering, kClosed };
 
   static void onReadCb(net::Stream*, void* arg) noexcept;
   static void onWriteCb(net::Stream*, void* arg) noexcept;
   static void onEventCb(net::Stream*, net::StreamEvent event, void* arg) noexcept;
   static void onTimeoutCb(void* arg) noexcept;
 
+  // After the PROXY header (if the listener wants one): TLS, or the first request head.
+  void beginConnection();
+  bool trustedPeer() const;
+  static void onProxyHeaderCb(void* arg, const net::ProxyParse& result) noexcept;
+  void onProxyHeader(const net::ProxyParse& result);
   void onDownRead();
   void onDownWrite();
   void onDownEvent(net::StreamEvent event);
@@ -109,7 +115,10 @@ class DownstreamSession final : private Downstream, public ClientConnection {
   std::shared_ptr<WorkerView> view_;            // pinned per request
   const snapshot::ListenerSnapshot* listener_;  // in view_
   net::Stream* down_;
-  std::string client_ip_;
+  std::string client_ip_;  // the peer's, or the one its PROXY header carried
+  bool peer_ipv6_ = false;
+  uint8_t peer_address_[16] = {};
+  std::unique_ptr<net::ProxyHeaderReader> proxy_reader_;  // while the PROXY header is read
   stats::ListenerCounters& counters_;
   std::shared_ptr<const tls::ServerContext> tls_;  // kept for the connection's life
   std::unique_ptr<Http1Request> req_;              // the request in progress, from the pool

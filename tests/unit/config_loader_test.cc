@@ -75,11 +75,11 @@ TEST(ConfigLoader, ValidConfigFillsTheModel) {
 }
 
 TEST(ConfigLoader, UnknownKeyIsAnError) {
-  expectSingleError(
-      "    max_header_bytes: 16KiB", "    max_header_byte: 16KiB",
-      "t.yaml:7:5: listeners[0].max_header_byte: unknown field \"max_header_byte\" "
-      "(expected one of: name, listen, request_headers_timeout, idle_timeout, "
-      "max_request_line, max_header_bytes, max_headers, max_body_bytes, tls, http2, routes)");
+  expectSingleError("    max_header_bytes: 16KiB", "    max_header_byte: 16KiB",
+                    "t.yaml:7:5: listeners[0].max_header_byte: unknown field \"max_header_byte\" "
+                    "(expected one of: name, listen, request_headers_timeout, idle_timeout, "
+                    "max_request_line, max_header_bytes, max_headers, max_body_bytes, tls, http2, "
+                    "proxy_protocol, routes)");
 }
 
 TEST(ConfigLoader, UnknownClusterNamesRouteAndPlace) {
@@ -130,6 +130,29 @@ TEST(ConfigLoader, UpgradesAndTunnelIdleTimeout) {
   EXPECT_EQ(errors[1],
             "t.yaml:12:45: listeners[0].routes[0].upgrades[2]: h2c is not tunnelled: enable "
             "http2.cleartext on the listener instead");
+}
+
+TEST(ConfigLoader, ProxyProtocol) {
+  std::string yaml = kValid;
+  const std::string at = "    max_header_bytes: 16KiB\n";
+  yaml.replace(yaml.find(at), at.size(),
+               "    max_header_bytes: 16KiB\n"
+               "    proxy_protocol: { trusted: [10.0.0.0/8, \"2001:db8::/32\"], timeout: 2s }\n");
+  LoadResult r = loadProxyConfigString(yaml, "t.yaml");
+  ASSERT_TRUE(r.ok()) << r.errors[0].toString();
+  const ProxyProtocolConfig& p = r.config.listeners[0].proxy_protocol;
+  EXPECT_TRUE(p.enabled);
+  EXPECT_EQ(p.trusted, (std::vector<std::string>{"10.0.0.0/8", "2001:db8::/32"}));
+  EXPECT_EQ(p.timeout, Duration(2000));
+
+  expectSingleError("    max_header_bytes: 16KiB\n",
+                    "    max_header_bytes: 16KiB\n    proxy_protocol: { timeout: 2s }\n",
+                    "t.yaml:8:21: listeners[0].proxy_protocol.trusted: missing required field "
+                    "(the networks of the balancers that send the header)");
+  expectSingleError("    max_header_bytes: 16KiB\n",
+                    "    max_header_bytes: 16KiB\n    proxy_protocol: { trusted: [10.0.0.0/33] }\n",
+                    "t.yaml:8:33: listeners[0].proxy_protocol.trusted[0]: invalid network "
+                    "\"10.0.0.0/33\" (an IP address or CIDR, e.g. 10.0.0.0/8)");
 }
 
 TEST(ConfigLoader, NumbersAndSizes) {
