@@ -21,4 +21,6 @@ echo "== clang-format check"
 
 run_suite release "$ROOT/build"
 run_suite sanitize "$ROOT/build-asan"
-echo "== all tests passed (release and sanitize builds)"
+echo "== fuzz (libFuzzer, ASan+UBSan)"
+"$ROOT/tests/fuzz.sh"
+echo "== all tests passed (release and sanitize builds, fuzzing)"

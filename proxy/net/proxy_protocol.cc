@@ -50,6 +50,9 @@ ProxyParse parseV1(const uint8_t* data, size_t len) {
     return {};
   }
   std::string_view line = in.substr(kV1Prefix.size(), end - kV1Prefix.size());
+  // A CR or LF inside the line: refused whole, as a prefix of it was (a stray LF before the
+  // CRLF makes it malformed whichever piece it arrives in).
+  if (line.find_first_of("\r\n") != std::string_view::npos) return error("malformed PROXY v1 line");
   ProxyParse p;
   p.status = ProxyParse::Status::kDone;
   p.length = end + 2;

@@ -64,7 +64,9 @@ TEST(ProxyHeaderParser, V1WaitsForTheWholeLineAndRefusesBadOnes) {
                           "PROXY TCP4 192.0.2.7 198.51.100.1 0443 443\r\n",
                           "PROXY UDP4 192.0.2.7 198.51.100.1 1 2\r\n",
                           "PROXY TCP4 192.0.2.7 198.51.100.1 1 2\n",  // LF without CR
-                          "GET / HTTP/1.1\r\n"}) {
+                          // Found by proxy_header_fuzzer: a stray LF before the CRLF was
+                          // refused in pieces but taken whole.
+                          "PROXY UNKNOWN\rPROXY\n UNKNOWN\r\n", "GET / HTTP/1.1\r\n"}) {
     EXPECT_EQ(parse(bad).status, Status::kError) << bad;
   }
   // Longer than the spec's 107 bytes without CRLF.
