@@ -19,6 +19,13 @@ std::string ConfigError::toString() const {
 
 namespace {
 
+// A relative certificate path is taken from the config file's directory, so a config and its
+// certificates can move together.
+std::string resolvePath(const std::string& path, const std::string& base_dir) {
+  if (path.empty() || path[0] == '/' || base_dir.empty()) return path;
+  return base_dir + "/" + path;
+}
+
 void readHost(Reader& r, const YAML::Node& node, const std::string& path, HostConfig* host) {
   host->mark = markOf(node);
   if (!r.expectMap(node, path, {"id", "address", "weight", "labels"})) return;
@@ -114,13 +121,79 @@ void readOutlier(Reader& r, const YAML::Node& node, const std::string& path, Out
             Reader::join(path, "max_ejection_time"), "must not be shorter than base_ejection_time");
 }
 
-void readCluster(Reader& r, const YAML::Node& node, const std::string& path, ClusterConfig* c) {
+bool validHostPattern(const std::string& host) {
+  std::string_view name = host;
+  if (name.starts_with("*.")) name.remove_prefix(2);
+  if (name.empty()) return false;
+  for (char ch : name) {
+    bool ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' ||
+              ch == ':' || ch == '[' || ch == ']';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// `tls:` of a cluster: files are checked here as the proxy will load them, so a bad bundle or
+// client key is a config error with its position, never a failed request later.
+void readUpstreamTls(Reader& r, const YAML::Node& node, const std::string& path,
+                     const std::string& base_dir, UpstreamTlsConfig* t) {
+  t->mark = markOf(node);
+  if (!r.expectMap(node, path,
+                   {"enabled", "verify", "ca_file", "server_name", "min_version",
+                    "client_certificate", "session_reuse"}))
+    return;
+  t->enabled = true;  // the block turns it on unless it says enabled: false
+  r.boolean(node, "enabled", path, &t->enabled);
+  r.boolean(node, "verify", path, &t->verify);
+  r.boolean(node, "session_reuse", path, &t->session_reuse);
+  r.string(node, "min_version", path, &t->min_version, false);
+  if (t->min_version != "1.2" && t->min_version != "1.3")
+    r.error(node["min_version"], Reader::join(path, "min_version"),
+            "expected \"1.2\" or \"1.3\", got " + quoted(t->min_version) +
+                " (older protocols are not offered)");
+  r.string(node, "server_name", path, &t->server_name, false);
+  if (!t->server_name.empty() &&
+      (t->server_name.starts_with("*.") || !validHostPattern(t->server_name)))
+    r.error(node["server_name"], Reader::join(path, "server_name"),
+            "invalid server name " + quoted(t->server_name) +
+                " (a lower-case DNS name or an IP address)");
+  r.string(node, "ca_file", path, &t->ca_file, false);
+  if (YAML::Node ca = node["ca_file"]) {
+    t->ca_mark = markOf(ca);
+    t->ca_file = resolvePath(t->ca_file, base_dir);
+    std::string problem = checkCaFile(t->ca_file);
+    if (!problem.empty()) r.error(ca, Reader::join(path, "ca_file"), problem);
+  }
+  if (!t->ca_file.empty() && !t->verify)
+    r.error(node["verify"], Reader::join(path, "verify"),
+            "ca_file is set but verify is false: remove one (an unverified backend can be "
+            "impersonated)");
+  if (YAML::Node cc = node["client_certificate"]) {
+    const std::string cpath = Reader::join(path, "client_certificate");
+    t->client_mark = markOf(cc);
+    if (r.expectMap(cc, cpath, {"cert", "key"})) {
+      r.string(cc, "cert", cpath, &t->client_cert, true);
+      r.string(cc, "key", cpath, &t->client_key, true);
+      if (!t->client_cert.empty() && !t->client_key.empty()) {
+        t->client_cert = resolvePath(t->client_cert, base_dir);
+        t->client_key = resolvePath(t->client_key, base_dir);
+        std::string problem = checkCertificateFiles(t->client_cert, t->client_key);
+        if (!problem.empty()) r.error(cc, cpath, problem);
+      }
+    }
+  }
+}
+
+void readCluster(Reader& r, const YAML::Node& node, const std::string& path,
+                 const std::string& base_dir, ClusterConfig* c) {
   c->mark = markOf(node);
   if (!r.expectMap(
           node, path,
           {"name", "balancer", "hash_on", "connect_timeout", "idle_timeout", "max_idle_per_host",
-           "max_attempts", "health_check", "outlier_detection", "slow_start", "hosts"}))
+           "max_attempts", "health_check", "outlier_detection", "slow_start", "tls", "hosts"}))
     return;
+  if (YAML::Node tls = node["tls"])
+    readUpstreamTls(r, tls, Reader::join(path, "tls"), base_dir, &c->tls);
   r.string(node, "name", path, &c->name, true);
   std::string balancer = "round_robin";
   r.string(node, "balancer", path, &balancer, false);
@@ -179,18 +252,6 @@ void readCluster(Reader& r, const YAML::Node& node, const std::string& path, Clu
       c->hosts.push_back(std::move(host));
     }
   }
-}
-
-bool validHostPattern(const std::string& host) {
-  std::string_view name = host;
-  if (name.starts_with("*.")) name.remove_prefix(2);
-  if (name.empty()) return false;
-  for (char ch : name) {
-    bool ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' ||
-              ch == ':' || ch == '[' || ch == ']';
-    if (!ok) return false;
-  }
-  return true;
 }
 
 // tchar (RFC 9110 5.6.2): a protocol name of an Upgrade field is a token.
@@ -282,13 +343,6 @@ void readAdmin(Reader& r, const YAML::Node& node, AdminConfig* a) {
             "a non-loopback admin address needs admin.token_file (the API can drain and remove "
             "hosts)");
   }
-}
-
-// A relative certificate path is taken from the config file's directory, so a config and its
-// certificates can move together.
-std::string resolvePath(const std::string& path, const std::string& base_dir) {
-  if (path.empty() || path[0] == '/' || base_dir.empty()) return path;
-  return base_dir + "/" + path;
 }
 
 void readTls(Reader& r, const YAML::Node& node, const std::string& path,
@@ -448,7 +502,7 @@ void readRoot(Reader& r, const YAML::Node& root, const std::string& base_dir, Pr
     std::set<std::string> names;
     for (size_t i = 0; i < clusters.size(); ++i) {
       ClusterConfig c;
-      readCluster(r, clusters[i], Reader::index("clusters", i), &c);
+      readCluster(r, clusters[i], Reader::index("clusters", i), base_dir, &c);
       if (!c.name.empty() && !names.insert(c.name).second)
         r.error(clusters[i]["name"], Reader::index("clusters", i) + ".name",
                 "duplicate cluster name " + quoted(c.name));

@@ -63,6 +63,21 @@ struct OutlierConfig {
   uint32_t max_ejection_percent = 50;
 };
 
+// TLS to the hosts of a cluster (docs/upstream-tls.md). TLS 1.2 and 1.3 only; the backend's
+// certificate is verified unless `verify: false`.
+struct UpstreamTlsConfig {
+  bool enabled = false;
+  bool verify = true;
+  std::string ca_file;      // PEM bundle of trusted CAs; "" = the system's (ca-certificates)
+  std::string server_name;  // SNI and the name verified; "" = no SNI, the host's IP is verified
+  std::string min_version = "1.2";  // "1.2" or "1.3"
+  std::string client_cert;          // PEM certificate (and chain) for mTLS; "" = none
+  std::string client_key;
+  bool session_reuse = true;  // resume with the last session of the same host and worker
+  Mark mark;
+  Mark ca_mark, client_mark;  // where the files were named, for reload errors
+};
+
 struct ClusterConfig {
   std::string name;
   BalancerKind balancer = BalancerKind::kRoundRobin;
@@ -74,6 +89,7 @@ struct ClusterConfig {
   HealthCheckConfig health_check;
   OutlierConfig outlier_detection;
   Duration slow_start{0};  // a host that becomes usable ramps its weight over this time; 0 = off
+  UpstreamTlsConfig tls;
   std::vector<HostConfig> hosts;
   Mark mark;
 };

@@ -51,4 +51,25 @@ std::string checkCertificateFiles(const std::string& cert_path, const std::strin
   return "";
 }
 
+std::string checkCaFile(const std::string& path) {
+  ERR_clear_error();
+  File file(std::fopen(path.c_str(), "r"));
+  if (!file) return "cannot open CA file " + path + ": " + std::strerror(errno);
+  int count = 0;
+  while (X509* cert = PEM_read_X509(file.get(), nullptr, nullptr, nullptr)) {
+    X509_free(cert);
+    ++count;
+  }
+  // The loop ends on "no start line" at the end of the file; anything else is a broken PEM.
+  unsigned long code = ERR_peek_last_error();
+  ERR_clear_error();
+  if (code != 0 && ERR_GET_REASON(code) != PEM_R_NO_START_LINE) {
+    char buf[256];
+    ERR_error_string_n(code, buf, sizeof(buf));
+    return "unreadable PEM in CA file " + path + " (" + buf + ")";
+  }
+  if (count == 0) return "no PEM certificate in CA file " + path;
+  return "";
+}
+
 }  // namespace lb::config

@@ -11,6 +11,10 @@ namespace lb::config {
 // key; otherwise what is wrong, in words.
 std::string checkCertificateFiles(const std::string& cert_path, const std::string& key_path);
 
+// "" when `path` holds at least one PEM certificate (a CA bundle for verifying backends);
+// otherwise what is wrong, in words.
+std::string checkCaFile(const std::string& path);
+
 // The last OpenSSL error of this thread as text (`if_none` when there is none); clears the
 // thread's error queue.
 std::string takeOpenSslError(const char* if_none);

@@ -1,9 +1,8 @@
 #include "proxy/health/health_checker.h"
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
-
 #include "proxy/http/http1_parser.h"
+#include "proxy/net/stream.h"
+#include "proxy/tls/client_context.h"
 
 namespace lb::health {
 
@@ -19,26 +18,36 @@ const char* checkResultName(CheckResult r) {
       return "bad_status";
     case CheckResult::kBadResponse:
       return "bad_response";
+    case CheckResult::kTlsFailed:
+      return "tls_failed";
   }
   return "unknown";
 }
 
-// One host's check loop: wait, connect, GET, read the status line and headers, close.
+// One host's check loop: wait, connect (and the TLS handshake), GET, read the status line
+// and headers, close.
 class HealthChecker::Probe {
  public:
   Probe(HealthChecker& owner, std::shared_ptr<upstream::HostState> host,
-        config::HealthCheckConfig cfg)
+        const snapshot::ClusterSnapshot& cluster)
       : owner_(owner),
         host_(std::move(host)),
-        cfg_(std::move(cfg)),
         next_timer_(owner.loop_, [this] { run(); }),
         timeout_timer_(owner.loop_, [this] { finish(CheckResult::kTimeout); }),
         parser_(http::Http1HeadParser::Kind::kResponse, http::HeadLimits{8192, 65536, 100}) {
+    update(cluster);
     next_timer_.start(std::chrono::milliseconds(0));
   }
   ~Probe() { closeConnection(); }
 
-  void update(const config::HealthCheckConfig& cfg) { cfg_ = cfg; }
+  void update(const snapshot::ClusterSnapshot& cluster) {
+    cfg_ = cluster.config.health_check;
+    if (tls_ != cluster.tls) sessions_.clear();  // sessions of other TLS settings
+    tls_ = cluster.tls;
+    host_header_ = !cfg_.host.empty()                        ? cfg_.host
+                   : !cluster.config.tls.server_name.empty() ? cluster.config.tls.server_name
+                                                             : host_->address;
+  }
 
  private:
   void run() {
@@ -46,56 +55,69 @@ class HealthChecker::Probe {
       next_timer_.start(cfg_.interval);  // maint: out of health checks
       return;
     }
-    bev_ = bufferevent_socket_new(owner_.loop_.base(), -1, BEV_OPT_CLOSE_ON_FREE);
-    bufferevent_setcb(bev_, onRead, nullptr, onEvent, this);
+    stream_ = new net::Stream(owner_.loop_, -1);
+    stream_->setCallbacks(onRead, nullptr, onEvent, this);
     parser_.reset();
     timeout_timer_.start(cfg_.timeout);
-    if (bufferevent_socket_connect(bev_, reinterpret_cast<const sockaddr*>(&host_->sockaddr),
-                                   static_cast<int>(host_->sockaddr_len)) < 0) {
+    const auto* addr = reinterpret_cast<const sockaddr*>(&host_->sockaddr);
+    if (stream_->connect(addr, host_->sockaddr_len) < 0) {
       finish(CheckResult::kConnectFailed);
       return;
     }
-    std::string request = "GET " + cfg_.path +
-                          " HTTP/1.1\r\nHost: " + (cfg_.host.empty() ? host_->address : cfg_.host) +
-                          "\r\nUser-Agent: lbproxy-health-check\r\nConnection: close\r\n\r\n";
-    bufferevent_write(bev_, request.data(), request.size());
-    bufferevent_enable(bev_, EV_READ | EV_WRITE);
+    if (tls_) {
+      ssl_st* ssl = tls_->newSession(addr, &sessions_);
+      if (!ssl) {
+        finish(CheckResult::kTlsFailed);
+        return;
+      }
+      stream_->startTlsClient(ssl);
+    }
+    stream_->enableRead();
   }
 
-  static void onRead(bufferevent* bev, void* arg) noexcept {
+  void sendRequest() {
+    std::string request = "GET " + cfg_.path + " HTTP/1.1\r\nHost: " + host_header_ +
+                          "\r\nUser-Agent: lbproxy-health-check\r\nConnection: close\r\n\r\n";
+    stream_->write(request.data(), request.size());
+  }
+
+  static void onRead(net::Stream* stream, void* arg) noexcept {
     auto* self = static_cast<Probe*>(arg);
-    evbuffer* in = bufferevent_get_input(bev);
-    while (self->bev_ && evbuffer_get_length(in) > 0) {
-      evbuffer_iovec v;
-      if (evbuffer_peek(in, -1, nullptr, &v, 1) < 1) return;
-      auto r = self->parser_.feed(static_cast<const char*>(v.iov_base), v.iov_len);
-      evbuffer_drain(in, r.consumed);
-      if (r.status == http::Http1HeadParser::Status::kError) {
-        self->finish(CheckResult::kBadResponse);
-        return;
-      }
-      if (r.status == http::Http1HeadParser::Status::kDone) {
-        int status = self->parser_.response().status;
-        bool ok = false;
-        for (auto [lo, hi] : self->cfg_.expected_statuses) ok |= status >= lo && status <= hi;
-        self->finish(ok ? CheckResult::kPass : CheckResult::kBadStatus);
-        return;
-      }
+    const char* data = nullptr;
+    size_t len = 0;
+    if (!stream->peekInput(&data, &len)) return;
+    auto r = self->parser_.feed(data, len);
+    stream->drainInput(r.consumed);
+    if (r.status == http::Http1HeadParser::Status::kError) {
+      self->finish(CheckResult::kBadResponse);
+    } else if (r.status == http::Http1HeadParser::Status::kDone) {
+      int status = self->parser_.response().status;
+      bool ok = false;
+      for (auto [lo, hi] : self->cfg_.expected_statuses) ok |= status >= lo && status <= hi;
+      self->finish(ok ? CheckResult::kPass : CheckResult::kBadStatus);
     }
   }
 
-  static void onEvent(bufferevent*, short events, void* arg) noexcept {
+  static void onEvent(net::Stream* stream, net::StreamEvent event, void* arg) noexcept {
     auto* self = static_cast<Probe*>(arg);
-    if (events & BEV_EVENT_CONNECTED) return;
-    self->finish(self->parser_.started() ? CheckResult::kBadResponse : CheckResult::kConnectFailed);
+    if (event == net::StreamEvent::kConnected) {
+      self->sendRequest();
+      return;
+    }
+    if (self->parser_.started())
+      self->finish(CheckResult::kBadResponse);
+    else
+      self->finish(stream->tlsFailure() ? CheckResult::kTlsFailed : CheckResult::kConnectFailed);
   }
 
   void closeConnection() {
-    if (bev_) bufferevent_free(bev_);
-    bev_ = nullptr;
+    if (stream_) stream_->release();  // deferred while its callback is on the stack
+    stream_ = nullptr;
   }
 
   void finish(CheckResult result) {
+    if (result == CheckResult::kTimeout && stream_ && stream_->tlsHandshaking())
+      result = CheckResult::kTlsFailed;
     timeout_timer_.cancel();
     closeConnection();
     next_timer_.start(cfg_.interval);
@@ -105,10 +127,13 @@ class HealthChecker::Probe {
   HealthChecker& owner_;
   std::shared_ptr<upstream::HostState> host_;
   config::HealthCheckConfig cfg_;
+  std::shared_ptr<const tls::ClientContext> tls_;
+  tls::SessionCache sessions_;
+  std::string host_header_;
   common::Timer next_timer_;
   common::Timer timeout_timer_;
   http::Http1HeadParser parser_;
-  bufferevent* bev_ = nullptr;
+  net::Stream* stream_ = nullptr;
 };
 
 HealthChecker::HealthChecker(common::EventLoop& loop, ResultFn on_result)
@@ -123,10 +148,10 @@ void HealthChecker::sync(const snapshot::Snapshot& snapshot) {
     for (const auto& h : c.hosts) {
       auto it = probes_.find(h.get());
       if (it != probes_.end()) {
-        it->second->update(c.config.health_check);
+        it->second->update(c);
         next[h.get()] = std::move(it->second);
       } else {
-        next[h.get()] = std::make_unique<Probe>(*this, h, c.config.health_check);
+        next[h.get()] = std::make_unique<Probe>(*this, h, c);
       }
     }
   }

@@ -1,6 +1,8 @@
 // Active health checks: an HTTP GET to every host of every cluster that configures checks,
 // each `interval`, on the main thread's loop (never on a worker, so a slow backend cannot
-// delay a request). Reports each result; the controller applies the rise/fall thresholds.
+// delay a request), over the cluster's TLS when it has one (same trust, name and client
+// certificate as requests). Reports each result; the controller applies the rise/fall
+// thresholds.
 // Owner: the main thread.
 #pragma once
 
@@ -13,8 +15,8 @@
 
 namespace lb::health {
 
-enum class CheckResult { kPass, kConnectFailed, kTimeout, kBadStatus, kBadResponse };
-constexpr size_t kCheckResults = 5;
+enum class CheckResult { kPass, kConnectFailed, kTimeout, kBadStatus, kBadResponse, kTlsFailed };
+constexpr size_t kCheckResults = 6;
 const char* checkResultName(CheckResult r);
 
 class HealthChecker {

@@ -24,6 +24,8 @@ int statusFor(ErrorCode code) {
       return 503;
     case ErrorCode::kConnectFailed:
       return 502;
+    case ErrorCode::kUpstreamTls:
+      return 502;
     case ErrorCode::kUpstreamReset:
       return 502;
     case ErrorCode::kBadResponse:
@@ -58,6 +60,8 @@ const char* labelFor(ErrorCode code) {
       return "no_healthy_host";
     case ErrorCode::kConnectFailed:
       return "connect_failed";
+    case ErrorCode::kUpstreamTls:
+      return "upstream_tls_failed";
     case ErrorCode::kUpstreamReset:
       return "upstream_reset";
     case ErrorCode::kBadResponse:

@@ -19,6 +19,7 @@ enum class ErrorCode : uint8_t {
   // Upstream faults.
   kNoHealthyHost,    // 503: no usable host left to try
   kConnectFailed,    // 502: refused, unreachable, connect timeout
+  kUpstreamTls,      // 502: TLS handshake or certificate verification with the backend failed
   kUpstreamReset,    // 502: closed or reset before a full response
   kBadResponse,      // 502: response framing or syntax the proxy refuses
   kUpstreamTimeout,  // 504

@@ -2,6 +2,7 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -172,6 +173,35 @@ void Stream::startTlsServer(SSL* ssl) {
   lookForInput();
 }
 
+void Stream::startTlsClient(SSL* ssl) {
+  ssl_ = ssl;
+  tls_client_ = true;
+  SSL_set_fd(ssl_, fd_);
+  BIO* bio = SSL_get_rbio(ssl_);
+  BIO_set_callback_arg(bio, reinterpret_cast<char*>(this));
+  BIO_set_callback_ex(bio, onTlsBio);
+  SSL_set_connect_state(ssl_);
+  // The handshake starts when the TCP connect completes (handleWritable).
+}
+
+void Stream::noteTlsFailure() {
+  tls_failed_ = true;
+  const long verify = SSL_get_verify_result(ssl_);
+  if (verify != X509_V_OK) {
+    tls_failure_ = X509_verify_cert_error_string(verify);
+  } else {
+    // No queued error: the peer closed or reset the socket. That is a TLS failure during the
+    // handshake only; afterwards it is an ordinary reset.
+    const unsigned long code = ERR_peek_error();
+    const char* reason = code ? ERR_reason_error_string(code) : nullptr;
+    if (reason)
+      tls_failure_ = reason;
+    else if (handshaking_)
+      tls_failure_ = "connection closed during the TLS handshake";
+  }
+  ERR_clear_error();
+}
+
 void Stream::doHandshake() {
   ERR_clear_error();
   int r = SSL_do_handshake(ssl_);
@@ -193,8 +223,7 @@ void Stream::doHandshake() {
       writable_ = false;
       return;
     default:
-      tls_failed_ = true;
-      ERR_clear_error();
+      noteTlsFailure();
       fire(StreamEvent::kError);
   }
 }
@@ -288,8 +317,7 @@ void Stream::doReadTls() {
       eof = true;  // close_notify, or a bare FIN (SSL_OP_IGNORE_UNEXPECTED_EOF)
       readable_ = false;
     } else {
-      tls_failed_ = true;  // SYSCALL or SSL: no close_notify may follow
-      ERR_clear_error();
+      noteTlsFailure();  // SYSCALL or SSL: no close_notify may follow
       error = true;
       readable_ = false;
     }
@@ -358,6 +386,11 @@ void Stream::handleWritable() {
       fire(StreamEvent::kError);
       return;
     }
+    if (tls_client_) {
+      handshaking_ = true;  // kConnected comes when the handshake is done
+      doHandshake();
+      return;
+    }
     fire(StreamEvent::kConnected);
     if (dead_) return;
     if (readable_ && reading_) lookForInput();
@@ -403,8 +436,7 @@ void Stream::doWriteTls() {
       break;
     }
     if (err == SSL_ERROR_WANT_READ) break;  // cannot happen without renegotiation
-    tls_failed_ = true;
-    ERR_clear_error();
+    noteTlsFailure();
     fire(StreamEvent::kError);
     return;
   }

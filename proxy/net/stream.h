@@ -22,6 +22,11 @@
 // edges and reports kConnected when it is done (kError if it fails); from then on
 // the input holds decrypted bytes and write() takes plaintext, with the same callbacks,
 // watermarks and edge logic. Records are written 16 KiB at most per SSL_write.
+//
+// TLS (client side, to backends): startTlsClient() right after connect(); the TCP connect is
+// then followed by the handshake, and kConnected means both are done. A failed handshake (or a
+// later fatal TLS error, such as the alert of a backend refusing our client certificate) is
+// kError with tlsFailure() saying why.
 // Owner: one loop thread.
 #pragma once
 
@@ -44,7 +49,7 @@ namespace lb::net {
 
 // What a stream tells its owner besides data. Owners see these, never libevent's bits.
 enum class StreamEvent : uint8_t {
-  kConnected,  // connect() completed, or the server-side TLS handshake did
+  kConnected,  // connect() completed (and the client TLS handshake), or the server-side one
   kEof,        // the peer closed its sending side; every byte it sent was delivered first
   kError,      // refused, reset, or a fatal TLS error: the stream cannot be used any more
 };
@@ -94,7 +99,13 @@ class Stream {
 
   // Server-side TLS on an accepted socket; the stream owns `ssl` from now on.
   void startTlsServer(ssl_st* ssl);
+  // Client-side TLS on a connecting stream (after connect()); the stream owns `ssl`.
+  void startTlsClient(ssl_st* ssl);
   ssl_st* ssl() const { return ssl_; }
+  bool tlsHandshaking() const { return handshaking_; }
+  // Why TLS failed, in OpenSSL's words (a static string), or null when it did not: the
+  // certificate verification result when that failed, else the first error of the queue.
+  const char* tlsFailure() const { return tls_failure_; }
   // Half-closes the sending side once the owner has seen the output drained: a TLS
   // close_notify first, then the TCP FIN. Reading goes on.
   void shutdownWrite();
@@ -127,6 +138,7 @@ class Stream {
   void enter() { ++depth_; }
   bool leave();  // false when the stream was deleted
   void fire(StreamEvent event);
+  void noteTlsFailure();  // tls_failed_, tls_failure_, and the error queue cleared
 
   common::EventLoop& loop_;
   int fd_;
@@ -154,6 +166,8 @@ class Stream {
   bool peer_closed_ = false;  // EPOLLRDHUP seen: read until 0, whatever the read sizes
   ssl_st* ssl_ = nullptr;
   bool handshaking_ = false;
+  bool tls_client_ = false;  // startTlsClient: the handshake follows the TCP connect
+  const char* tls_failure_ = nullptr;
   bool tls_failed_ = false;        // after a fatal TLS error no close_notify may be sent
   bool tls_shut_ = false;          // close_notify sent
   bool read_wants_write_ = false;  // SSL_read needs the socket writable (a key update reply)

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "config/values.h"
+#include "proxy/tls/client_context.h"
 #include "proxy/tls/server_context.h"
 
 namespace lb::snapshot {
@@ -94,6 +95,18 @@ std::shared_ptr<const Snapshot> buildSnapshot(const config::ProxyConfig& cfg, ui
         return nullptr;
       }
       cs.hosts.push_back(std::move(state));
+    }
+    if (c.tls.enabled && previous) {
+      for (const auto& old : previous->clusters)
+        if (old.config.name == c.name && old.tls && old.tls->sameAs(c.tls)) cs.tls = old.tls;
+    }
+    if (c.tls.enabled && !cs.tls) {
+      std::string tls_error;
+      cs.tls = tls::ClientContext::build(c.tls, &tls_error);
+      if (!cs.tls) {
+        *error = "cluster " + c.name + " tls: " + tls_error;
+        return nullptr;
+      }
     }
     snap->clusters.push_back(std::move(cs));
   }

@@ -15,14 +15,16 @@
 #include "proxy/upstream/host.h"
 
 namespace lb::tls {
+class ClientContext;
 class ServerContext;
-}
+}  // namespace lb::tls
 
 namespace lb::snapshot {
 
 struct ClusterSnapshot {
   config::ClusterConfig config;  // hosts list included, for reference
   std::vector<std::shared_ptr<upstream::HostState>> hosts;
+  std::shared_ptr<const tls::ClientContext> tls;  // null: plain TCP to the hosts
 };
 
 struct ListenerSnapshot {
@@ -65,9 +67,10 @@ class HostRegistry {
   std::map<std::string, std::shared_ptr<upstream::HostState>> hosts_;
 };
 
-// Returns nullptr and sets *error when a host address cannot be resolved to a socket address
-// or a TLS listener's certificates cannot be loaded. With `previous`, a listener whose TLS
-// settings are unchanged keeps its TLS context instead of reading the files again.
+// Returns nullptr and sets *error when a host address cannot be resolved to a socket address,
+// a TLS listener's certificates or a cluster's TLS files cannot be loaded. With `previous`, a
+// listener whose TLS settings are unchanged keeps its TLS context instead of reading the files
+// again, and so does a cluster whose TLS settings and files are unchanged.
 std::shared_ptr<const Snapshot> buildSnapshot(const config::ProxyConfig& cfg, uint64_t version,
                                               HostRegistry& registry, std::string* error,
                                               const Snapshot* previous = nullptr);

@@ -26,6 +26,8 @@ int upstreamReasonIndex(http::ErrorCode code) {
       return 3;
     case http::ErrorCode::kNoHealthyHost:
       return 4;
+    case http::ErrorCode::kUpstreamTls:
+      return 5;
     default:
       return -1;
   }
@@ -34,8 +36,8 @@ int upstreamReasonIndex(http::ErrorCode code) {
 const char* upstreamReasonName(size_t index) {
   static constexpr http::ErrorCode kCodes[kUpstreamReasons] = {
       http::ErrorCode::kConnectFailed, http::ErrorCode::kUpstreamReset,
-      http::ErrorCode::kBadResponse, http::ErrorCode::kUpstreamTimeout,
-      http::ErrorCode::kNoHealthyHost};
+      http::ErrorCode::kBadResponse,   http::ErrorCode::kUpstreamTimeout,
+      http::ErrorCode::kNoHealthyHost, http::ErrorCode::kUpstreamTls};
   return index < kUpstreamReasons ? http::labelFor(kCodes[index]) : "unknown";
 }
 

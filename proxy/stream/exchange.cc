@@ -116,10 +116,20 @@ void Exchange::connectTo(uint32_t host_index) {
   upstream_->setHandler(this);
   ++s_.cluster->locals[host_index]->load.active_requests;
   s_.upstream_started_at = worker_.loop().now();
+  // connect_timeout covers the TCP connect and the TLS handshake (as nginx's).
   worker_.deadlines().start(timer_, s_.cluster->config->config.connect_timeout);
-  if (stream->connect(reinterpret_cast<const sockaddr*>(&host.sockaddr), host.sockaddr_len) < 0) {
+  const auto* addr = reinterpret_cast<const sockaddr*>(&host.sockaddr);
+  if (stream->connect(addr, host.sockaddr_len) < 0) {
     attemptFailed(http::upstreamError(ErrorCode::kConnectFailed, true, "connect failed"));
     return;
+  }
+  if (const auto& tls = s_.cluster->config->tls) {
+    ssl_st* ssl = tls->newSession(addr, &s_.cluster->locals[host_index]->tls_sessions);
+    if (!ssl) {
+      attemptFailed(http::upstreamError(ErrorCode::kUpstreamTls, false, "no memory for TLS"));
+      return;
+    }
+    stream->startTlsClient(ssl);
   }
   stream->enableRead();
 }
@@ -293,8 +303,19 @@ void Exchange::onUpstreamEvent(net::StreamEvent event) {
     onConnected();
     return;
   }
+  const char* tls_failure = upstream_->stream()->tlsFailure();
   if (!upstream_->connected) {
-    attemptFailed(http::upstreamError(ErrorCode::kConnectFailed, true, "connect failed"));
+    attemptFailed(tls_failure
+                      ? http::upstreamError(ErrorCode::kUpstreamTls, true, tls_failure)
+                      : http::upstreamError(ErrorCode::kConnectFailed, true, "connect failed"));
+    return;
+  }
+  if (tls_failure && !upstream_->parser.started()) {
+    // The handshake completed on our side, then the backend refused the session (in TLS 1.3 a
+    // backend checks our client certificate after our Finished): the request went out, so it
+    // is not sent again.
+    noteConnectFailure(upstream_->hostIndex(), ErrorCode::kUpstreamTls);
+    fail(http::upstreamError(ErrorCode::kUpstreamTls, false, tls_failure));
     return;
   }
   if (!outcome_.response_started && !upstream_->parser.started()) {
@@ -362,7 +383,9 @@ void Exchange::onTimer(void* arg) noexcept { static_cast<Exchange*>(arg)->onTime
 void Exchange::onTimeout() {
   if (!upstream_) return;
   if (!upstream_->connected) {
-    attemptFailed(http::upstreamError(ErrorCode::kConnectFailed, true, "connect timeout"));
+    attemptFailed(upstream_->stream()->tlsHandshaking()
+                      ? http::upstreamError(ErrorCode::kUpstreamTls, true, "TLS handshake timeout")
+                      : http::upstreamError(ErrorCode::kConnectFailed, true, "connect timeout"));
     return;
   }
   if (s_.tunnel) {
@@ -410,8 +433,9 @@ void Exchange::release(bool reusable) {
   if (s_.read_paused) upstream_->stream()->readDisable(false);  // the pool reads idle streams
   s_.read_paused = false;
   s_.upstream_above = false;
-  // A host out of rotation (drain, maint, removed) keeps no idle connection.
-  if (reusable && !worker_.draining() &&
+  // A host out of rotation (drain, maint, removed) keeps no idle connection, and neither does
+  // one whose TLS settings changed since this request's view.
+  if (reusable && !worker_.draining() && local.tls_context == s_.cluster->config->tls &&
       local.state->admin.load(std::memory_order_relaxed) == upstream::AdminState::kReady) {
     local.pool.release(std::move(upstream_));
   } else {
@@ -439,11 +463,11 @@ void Exchange::attemptFailed(http::Error error) {
   }
   const uint32_t host = upstream_->hostIndex();
   timer_.cancel();
-  if (error.code == ErrorCode::kConnectFailed) {
+  if (error.code == ErrorCode::kConnectFailed || error.code == ErrorCode::kUpstreamTls) {
     // Nothing reached the host: another host (or the same, by the balancer's choice), within
     // the cluster's attempts.
     outcome_.last_error = error;
-    noteConnectFailure(host);
+    noteConnectFailure(host, error.code);
     release(false);
     if (outcome_.attempts < s_.cluster->config->config.max_attempts)
       startAttempt();
@@ -458,12 +482,12 @@ void Exchange::attemptFailed(http::Error error) {
   connectTo(host);
 }
 
-void Exchange::noteConnectFailure(uint32_t host_index) {
+void Exchange::noteConnectFailure(uint32_t host_index, ErrorCode code) {
   WorkerHost& host = *s_.cluster->locals[host_index];
   auto now = worker_.loop().now();
   host.stats.recordUpstreamError(
       std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count(),
-      stats::upstreamReasonIndex(ErrorCode::kConnectFailed));
+      stats::upstreamReasonIndex(code));
   worker_.reportHostResult(host, s_.cluster->config->config.outlier_detection, false, true);
 }
 

@@ -147,7 +147,9 @@ class Exchange final : public upstream::UpstreamHandler {
   void pauseRead(bool pause);
   // An attempt failed: another one if `error` is retryable and the attempts allow, else fail().
   void attemptFailed(http::Error error);
-  void noteConnectFailure(uint32_t host_index);
+  // A failure before the request reached the host (connect or TLS): counted on the host now,
+  // and reported to outlier detection as a connect failure.
+  void noteConnectFailure(uint32_t host_index, http::ErrorCode code);
 
   WorkerContext& worker_;
   ExchangeClient* const client_;

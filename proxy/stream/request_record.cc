@@ -68,6 +68,8 @@ void writeAccessLog(WorkerContext& worker, const RequestRecord& r, const http::E
   line.append(",\"retries\":")
       .append(std::to_string(outcome.attempts > 0 ? outcome.attempts - 1 : 0));
   line.append(",\"error\":\"").append(error ? http::labelFor(error.code) : "");
+  line.append("\",\"error_detail\":\"");
+  if (error) log::appendJsonEscaped(&line, error.detail);
   line.append("\"}\n");
   worker.appendAccessLog(line);
 }
@@ -98,8 +100,10 @@ void recordRequest(WorkerContext& worker, stats::ListenerCounters& counters,
   }
   if (r.cluster && !outcome.tried.empty()) {
     WorkerHost& host = *r.cluster->locals[outcome.tried.back()];
-    const bool connect_failed = error.code == http::ErrorCode::kConnectFailed;
-    // Connect failures were counted on the host when they happened.
+    // Connect and TLS failures (nothing reached the backend) were counted on the host when
+    // they happened.
+    const bool connect_failed = error.code == http::ErrorCode::kConnectFailed ||
+                                error.code == http::ErrorCode::kUpstreamTls;
     if (metrics) {
       host.stats.recordRequest(second, r.status, micros, connect_failed ? -1 : reason, 0);
       if (r.tunnel) host.stats.tunnelClosed(r.bytes_in, r.bytes_out);

@@ -51,6 +51,12 @@ void WorkerContext::applySnapshot(std::shared_ptr<const snapshot::Snapshot> snap
           it != hosts_.end()
               ? it->second
               : std::make_shared<WorkerHost>(loop_, deadlines_, host, wc.config->config);
+      if (local->tls_context != wc.config->tls) {
+        // TLS settings or files changed: connections and sessions of the old ones go.
+        local->pool.closeAll();
+        local->tls_sessions.clear();
+        local->tls_context = wc.config->tls;
+      }
       hosts[host.get()] = local;
       wc.hosts.push_back({host.get(), &local->load});
       wc.locals.push_back(std::move(local));

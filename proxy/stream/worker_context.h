@@ -22,6 +22,7 @@
 #include "proxy/snapshot/snapshot.h"
 #include "proxy/stats/listener_counters.h"
 #include "proxy/stats/traffic_stats.h"
+#include "proxy/tls/client_context.h"
 #include "proxy/upstream/connection_pool.h"
 #include "proxy/upstream/load_balancer.h"
 
@@ -45,6 +46,10 @@ struct WorkerHost {
              std::shared_ptr<upstream::HostState> host, const config::ClusterConfig& cluster);
   std::shared_ptr<upstream::HostState> state;
   upstream::HostLoad load;
+  // TLS to the host: the context its pooled connections were made with, and the session to
+  // resume (before `pool`, so pooled connections go first).
+  std::shared_ptr<const tls::ClientContext> tls_context;
+  tls::SessionCache tls_sessions;
   upstream::ConnectionPool pool;
   uint32_t consecutive_5xx = 0;
   uint32_t consecutive_connect_failures = 0;

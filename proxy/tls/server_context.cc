@@ -9,19 +9,12 @@
 #include <cstring>
 
 #include "config/tls_files.h"
+#include "proxy/tls/policy.h"
 #include "proxy/tls/ticket_keys.h"
 
 namespace lb::tls {
 
 namespace {
-
-// Mozilla's "intermediate" TLS 1.2 list without the finite-field DHE suites: forward secrecy
-// and AEAD only. TLS 1.3 suites are all AEAD; OpenSSL's default set is kept.
-constexpr const char* kTls12Ciphers =
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
-constexpr const char* kGroups = "X25519:P-256:P-384";
 
 // ALPN wire format: length-prefixed names, in our order of preference.
 constexpr unsigned char kAlpnH2[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};

@@ -86,6 +86,35 @@ inline bool makeCertificate(const std::string& dir, const std::string& stem,
              &out) == 0;
 }
 
+// Writes a test CA (self-signed P-256, CA:TRUE) to dir/stem.crt and dir/stem.key.
+inline bool makeCa(const std::string& dir, const std::string& stem) {
+  std::string out;
+  return runShell(
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2"
+             " -subj /CN=" +
+                 stem + "-ca -addext basicConstraints=critical,CA:TRUE" +
+                 " -addext keyUsage=critical,keyCertSign,cRLSign -keyout " + dir + "/" + stem +
+                 ".key -out " + dir + "/" + stem + ".crt",
+             &out) == 0;
+}
+
+// Writes a P-256 certificate signed by the CA dir/ca.crt to dir/stem.crt (and its key to
+// dir/stem.key), with subjectAltName `san` ("DNS:a.test,IP:127.0.0.1"; "" = none) and CN `cn`.
+inline bool makeSignedCertificate(const std::string& dir, const std::string& stem,
+                                  const std::string& ca, const std::string& cn,
+                                  const std::string& san) {
+  const std::string base = dir + "/" + stem;
+  std::string out;
+  return runShell("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=" +
+                      cn + (san.empty() ? "" : " -addext subjectAltName=" + san) + " -keyout " +
+                      base + ".key -out " + base + ".csr",
+                  &out) == 0 &&
+         runShell("openssl x509 -req -in " + base + ".csr -CA " + dir + "/" + ca + ".crt -CAkey " +
+                      dir + "/" + ca + ".key -CAcreateserial -days 2 -copy_extensions copyall" +
+                      " -out " + base + ".crt",
+                  &out) == 0;
+}
+
 // A fresh directory under /tmp, for files a test writes.
 inline std::string makeTempDir(const std::string& prefix) {
   std::string templ = "/tmp/" + prefix + "-XXXXXX";

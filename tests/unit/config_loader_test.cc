@@ -383,5 +383,78 @@ clusters:
   std::filesystem::remove_all(dir);
 }
 
+TEST(ConfigLoader, UpstreamTlsFilesAreCheckedAtLoad) {
+  std::string dir = test::makeTempDir("lbtls");
+  ASSERT_FALSE(dir.empty());
+  ASSERT_TRUE(test::makeCa(dir, "ca"));
+  ASSERT_TRUE(test::makeCertificate(dir, "c", {"client.test"}));
+  ASSERT_TRUE(test::makeCertificate(dir, "d", {"other.test"}));
+  std::string yaml = R"(listeners:
+  - name: public
+    listen: 127.0.0.1:8443
+    routes:
+      - cluster: app
+clusters:
+  - name: app
+    tls:
+      ca_file: ca.crt
+      server_name: app.internal
+      min_version: "1.3"
+      client_certificate: { cert: c.crt, key: c.key }
+      session_reuse: false
+    hosts:
+      - { id: a, address: 127.0.0.1:9001 }
+  - name: plain
+    hosts:
+      - { id: b, address: 127.0.0.1:9002 }
+)";
+  std::ofstream(dir + "/lb.yaml") << yaml;
+  LoadResult r = loadProxyConfigFile(dir + "/lb.yaml");
+  ASSERT_TRUE(r.ok()) << r.errors[0].toString();
+  const UpstreamTlsConfig& t = r.config.clusters[0].tls;
+  EXPECT_TRUE(t.enabled);
+  EXPECT_TRUE(t.verify);
+  EXPECT_EQ(t.ca_file, dir + "/ca.crt");  // relative to the config file
+  EXPECT_EQ(t.server_name, "app.internal");
+  EXPECT_EQ(t.min_version, "1.3");
+  EXPECT_EQ(t.client_cert, dir + "/c.crt");
+  EXPECT_EQ(t.client_key, dir + "/c.key");
+  EXPECT_FALSE(t.session_reuse);
+  EXPECT_FALSE(r.config.clusters[1].tls.enabled);
+
+  std::ofstream(dir + "/junk.pem") << "not a certificate\n";
+  std::string bad = yaml;
+  bad.replace(bad.find("ca.crt"), 6, "junk.pem");
+  bad.replace(bad.find("app.internal"), 12, "App_Internal");
+  bad.replace(bad.find("\"1.3\""), 5, "\"1.0\"");
+  bad.replace(bad.find("key: c.key"), 10, "key: d.key");
+  bad.replace(bad.find("session_reuse: false"), 20, "session_resume: false");
+  std::ofstream(dir + "/bad.yaml") << bad;
+  std::vector<std::string> errors;
+  for (const auto& e : loadProxyConfigFile(dir + "/bad.yaml").errors)
+    errors.push_back(e.toString());
+  ASSERT_EQ(errors.size(), 5u) << testing::PrintToString(errors);
+  const std::string at = dir + "/bad.yaml:";  // in file order
+  EXPECT_EQ(errors[0], at + "9:16: clusters[0].tls.ca_file: no PEM certificate in CA file " + dir +
+                           "/junk.pem");
+  EXPECT_EQ(errors[1], at + "10:20: clusters[0].tls.server_name: invalid server name "
+                            "\"App_Internal\" (a lower-case DNS name or an IP address)");
+  EXPECT_EQ(errors[2], at + "11:20: clusters[0].tls.min_version: expected \"1.2\" or \"1.3\", got "
+                            "\"1.0\" (older protocols are not offered)");
+  EXPECT_EQ(errors[3], at + "12:27: clusters[0].tls.client_certificate: key " + dir +
+                           "/d.key does not match certificate " + dir + "/c.crt");
+  EXPECT_EQ(errors[4].rfind(at + "13:7: clusters[0].tls.session_resume: unknown field", 0), 0u)
+      << errors[4];
+
+  // An unverified backend with a CA named is a contradiction, said so.
+  std::string both = yaml;
+  both.replace(both.find("session_reuse: false"), 20, "verify: false");
+  std::ofstream(dir + "/both.yaml") << both;
+  auto contradiction = loadProxyConfigFile(dir + "/both.yaml").errors;
+  ASSERT_EQ(contradiction.size(), 1u);
+  EXPECT_EQ(contradiction[0].path, "clusters[0].tls.verify");
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace lb::config
