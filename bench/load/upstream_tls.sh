@@ -27,7 +27,7 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$TMP"
+  [[ -n "${KEEP:-}" ]] || rm -rf "$TMP"
 }
 trap cleanup EXIT
 
@@ -119,6 +119,7 @@ http {
       proxy_ssl_name backend.test;
       proxy_ssl_server_name on;
       proxy_ssl_session_reuse on;
+      proxy_ssl_protocols TLSv1.2 TLSv1.3;  # 1.22 offers up to 1.2 by default
     }
   }
   server {
