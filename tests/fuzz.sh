@@ -8,7 +8,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DIR="$ROOT/build-fuzz"
 SECONDS_EACH=${FUZZ_SECONDS:-60}
-TARGETS=(http1_head body_decoder proxy_header config_loader)
+TARGETS=(http1_head body_decoder proxy_header config_loader h2_session)
 
 if [[ ! -f "$DIR/build.ninja" ]]; then
   rm -rf "$DIR"
