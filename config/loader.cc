@@ -187,10 +187,10 @@ void readUpstreamTls(Reader& r, const YAML::Node& node, const std::string& path,
 void readCluster(Reader& r, const YAML::Node& node, const std::string& path,
                  const std::string& base_dir, ClusterConfig* c) {
   c->mark = markOf(node);
-  if (!r.expectMap(
-          node, path,
-          {"name", "balancer", "hash_on", "connect_timeout", "idle_timeout", "max_idle_per_host",
-           "max_attempts", "health_check", "outlier_detection", "slow_start", "tls", "hosts"}))
+  if (!r.expectMap(node, path,
+                   {"name", "balancer", "hash_on", "connect_timeout", "idle_timeout",
+                    "max_idle_per_host", "max_attempts", "health_check", "outlier_detection",
+                    "slow_start", "tls", "send_proxy_protocol", "hosts"}))
     return;
   if (YAML::Node tls = node["tls"])
     readUpstreamTls(r, tls, Reader::join(path, "tls"), base_dir, &c->tls);
@@ -231,6 +231,15 @@ void readCluster(Reader& r, const YAML::Node& node, const std::string& path,
   if (YAML::Node od = node["outlier_detection"])
     readOutlier(r, od, Reader::join(path, "outlier_detection"), &c->outlier_detection);
   r.duration(node, "slow_start", path, &c->slow_start, true);
+  std::string send_proxy = "off";
+  r.string(node, "send_proxy_protocol", path, &send_proxy, false);
+  if (send_proxy == "v1")
+    c->send_proxy_protocol = 1;
+  else if (send_proxy == "v2")
+    c->send_proxy_protocol = 2;
+  else if (send_proxy != "off")
+    r.error(node["send_proxy_protocol"], Reader::join(path, "send_proxy_protocol"),
+            "unknown PROXY protocol version " + quoted(send_proxy) + " (expected v1, v2 or off)");
   YAML::Node hosts = node["hosts"];
   std::string hpath = Reader::join(path, "hosts");
   if (!hosts) {

@@ -90,6 +90,9 @@ struct ClusterConfig {
   OutlierConfig outlier_detection;
   Duration slow_start{0};  // a host that becomes usable ramps its weight over this time; 0 = off
   UpstreamTlsConfig tls;
+  // PROXY protocol version sent first on every connection to the hosts (1 or 2; 0 = none):
+  // the client's address and port, and the address it connected to (docs/proxy-protocol.md).
+  int send_proxy_protocol = 0;
   std::vector<HostConfig> hosts;
   Mark mark;
 };

@@ -13,6 +13,7 @@ PACKAGES=(
   nghttp2-client testssl.sh  # HTTP/2 client (nghttp) and TLS audit for the TLS and h2 tests
   python3-websockets python3-h2 python3-wsproto  # real WebSocket peers, HTTP/1.1 and HTTP/2 (/usr/bin/python3)
   clang libclang-rt-14-dev python3-yaml  # libFuzzer targets (tests/fuzz.sh); desync corpus seeds
+  nginx  # a real PROXY-protocol backend in the tests (its own process, started by the test)
 )
 
 missing=()

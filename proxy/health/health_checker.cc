@@ -1,6 +1,7 @@
 #include "proxy/health/health_checker.h"
 
 #include "proxy/http/http1_parser.h"
+#include "proxy/net/proxy_protocol.h"
 #include "proxy/net/stream.h"
 #include "proxy/tls/client_context.h"
 
@@ -44,6 +45,7 @@ class HealthChecker::Probe {
     cfg_ = cluster.config.health_check;
     if (tls_ != cluster.tls) sessions_.clear();  // sessions of other TLS settings
     tls_ = cluster.tls;
+    send_proxy_protocol_ = cluster.config.send_proxy_protocol;
     host_header_ = !cfg_.host.empty()                        ? cfg_.host
                    : !cluster.config.tls.server_name.empty() ? cluster.config.tls.server_name
                                                              : host_->address;
@@ -63,6 +65,15 @@ class HealthChecker::Probe {
     if (stream_->connect(addr, host_->sockaddr_len) < 0) {
       finish(CheckResult::kConnectFailed);
       return;
+    }
+    if (send_proxy_protocol_) {
+      // A backend that wants PROXY headers refuses connections without one. A check is the
+      // proxy's own connection: the spec's LOCAL (v2) or UNKNOWN (v1), as HAProxy sends.
+      std::string header;
+      net::ProxyHeader local;
+      local.local = true;
+      net::encodeProxyHeader(local, send_proxy_protocol_, &header);
+      stream_->write(header.data(), header.size());
     }
     if (tls_) {
       ssl_st* ssl = tls_->newSession(addr, &sessions_);
@@ -128,6 +139,7 @@ class HealthChecker::Probe {
   std::shared_ptr<upstream::HostState> host_;
   config::HealthCheckConfig cfg_;
   std::shared_ptr<const tls::ClientContext> tls_;
+  int send_proxy_protocol_ = 0;  // the cluster's PROXY protocol version, 0 = none
   tls::SessionCache sessions_;
   std::string host_header_;
   common::Timer next_timer_;

@@ -15,6 +15,9 @@ struct ForwardContext {
   std::string_view proto = "http";
   // Upgrade protocols to ask the backend for (the route allowed them); empty: none.
   std::string_view upgrade;
+  // Not part of the head: the PROXY protocol header a new upstream connection begins with
+  // (the cluster sends them), and which a pooled one must have begun with; empty: none.
+  std::string_view proxy_header;
 };
 
 // The upstream request: origin-form path, Host from the authority, hop-by-hop fields removed,

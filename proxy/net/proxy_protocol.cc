@@ -72,13 +72,11 @@ ProxyParse parseV1(const uint8_t* data, size_t len) {
   else if (fields[0] != "TCP4")
     return error("PROXY v1 protocol is not TCP4, TCP6 or UNKNOWN");
   const std::string source(fields[1]), dest(fields[2]);
-  uint8_t ignored[16];
-  uint16_t dest_port = 0;
   const int family = p.header.ipv6 ? AF_INET6 : AF_INET;
   if (inet_pton(family, source.c_str(), p.header.source) != 1 ||
-      inet_pton(family, dest.c_str(), ignored) != 1)
+      inet_pton(family, dest.c_str(), p.header.dest) != 1)
     return error("invalid address in PROXY v1 line");
-  if (!parsePort(fields[3], &p.header.source_port) || !parsePort(fields[4], &dest_port))
+  if (!parsePort(fields[3], &p.header.source_port) || !parsePort(fields[4], &p.header.dest_port))
     return error("invalid port in PROXY v1 line");
   return p;
 }
@@ -104,12 +102,16 @@ ProxyParse parseV2(const uint8_t* data, size_t len) {
   if (family == 1) {  // AF_INET: source, destination, source port, destination port
     if (body < 12) return error("PROXY v2 IPv4 address block too short");
     std::memcpy(p.header.source, addr, 4);
+    std::memcpy(p.header.dest, addr + 4, 4);
     p.header.source_port = static_cast<uint16_t>((addr[8] << 8) | addr[9]);
+    p.header.dest_port = static_cast<uint16_t>((addr[10] << 8) | addr[11]);
   } else if (family == 2) {  // AF_INET6
     if (body < 36) return error("PROXY v2 IPv6 address block too short");
     p.header.ipv6 = true;
     std::memcpy(p.header.source, addr, 16);
+    std::memcpy(p.header.dest, addr + 16, 16);
     p.header.source_port = static_cast<uint16_t>((addr[32] << 8) | addr[33]);
+    p.header.dest_port = static_cast<uint16_t>((addr[34] << 8) | addr[35]);
   } else if (family == 0) {  // AF_UNSPEC with PROXY: no address to take
     p.header.local = true;
   } else {
@@ -134,6 +136,40 @@ ProxyParse parseProxyHeader(const uint8_t* data, size_t len) {
     return parseV1(data, len);
   }
   return error("the connection does not start with a PROXY header");
+}
+
+void encodeProxyHeader(const ProxyHeader& h, int version, std::string* out) {
+  const size_t addr_len = h.ipv6 ? 16 : 4;
+  if (version == 1) {
+    if (h.local) {
+      out->append("PROXY UNKNOWN\r\n");
+      return;
+    }
+    const int family = h.ipv6 ? AF_INET6 : AF_INET;
+    char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
+    inet_ntop(family, h.source, src, sizeof(src));
+    inet_ntop(family, h.dest, dst, sizeof(dst));
+    out->append(h.ipv6 ? "PROXY TCP6 " : "PROXY TCP4 ");
+    out->append(src).append(" ").append(dst).append(" ");
+    out->append(std::to_string(h.source_port)).append(" ");
+    out->append(std::to_string(h.dest_port)).append("\r\n");
+    return;
+  }
+  out->append(reinterpret_cast<const char*>(kV2Signature), sizeof(kV2Signature));
+  if (h.local) {
+    const char tail[4] = {0x20, 0x00, 0x00, 0x00};  // v2 LOCAL, AF_UNSPEC, no address block
+    out->append(tail, sizeof(tail));
+    return;
+  }
+  const size_t body = 2 * addr_len + 4;
+  const char head[4] = {0x21, static_cast<char>(h.ipv6 ? 0x21 : 0x11), 0x00,
+                        static_cast<char>(body)};  // v2 PROXY; INET or INET6 over STREAM
+  out->append(head, sizeof(head));
+  out->append(reinterpret_cast<const char*>(h.source), addr_len);
+  out->append(reinterpret_cast<const char*>(h.dest), addr_len);
+  const char ports[4] = {static_cast<char>(h.source_port >> 8), static_cast<char>(h.source_port),
+                         static_cast<char>(h.dest_port >> 8), static_cast<char>(h.dest_port)};
+  out->append(ports, sizeof(ports));
 }
 
 ProxyHeaderReader::ProxyHeaderReader(common::EventLoop& loop, int fd, Done done, void* arg)

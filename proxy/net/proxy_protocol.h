@@ -1,10 +1,12 @@
 // The PROXY protocol header (HAProxy's spec, versions 1 and 2) that an L4 balancer puts before
-// a connection's first byte to pass on the client's address: the parser (pure, any thread) and
-// the reader that takes a header off a socket. docs/proxy-protocol.md says how lbproxy uses it.
+// a connection's first byte to pass on the client's address: the parser and the encoder (pure,
+// any thread) and the reader that takes a header off a socket. docs/proxy-protocol.md says how
+// lbproxy uses it: read on listeners, sent to the backends of a cluster that asks for it.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 struct event;
 
@@ -24,7 +26,9 @@ struct ProxyHeader {
   bool local = false;
   bool ipv6 = false;
   uint8_t source[16] = {};  // the client's address, 4 bytes for IPv4
+  uint8_t dest[16] = {};    // the address the client connected to
   uint16_t source_port = 0;
+  uint16_t dest_port = 0;
 };
 
 struct ProxyParse {
@@ -38,6 +42,11 @@ struct ProxyParse {
 // Looks at the first bytes of a connection. kNeedMore: wait for more (with at most
 // kMaxProxyHeader in hand it never asks for more).
 ProxyParse parseProxyHeader(const uint8_t* data, size_t len);
+
+// Appends the header stating `h` in `version` (1: the text line, 2: the binary form, without
+// TLVs). A `local` header is v1's "PROXY UNKNOWN" or v2's LOCAL command: what a proxy sends
+// on connections of its own, such as health checks.
+void encodeProxyHeader(const ProxyHeader& h, int version, std::string* out);
 
 // Reads a connection's PROXY header straight from its socket, before a Stream reads anything
 // (a TLS stream's handshake reads the socket itself, so the header must not be over-read): it

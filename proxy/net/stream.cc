@@ -387,6 +387,10 @@ void Stream::handleWritable() {
       return;
     }
     if (tls_client_) {
+      if (!sendCleartextPreamble()) {
+        fire(StreamEvent::kError);
+        return;
+      }
       handshaking_ = true;  // kConnected comes when the handshake is done
       doHandshake();
       return;
@@ -405,6 +409,17 @@ void Stream::handleWritable() {
     if (reading_) lookForInput();
   }
   doWrite();
+}
+
+bool Stream::sendCleartextPreamble() {
+  iovec pieces[2];
+  while (out_.front(pieces) > 0) {
+    const ssize_t n = ::send(fd_, pieces[0].iov_base, pieces[0].iov_len, MSG_NOSIGNAL);
+    if (n <= 0) return false;  // a fresh socket that cannot take a few bytes: give up
+    out_.consume(static_cast<size_t>(n));
+  }
+  out_.releaseBlock();
+  return true;
 }
 
 void Stream::onFlush(void* arg) noexcept {

@@ -24,7 +24,9 @@
 // watermarks and edge logic. Records are written 16 KiB at most per SSL_write.
 //
 // TLS (client side, to backends): startTlsClient() right after connect(); the TCP connect is
-// then followed by the handshake, and kConnected means both are done. A failed handshake (or a
+// then followed by the handshake, and kConnected means both are done. Bytes written before the
+// TCP connect completed go out in the clear ahead of the handshake (a PROXY protocol header):
+// at most a fresh socket's send buffer, which a short header always fits. A failed handshake (or a
 // later fatal TLS error, such as the alert of a backend refusing our client certificate) is
 // kError with tlsFailure() saying why.
 // Owner: one loop thread.
@@ -133,6 +135,7 @@ class Stream {
   void afterWrite(bool wrote);  // write callback, and the output back once empty
   void doWriteTls();
   void doHandshake();
+  bool sendCleartextPreamble();  // what was written while a TLS client stream connected
   void finishRead(size_t got, bool eof, bool error);
   void scheduleFlush();
   void enter() { ++depth_; }

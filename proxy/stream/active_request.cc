@@ -30,6 +30,7 @@ void ActiveRequest::reset() {
   s_ = State{};
   request_id_.clear();
   upgrade_.clear();
+  proxy_header_.clear();
 }
 
 void ActiveRequest::chooseId() {
@@ -38,7 +39,7 @@ void ActiveRequest::chooseId() {
 }
 
 void ActiveRequest::start(WorkerView& view, const snapshot::ListenerSnapshot& listener,
-                          std::string_view client_ip, bool https) {
+                          ClientAddresses& client, bool https) {
   s_.view = &view;
   s_.listener = &listener;
   chooseId();
@@ -55,9 +56,13 @@ void ActiveRequest::start(WorkerView& view, const snapshot::ListenerSnapshot& li
   }
   s_.cluster = &s_.view->clusters[s_.route->cluster_index];
   http::ForwardContext fwd;
-  fwd.client_ip = client_ip;
+  fwd.client_ip = client.ip();
   fwd.request_id = request_id_;
   fwd.proto = https ? "https" : "http";
+  if (const int version = s_.cluster->config->config.send_proxy_protocol) {
+    client.encodeProxyHeader(version, &proxy_header_);
+    fwd.proxy_header = proxy_header_;
+  }
   // An upgrade the route allows goes to the backend; any other is dropped (the request is
   // served as an ordinary one). A request with a body is never upgraded: its end would be
   // ambiguous.

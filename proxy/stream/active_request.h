@@ -30,6 +30,7 @@
 #include "proxy/http/error.h"
 #include "proxy/http/message.h"
 #include "proxy/stats/listener_counters.h"
+#include "proxy/stream/client_addresses.h"
 #include "proxy/stream/exchange.h"
 
 namespace lb::snapshot {
@@ -95,10 +96,11 @@ class ActiveRequest final : private ExchangeClient {
   void begin(Downstream& down, const http::RequestHead& head, WorkerView& view,
              std::chrono::steady_clock::time_point started_at);
   // The head is complete: routes on `listener`, which is in `view` (the connection's newest,
-  // which replaces the one begin() had), and starts the exchange with `client_ip` and
-  // `https` for the forwarded fields, or answers with an error.
-  void start(WorkerView& view, const snapshot::ListenerSnapshot& listener,
-             std::string_view client_ip, bool https);
+  // which replaces the one begin() had), and starts the exchange with `client` and `https`
+  // for the forwarded fields (and the PROXY header of a cluster that sends one), or answers
+  // with an error. `client` belongs to the connection and outlives the request.
+  void start(WorkerView& view, const snapshot::ListenerSnapshot& listener, ClientAddresses& client,
+             bool https);
   // Answers with `error` if no response byte went out yet, cuts the response otherwise.
   void fail(const http::Error& error);
   // The client went away (closed, reset the stream) before the response ended: 499 unless an
@@ -171,8 +173,9 @@ class ActiveRequest final : private ExchangeClient {
 
   WorkerContext& worker_;
   State s_;
-  std::string request_id_;  // cleared, not freed, between requests
-  std::string upgrade_;     // the Upgrade protocols the route lets through, for the exchange
+  std::string request_id_;    // cleared, not freed, between requests
+  std::string upgrade_;       // the Upgrade protocols the route lets through, for the exchange
+  std::string proxy_header_;  // for a cluster that sends PROXY headers; cleared, not freed
   Exchange exchange_;
 };
 

@@ -28,15 +28,6 @@ namespace {
 
 constexpr std::chrono::milliseconds kLingerTime{2000};
 
-std::string peerAddress(const sockaddr* sa) {
-  char buf[INET6_ADDRSTRLEN] = "";
-  if (sa->sa_family == AF_INET)
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, buf, sizeof(buf));
-  else if (sa->sa_family == AF_INET6)
-    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr, buf, sizeof(buf));
-  return buf;
-}
-
 }  // namespace
 
 DownstreamSession::DownstreamSession(WorkerContext& worker, uint32_t listener_index, int fd,
@@ -46,16 +37,9 @@ DownstreamSession::DownstreamSession(WorkerContext& worker, uint32_t listener_in
       view_(worker.view()),
       listener_(&view_->snapshot->listeners[listener_index]),
       down_(new net::Stream(worker.loop(), fd)),
-      client_ip_(peerAddress(peer)),
+      client_(fd, peer),
       counters_(worker.listenerCounters(listener_->name)),
-      down_timer_(onTimeoutCb, this) {
-  if (peer->sa_family == AF_INET6) {
-    peer_ipv6_ = true;
-    std::memcpy(peer_address_, &reinterpret_cast<const sockaddr_in6*>(peer)->sin6_addr, 16);
-  } else if (peer->sa_family == AF_INET) {
-    std::memcpy(peer_address_, &reinterpret_cast<const sockaddr_in*>(peer)->sin_addr, 4);
-  }
-}
+      down_timer_(onTimeoutCb, this) {}
 
 DownstreamSession::~DownstreamSession() {
   releaseRequest();
@@ -83,7 +67,7 @@ void DownstreamSession::start() {
 
 bool DownstreamSession::trustedPeer() const {
   for (const common::IpNetwork& net : listener_->proxy_trusted)
-    if (common::networkContains(net, peer_address_, peer_ipv6_)) return true;
+    if (common::networkContains(net, client_.address(), client_.ipv6())) return true;
   return false;
 }
 
@@ -103,9 +87,7 @@ void DownstreamSession::onProxyHeader(const net::ProxyParse& result) {
     counters_.countProxyHeader(stats::ProxyResult::kLocal);
   } else {
     counters_.countProxyHeader(stats::ProxyResult::kOk);
-    char buf[INET6_ADDRSTRLEN] = "";
-    inet_ntop(result.header.ipv6 ? AF_INET6 : AF_INET, result.header.source, buf, sizeof(buf));
-    client_ip_ = buf;
+    client_.replace(result.header);
   }
   state_ = State::kReadingHead;
   beginConnection();
@@ -249,7 +231,7 @@ void DownstreamSession::handOverToH2() {
   H2Session::Origin origin;
   origin.view = view_;
   origin.listener_index = listener_index_;
-  origin.client_ip = client_ip_;
+  origin.client = client_;
   origin.tls = tls_;
   origin.tls_version = tls_version_;
   net::Stream* stream = down_;
@@ -344,7 +326,7 @@ void DownstreamSession::handleRequestHead() {
   }
   req_->body.start(req.framing, req.content_length);
   req_->framing.body_done = req_->body.done();
-  req_->request.start(*view_, *listener_, client_ip_, tls_ != nullptr);
+  req_->request.start(*view_, *listener_, client_, tls_ != nullptr);
 }
 
 void DownstreamSession::onBodyWanted() { pumpRequestBody(); }
@@ -417,7 +399,7 @@ void DownstreamSession::pumpTunnel() {
 
 Downstream::Info DownstreamSession::info() const {
   Info i;
-  i.client_ip = client_ip_;
+  i.client_ip = client_.ip();
   i.listener = listener_->name;
   i.counters = &counters_;
   i.protocol = stats::ClientProtocol::kHttp1;

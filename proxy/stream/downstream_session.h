@@ -19,6 +19,7 @@
 #include "proxy/net/stream.h"
 #include "proxy/stats/listener_counters.h"
 #include "proxy/stream/active_request.h"
+#include "proxy/stream/client_addresses.h"
 #include "proxy/stream/client_connection.h"
 
 namespace lb::upstream {
@@ -115,9 +116,7 @@ class DownstreamSession final : private Downstream, public ClientConnection {
   std::shared_ptr<WorkerView> view_;            // pinned per request
   const snapshot::ListenerSnapshot* listener_;  // in view_
   net::Stream* down_;
-  std::string client_ip_;  // the peer's, or the one its PROXY header carried
-  bool peer_ipv6_ = false;
-  uint8_t peer_address_[16] = {};
+  ClientAddresses client_;  // the peer's, or the ones its PROXY header carried
   std::unique_ptr<net::ProxyHeaderReader> proxy_reader_;  // while the PROXY header is read
   stats::ListenerCounters& counters_;
   std::shared_ptr<const tls::ServerContext> tls_;  // kept for the connection's life

@@ -98,7 +98,7 @@ void Exchange::startAttempt() {
   outcome_.tried.push_back(host);
   ++outcome_.attempts;
   outcome_.upstream_host = s_.cluster->hosts[host].state->id;
-  if (auto pooled = s_.cluster->locals[host]->pool.take()) {
+  if (auto pooled = s_.cluster->locals[host]->pool.take(s_.fwd.proxy_header)) {
     upstream_ = std::move(pooled);
     upstream_->setHostIndex(host);
     upstream_->setHandler(this);
@@ -122,6 +122,11 @@ void Exchange::connectTo(uint32_t host_index) {
   if (stream->connect(addr, host.sockaddr_len) < 0) {
     attemptFailed(http::upstreamError(ErrorCode::kConnectFailed, true, "connect failed"));
     return;
+  }
+  if (!s_.fwd.proxy_header.empty()) {
+    // First on the wire once connected, in the clear before any TLS handshake.
+    upstream_->proxy_header.assign(s_.fwd.proxy_header);
+    stream->write(s_.fwd.proxy_header.data(), s_.fwd.proxy_header.size());
   }
   if (const auto& tls = s_.cluster->config->tls) {
     ssl_st* ssl = tls->newSession(addr, &s_.cluster->locals[host_index]->tls_sessions);

@@ -28,6 +28,7 @@
 #include "proxy/http/message.h"
 #include "proxy/net/stream.h"
 #include "proxy/stats/listener_counters.h"
+#include "proxy/stream/client_addresses.h"
 #include "proxy/stream/client_connection.h"
 
 struct nghttp2_session;
@@ -52,7 +53,7 @@ class H2Session final : public ClientConnection {
   struct Origin {
     std::shared_ptr<WorkerView> view;  // the view listener_index refers to
     uint32_t listener_index = 0;
-    std::string client_ip;
+    ClientAddresses client;
     std::shared_ptr<const tls::ServerContext> tls;  // kept for the connection's life
     stats::TlsVersion tls_version = stats::TlsVersion::kNone;
   };
@@ -69,6 +70,7 @@ class H2Session final : public ClientConnection {
   // For H2Stream, below: what a stream needs of its connection. The session is the only code
   // that calls nghttp2.
   const Origin& origin() const { return origin_; }
+  ClientAddresses& client() { return origin_.client; }
   const snapshot::ListenerSnapshot& listener() const;
   const std::shared_ptr<WorkerView>& view() const { return view_; }
   stats::ListenerCounters& counters() { return counters_; }

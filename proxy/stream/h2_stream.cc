@@ -170,7 +170,7 @@ void H2Stream::dispatch() {
     request_.fail(http::clientError(ErrorCode::kBadRequest, why));
     return;
   }
-  request_.start(*view_, session_->listener(), session_->origin().client_ip,
+  request_.start(*view_, session_->listener(), session_->client(),
                  session_->origin().tls != nullptr);
 }
 
@@ -228,7 +228,7 @@ void H2Stream::pumpBody() {
 
 Downstream::Info H2Stream::info() const {
   Info i;
-  i.client_ip = session_->origin().client_ip;
+  i.client_ip = session_->origin().client.ip();
   i.listener = session_->listener().name;
   i.counters = &session_->counters();
   i.protocol = stats::ClientProtocol::kH2;

@@ -1,6 +1,7 @@
 #include "proxy/upstream/connection_pool.h"
 
 #include <algorithm>
+#include <iterator>
 
 namespace lb::upstream {
 
@@ -41,10 +42,13 @@ void UpstreamConnection::onIdleTimeout(void* arg) noexcept {
 
 ConnectionPool::~ConnectionPool() { closeAll(); }
 
-std::unique_ptr<UpstreamConnection> ConnectionPool::take() {
-  if (idle_.empty()) return nullptr;
-  std::unique_ptr<UpstreamConnection> conn = std::move(idle_.back());
-  idle_.pop_back();
+std::unique_ptr<UpstreamConnection> ConnectionPool::take(std::string_view proxy_header) {
+  // Newest first; without PROXY headers the newest always matches.
+  auto it = idle_.rbegin();
+  while (it != idle_.rend() && (*it)->proxy_header != proxy_header) ++it;
+  if (it == idle_.rend()) return nullptr;
+  std::unique_ptr<UpstreamConnection> conn = std::move(*it);
+  idle_.erase(std::next(it).base());
   conn->idle_in_ = nullptr;
   conn->idle_timer_.cancel();
   conn->reused = true;

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/deadline_queue.h"
@@ -45,6 +47,9 @@ class UpstreamConnection {
   void setHandler(UpstreamHandler* handler) { handler_ = handler; }
 
   bool reused = false;  // came from the pool (may have been closed by the peer meanwhile)
+  // The PROXY protocol header this connection began with (empty: none). It speaks for one
+  // client connection, so only that client's requests may reuse it.
+  std::string proxy_header;
   bool connected = false;
   http::Http1HeadParser parser;
   http::BodyDecoder body;
@@ -72,8 +77,9 @@ class ConnectionPool {
       : loop_(loop), deadlines_(deadlines), max_idle_(max_idle), idle_timeout_(idle_timeout) {}
   ~ConnectionPool();
 
-  // The most recently used idle connection, or null.
-  std::unique_ptr<UpstreamConnection> take();
+  // The most recently used idle connection that began with `proxy_header` (empty: without
+  // one), or null.
+  std::unique_ptr<UpstreamConnection> take(std::string_view proxy_header = {});
   // Keeps a healthy connection for reuse, or closes it when the pool is full.
   void release(std::unique_ptr<UpstreamConnection> conn);
   size_t idleCount() const { return idle_.size(); }

@@ -4,7 +4,9 @@
 // clock; the loop runs until the fake connection sees the request end.
 #include "proxy/stream/active_request.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 
 #include "common/clock.h"
 #include "config/loader.h"
@@ -20,6 +22,18 @@ using namespace std::chrono_literals;
 using test::BackendConnection;
 using test::BackendRequest;
 using test::TestBackend;
+
+// The client every request here comes from: 192.0.2.7, without a socket of its own.
+ClientAddresses& testClient() {
+  static ClientAddresses client = [] {
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(40000);
+    inet_pton(AF_INET, "192.0.2.7", &sa.sin_addr);
+    return ClientAddresses(-1, reinterpret_cast<const sockaddr*>(&sa));
+  }();
+  return client;
+}
 
 // What the request asked of its client connection.
 class FakeDownstream final : public Downstream {
@@ -137,7 +151,7 @@ TEST(ActiveRequest, ProxiesARequestAndRecordsItOnce) {
   http::RequestHead head = get("/api/a");
 
   request.begin(down, head, *h.ctx->view(), h.ctx->loop().now());
-  request.start(*h.ctx->view(), h.listener(), "192.0.2.7", false);
+  request.start(*h.ctx->view(), h.listener(), testClient(), false);
   down.runUntilDone();
 
   EXPECT_EQ(down.status, 200);
@@ -168,7 +182,7 @@ TEST(ActiveRequest, ResetLeavesNothingOfTheLastRequest) {
   http::RequestHead head1 = get("/api/first");
   head1.headers.push_back({"X-Request-Id", "client-id-1"});
   request.begin(first, head1, *h.ctx->view(), h.ctx->loop().now());
-  request.start(*h.ctx->view(), h.listener(), "192.0.2.7", false);
+  request.start(*h.ctx->view(), h.listener(), testClient(), false);
   first.runUntilDone();
   EXPECT_EQ(first.status, 201);
   EXPECT_EQ(first.id, "client-id-1");
@@ -183,7 +197,7 @@ TEST(ActiveRequest, ResetLeavesNothingOfTheLastRequest) {
   FakeDownstream second(h.ctx->loop());
   http::RequestHead head2 = get("/api/second");
   request.begin(second, head2, *h.ctx->view(), h.ctx->loop().now());
-  request.start(*h.ctx->view(), h.listener(), "192.0.2.7", false);
+  request.start(*h.ctx->view(), h.listener(), testClient(), false);
   second.runUntilDone();
   EXPECT_EQ(second.status, 202);
   EXPECT_NE(second.id, "client-id-1") << "the first request's id leaked into the second";
@@ -203,7 +217,7 @@ TEST(ActiveRequest, ErrorsAreAnsweredOnceWithTheSameResponse) {
   http::RequestHead head = get("/nothing-here");
   head.headers.push_back({"X-Request-Id", "rid-404"});
   request.begin(down, head, *h.ctx->view(), h.ctx->loop().now());
-  request.start(*h.ctx->view(), h.listener(), "192.0.2.7", false);
+  request.start(*h.ctx->view(), h.listener(), testClient(), false);
   EXPECT_EQ(down.status, 404);
   EXPECT_EQ(down.body, "404 Not Found: no route for this host and path\nrequest-id: rid-404\n");
   EXPECT_FALSE(down.closes);
@@ -240,7 +254,7 @@ TEST(ActiveRequest, UpstreamTimeoutIsAnEventOfTheClock) {
   ActiveRequest request(*h.ctx);
   http::RequestHead head = get("/api/slow");
   request.begin(down, head, *h.ctx->view(), h.ctx->loop().now());
-  request.start(*h.ctx->view(), h.listener(), "192.0.2.7", false);
+  request.start(*h.ctx->view(), h.listener(), testClient(), false);
   // Until the backend has the request: connect and write are events of the loop.
   while (backend.requestCount() == 0) down.turn();
 
@@ -264,7 +278,7 @@ TEST(ActiveRequest, ClientGoneIsRecordedAs499Once) {
   ActiveRequest request(*h.ctx);
   http::RequestHead head = get("/api/gone");
   request.begin(down, head, *h.ctx->view(), h.ctx->loop().now());
-  request.start(*h.ctx->view(), h.listener(), "192.0.2.7", false);
+  request.start(*h.ctx->view(), h.listener(), testClient(), false);
   while (backend.requestCount() == 0) down.turn();
 
   request.clientGone();
@@ -295,7 +309,7 @@ TEST(ActiveRequest, ResponseWaitsWhileTheClientsBufferIsAboveTheHighMark) {
   http::RequestHead head = get("/api/big");
   request.begin(down, head, *h.ctx->view(), h.ctx->loop().now());
   request.onAboveWriteHighWatermark();  // a full buffer from the last response, say
-  request.start(*h.ctx->view(), h.listener(), "192.0.2.7", false);
+  request.start(*h.ctx->view(), h.listener(), testClient(), false);
   for (int k = 0; k < 400 && down.heads == 0; ++k) down.turn();
   ASSERT_EQ(down.heads, 1) << "the head goes through";
   for (int k = 0; k < 20; ++k) down.turn();

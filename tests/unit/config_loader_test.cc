@@ -155,6 +155,22 @@ TEST(ConfigLoader, ProxyProtocol) {
                     "\"10.0.0.0/33\" (an IP address or CIDR, e.g. 10.0.0.0/8)");
 }
 
+TEST(ConfigLoader, SendProxyProtocolToBackends) {
+  EXPECT_EQ(loadProxyConfigString(kValid, "t.yaml").config.clusters[0].send_proxy_protocol, 0);
+  for (auto [text, version] : {std::pair{"v1", 1}, {"v2", 2}, {"off", 0}}) {
+    std::string yaml = kValid;
+    const std::string at = "    hash_on: { cookie: session }\n";
+    yaml.replace(yaml.find(at), at.size(), at + "    send_proxy_protocol: " + text + "\n");
+    LoadResult r = loadProxyConfigString(yaml, "t.yaml");
+    ASSERT_TRUE(r.ok()) << r.errors[0].toString();
+    EXPECT_EQ(r.config.clusters[0].send_proxy_protocol, version) << text;
+  }
+  expectSingleError("    hash_on: { cookie: session }\n",
+                    "    hash_on: { cookie: session }\n    send_proxy_protocol: v3\n",
+                    "t.yaml:17:26: clusters[0].send_proxy_protocol: unknown PROXY protocol "
+                    "version \"v3\" (expected v1, v2 or off)");
+}
+
 TEST(ConfigLoader, NumbersAndSizes) {
   expectSingleError("workers: 2", "workers: two", "t.yaml:1:10: workers: invalid number \"two\"");
   expectSingleError("workers: 2", "workers: 1000",

@@ -32,7 +32,7 @@ TEST(Http1Encoder, UpstreamRequestDropsHopByHopAndRedeclaresFraming) {
       "Expect: 100-continue\r\n"
       "\r\n");
   std::string out;
-  encodeUpstreamRequest(req, {"192.0.2.7", "rid-1", "http", ""}, &out);
+  encodeUpstreamRequest(req, {"192.0.2.7", "rid-1", "http", "", ""}, &out);
 
   EXPECT_EQ(out.rfind("POST /cart?x=1 HTTP/1.1\r\nHost: shop.example.com\r\n", 0), 0u) << out;
   for (const char* gone : {"X-Hop", "Keep-Alive", "TE:", "Upgrade", "Proxy-Connection",
@@ -85,7 +85,7 @@ TEST(Http1Encoder, UpgradeIsTheOnlyHopByHopFieldForwarded) {
       "GET /chat HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, X-Hop\r\nUpgrade: websocket\r\n"
       "X-Hop: 1\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
   std::string out;
-  encodeUpstreamRequest(req, {"192.0.2.7", "rid-1", "http", "websocket"}, &out);
+  encodeUpstreamRequest(req, {"192.0.2.7", "rid-1", "http", "websocket", ""}, &out);
   EXPECT_NE(out.find("\r\nUpgrade: websocket\r\nConnection: upgrade\r\n"), std::string::npos)
       << out;
   EXPECT_NE(out.find("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"), std::string::npos);

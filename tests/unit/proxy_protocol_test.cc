@@ -1,10 +1,11 @@
-// The PROXY protocol header parser (v1 and v2) and the trusted-network matching.
+// The PROXY protocol header parser and encoder (v1 and v2) and the trusted-network matching.
 #include "proxy/net/proxy_protocol.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 
 #include <string>
+#include <string_view>
 
 #include "common/address.h"
 
@@ -17,10 +18,27 @@ ProxyParse parse(const std::string& bytes) {
   return parseProxyHeader(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
 }
 
-std::string addressOf(const ProxyHeader& h) {
+std::string addressOf(const ProxyHeader& h, bool dest = false) {
   char buf[INET6_ADDRSTRLEN] = "";
-  inet_ntop(h.ipv6 ? AF_INET6 : AF_INET, h.source, buf, sizeof(buf));
+  inet_ntop(h.ipv6 ? AF_INET6 : AF_INET, dest ? h.dest : h.source, buf, sizeof(buf));
   return buf;
+}
+
+ProxyHeader header(const char* source, const char* dest, uint16_t sport, uint16_t dport) {
+  ProxyHeader h;
+  h.ipv6 = std::string_view(source).find(':') != std::string_view::npos;
+  const int family = h.ipv6 ? AF_INET6 : AF_INET;
+  EXPECT_EQ(inet_pton(family, source, h.source), 1);
+  EXPECT_EQ(inet_pton(family, dest, h.dest), 1);
+  h.source_port = sport;
+  h.dest_port = dport;
+  return h;
+}
+
+std::string encoded(const ProxyHeader& h, int version) {
+  std::string out;
+  encodeProxyHeader(h, version, &out);
+  return out;
 }
 
 const std::string kV2Sig("\r\n\r\n\0\r\nQUIT\n", 12);
@@ -41,7 +59,9 @@ TEST(ProxyHeaderParser, V1Tcp4AndTcp6) {
   EXPECT_EQ(p.length, line.size());
   EXPECT_FALSE(p.header.local);
   EXPECT_EQ(addressOf(p.header), "192.0.2.7");
+  EXPECT_EQ(addressOf(p.header, true), "198.51.100.1");
   EXPECT_EQ(p.header.source_port, 56324);
+  EXPECT_EQ(p.header.dest_port, 443);
 
   p = parse("PROXY TCP6 2001:db8::7 2001:db8::1 1000 443\r\n");
   ASSERT_EQ(p.status, Status::kDone) << p.error;
@@ -85,7 +105,9 @@ TEST(ProxyHeaderParser, V2ProxyLocalAndLimits) {
   ASSERT_EQ(p.status, Status::kDone) << p.error;
   EXPECT_EQ(p.length, header.size());
   EXPECT_EQ(addressOf(p.header), "192.0.2.7");
+  EXPECT_EQ(addressOf(p.header, true), "198.51.100.1");
   EXPECT_EQ(p.header.source_port, 56324);
+  EXPECT_EQ(p.header.dest_port, 443);
   // Any prefix of it waits for the rest.
   for (size_t n : {size_t{1}, size_t{11}, size_t{12}, size_t{15}, header.size() - 1})
     EXPECT_EQ(parse(header.substr(0, n)).status, Status::kNeedMore) << n;
@@ -99,6 +121,7 @@ TEST(ProxyHeaderParser, V2ProxyLocalAndLimits) {
   ASSERT_EQ(p.status, Status::kDone) << p.error;
   EXPECT_TRUE(p.header.ipv6);
   EXPECT_EQ(addressOf(p.header), "::7");
+  EXPECT_EQ(addressOf(p.header, true), "::1");
   EXPECT_EQ(p.header.source_port, 0x1234);
 
   p = parse(v2(0x20, 0x00, ""));  // LOCAL: a health check from the balancer itself
@@ -111,6 +134,44 @@ TEST(ProxyHeaderParser, V2ProxyLocalAndLimits) {
   EXPECT_EQ(parse(v2(0x21, 0x11, body.substr(0, 8))).status, Status::kError);  // too short
   EXPECT_EQ(parse(v2(0x21, 0x31, body)).status, Status::kError);               // AF_UNIX
   EXPECT_EQ(parse(v2(0x21, 0x11, std::string(2000, '\0'))).status, Status::kError);
+}
+
+TEST(ProxyHeaderEncoder, V1LinesAsTheSpecWritesThem) {
+  EXPECT_EQ(encoded(header("192.0.2.7", "198.51.100.1", 56324, 443), 1),
+            "PROXY TCP4 192.0.2.7 198.51.100.1 56324 443\r\n");
+  EXPECT_EQ(encoded(header("2001:db8::7", "2001:db8::1", 1000, 8443), 1),
+            "PROXY TCP6 2001:db8::7 2001:db8::1 1000 8443\r\n");
+  ProxyHeader local;
+  local.local = true;
+  EXPECT_EQ(encoded(local, 1), "PROXY UNKNOWN\r\n");
+}
+
+TEST(ProxyHeaderEncoder, V2BytesAsTheSpecWritesThem) {
+  // The same bytes the parser test above takes apart, without its TLV.
+  const std::string body("\xc0\x00\x02\x07\xc6\x33\x64\x01\xdc\x04\x01\xbb", 12);
+  EXPECT_EQ(encoded(header("192.0.2.7", "198.51.100.1", 56324, 443), 2), v2(0x21, 0x11, body));
+  ProxyHeader local;
+  local.local = true;
+  EXPECT_EQ(encoded(local, 2), v2(0x20, 0x00, ""));
+  EXPECT_EQ(encoded(header("::7", "::1", 1, 2), 2).size(), 16u + 36u);
+}
+
+TEST(ProxyHeaderEncoder, WhatIsEncodedParsesBackToTheSameAddresses) {
+  for (int version : {1, 2}) {
+    for (const ProxyHeader& h :
+         {header("192.0.2.7", "198.51.100.1", 65535, 1),
+          header("2001:db8::7", "::ffff:192.0.2.1", 0, 443), header("::", "ff02::1", 80, 8080)}) {
+      const std::string bytes = encoded(h, version) + "GET / HTTP/1.1\r\n";
+      ProxyParse p = parse(bytes);
+      ASSERT_EQ(p.status, Status::kDone) << version << " " << p.error;
+      EXPECT_EQ(p.length, encoded(h, version).size());
+      EXPECT_EQ(p.header.ipv6, h.ipv6);
+      EXPECT_EQ(addressOf(p.header), addressOf(h)) << version;
+      EXPECT_EQ(addressOf(p.header, true), addressOf(h, true)) << version;
+      EXPECT_EQ(p.header.source_port, h.source_port);
+      EXPECT_EQ(p.header.dest_port, h.dest_port);
+    }
+  }
 }
 
 TEST(ProxyHeaderParser, TrustedNetworks) {
