@@ -190,7 +190,7 @@ void readCluster(Reader& r, const YAML::Node& node, const std::string& path,
   if (!r.expectMap(node, path,
                    {"name", "balancer", "hash_on", "connect_timeout", "idle_timeout",
                     "max_idle_per_host", "max_attempts", "health_check", "outlier_detection",
-                    "slow_start", "tls", "send_proxy_protocol", "hosts"}))
+                    "slow_start", "tls", "send_proxy_protocol", "retry_budget", "hosts"}))
     return;
   if (YAML::Node tls = node["tls"])
     readUpstreamTls(r, tls, Reader::join(path, "tls"), base_dir, &c->tls);
@@ -231,6 +231,13 @@ void readCluster(Reader& r, const YAML::Node& node, const std::string& path,
   if (YAML::Node od = node["outlier_detection"])
     readOutlier(r, od, Reader::join(path, "outlier_detection"), &c->outlier_detection);
   r.duration(node, "slow_start", path, &c->slow_start, true);
+  if (YAML::Node budget = node["retry_budget"]) {
+    const std::string bpath = Reader::join(path, "retry_budget");
+    if (r.expectMap(budget, bpath, {"percent", "min_concurrency"})) {
+      r.number(budget, "percent", bpath, &c->retry_budget.percent, 0, 100);
+      r.number(budget, "min_concurrency", bpath, &c->retry_budget.min_concurrency, 0, 100000);
+    }
+  }
   std::string send_proxy = "off";
   r.string(node, "send_proxy_protocol", path, &send_proxy, false);
   if (send_proxy == "v1")
@@ -301,11 +308,64 @@ void readUpgrades(Reader& r, const YAML::Node& node, const std::string& path, Ro
   }
 }
 
+void readRetry(Reader& r, const YAML::Node& node, const std::string& path, RetryConfig* retry) {
+  if (!r.expectMap(node, path,
+                   {"on", "statuses", "non_idempotent", "per_try_timeout", "buffer_body"}))
+    return;
+  if (YAML::Node on = node["on"]) {
+    const std::string opath = Reader::join(path, "on");
+    if (!on.IsSequence()) {
+      r.error(on, opath, "expected a list such as [5xx, reset]");
+    } else {
+      for (size_t i = 0; i < on.size(); ++i) {
+        std::string name;
+        if (!r.scalar(on[i], Reader::index(opath, i), &name)) continue;
+        if (name == "5xx")
+          retry->on_5xx = true;
+        else if (name == "gateway_error")
+          retry->on_gateway_error = true;
+        else if (name == "reset")
+          retry->on_reset = true;
+        else if (name == "timeout")
+          retry->on_timeout = true;
+        else
+          r.error(on[i], Reader::index(opath, i),
+                  "unknown retry condition " + quoted(name) +
+                      " (expected 5xx, gateway_error, reset or timeout)");
+      }
+    }
+  }
+  if (YAML::Node st = node["statuses"]) {
+    const std::string spath = Reader::join(path, "statuses");
+    if (!st.IsSequence()) {
+      r.error(st, spath, "expected a list of status codes such as [429]");
+    } else {
+      for (size_t i = 0; i < st.size(); ++i) {
+        std::string text;
+        std::pair<int, int> range;
+        if (!r.scalar(st[i], Reader::index(spath, i), &text)) continue;
+        if (text.size() == 3 && parseStatusRange(text, &range) && range.first >= 200)
+          retry->statuses.push_back(range.first);
+        else
+          r.error(st[i], Reader::index(spath, i),
+                  "invalid status " + quoted(text) + " (a final status code 200-599)");
+      }
+    }
+  }
+  r.boolean(node, "non_idempotent", path, &retry->non_idempotent);
+  r.duration(node, "per_try_timeout", path, &retry->per_try_timeout);
+  r.number(node, "buffer_body", path, &retry->buffer_body, 0, 16 * 1024 * 1024, true);
+  if (!retry->any())
+    r.error(node, Reader::join(path, "on"),
+            "a retry policy needs a condition: on: [5xx, gateway_error, reset, timeout] or "
+            "statuses");
+}
+
 void readRoute(Reader& r, const YAML::Node& node, const std::string& path, RouteConfig* route) {
   route->mark = markOf(node);
-  if (!r.expectMap(
-          node, path,
-          {"name", "match", "cluster", "timeout", "slo", "upgrades", "tunnel_idle_timeout"}))
+  if (!r.expectMap(node, path,
+                   {"name", "match", "cluster", "timeout", "slo", "upgrades", "tunnel_idle_timeout",
+                    "retry"}))
     return;
   r.string(node, "name", path, &route->name, false);
   if (YAML::Node slo = node["slo"]) {
@@ -335,6 +395,8 @@ void readRoute(Reader& r, const YAML::Node& node, const std::string& path, Route
   r.duration(node, "timeout", path, &route->timeout);
   r.duration(node, "tunnel_idle_timeout", path, &route->tunnel_idle_timeout);
   readUpgrades(r, node, path, route);
+  if (YAML::Node retry = node["retry"])
+    readRetry(r, retry, Reader::join(path, "retry"), &route->retry);
 }
 
 void readAdmin(Reader& r, const YAML::Node& node, AdminConfig* a) {

@@ -78,6 +78,14 @@ struct UpstreamTlsConfig {
   Mark ca_mark, client_mark;  // where the files were named, for reload errors
 };
 
+// How many retries a cluster lets run at once, per worker (Envoy's retry budget): at most
+// `percent` of the requests in flight to it, but always `min_concurrency`. Retries beyond it
+// are not made (the failed answer goes to the client) and are counted.
+struct RetryBudget {
+  uint32_t percent = 20;
+  uint32_t min_concurrency = 3;
+};
+
 struct ClusterConfig {
   std::string name;
   BalancerKind balancer = BalancerKind::kRoundRobin;
@@ -93,6 +101,7 @@ struct ClusterConfig {
   // PROXY protocol version sent first on every connection to the hosts (1 or 2; 0 = none):
   // the client's address and port, and the address it connected to (docs/proxy-protocol.md).
   int send_proxy_protocol = 0;
+  RetryBudget retry_budget;
   std::vector<HostConfig> hosts;
   Mark mark;
 };
@@ -111,6 +120,24 @@ struct SloConfig {
   double max_error_rate = 0;  // fraction, e.g. 0.001
 };
 
+// When a request is sent again, to a host it has not tried, after its attempt failed in a way
+// that the backend may not fail again (docs/retries.md). Connect and TLS failures are always
+// retried (nothing reached the host); these conditions add the ones where the request did
+// reach it. The cluster's max_attempts bounds the tries, its retry_budget the retries at once.
+struct RetryConfig {
+  bool on_5xx = false;               // any 5xx response
+  bool on_gateway_error = false;     // 502, 503 or 504
+  bool on_reset = false;             // the connection closed or reset before any response byte
+  bool on_timeout = false;           // no response head within per_try_timeout
+  std::vector<int> statuses;         // and these statuses (e.g. 429, 409)
+  bool non_idempotent = false;       // also POST, PATCH, ...: only where the backend is idempotent
+  Duration per_try_timeout{0};       // each attempt's wait for the head; 0 = the route's timeout
+  uint64_t buffer_body = 64 * 1024;  // a request body up to this is kept to send again
+  bool any() const {
+    return on_5xx || on_gateway_error || on_reset || on_timeout || !statuses.empty();
+  }
+};
+
 struct RouteConfig {
   std::string name;  // stats and metrics label; default "<listener>:<host><path_prefix>"
   RouteMatch match;
@@ -120,6 +147,7 @@ struct RouteConfig {
   // empty: upgrades are refused (the request goes upstream without them, as nginx's default).
   std::vector<std::string> upgrades{"websocket"};
   Duration tunnel_idle_timeout{3600000};  // an upgraded connection with no bytes either way
+  RetryConfig retry;
   SloConfig slo;
   Mark mark;
   Mark cluster_mark;

@@ -136,6 +136,7 @@ json windowJson(const stats::Report& r, uint32_t window_s) {
               {"error_rate", r.window.requests ? static_cast<double>(errors5xx) / requests : 0.0},
               {"upstream_errors", errors},
               {"retries", r.window.retries},
+              {"retries_refused", r.window.retries_refused},
               {"latency_ms",
                {{"mean", mean},
                 {"p50", h.quantile(0.50) / 1000.0},

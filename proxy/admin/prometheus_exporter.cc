@@ -150,6 +150,9 @@ std::string renderPrometheus(const control::MetricsInput& in) {
       counter("lbproxy_route_upstream_errors_total", "Upstream errors per route, by reason");
   auto& route_retries =
       counter("lbproxy_route_retries_total", "Retries to another host, per route");
+  auto& route_retries_refused =
+      counter("lbproxy_route_retries_refused_total",
+              "Retries the route's policy wanted that the cluster's retry budget refused");
   auto& route_tunnels = gauge("lbproxy_route_tunnels_active",
                               "Open upgraded connections (WebSocket and other tunnels), per route");
   auto& route_tunnels_total =
@@ -176,6 +179,8 @@ std::string renderPrometheus(const control::MetricsInput& in) {
         route_errors.Add({{"route", route.name}, {"reason", upstreamReasonName(i)}})
             .Increment(static_cast<double>(t.counters.upstream_errors[i]));
       route_retries.Add({{"route", route.name}}).Increment(static_cast<double>(t.counters.retries));
+      route_retries_refused.Add({{"route", route.name}})
+          .Increment(static_cast<double>(t.counters.retries_refused));
       addTunnels(t.tunnels, base, route_tunnels, route_tunnels_total, route_tunnel_bytes);
       auto seconds = [](config::Duration d) { return static_cast<double>(d.count()) / 1000.0; };
       if (route.slo.mean.count())

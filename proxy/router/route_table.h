@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "config/model.h"
+
 namespace lb::router {
 
 struct RouteEntry {
@@ -19,9 +21,10 @@ struct RouteEntry {
   std::chrono::milliseconds timeout{15000};
   std::vector<std::string> upgrades;  // lower-case protocol names this route tunnels
   std::chrono::milliseconds tunnel_idle_timeout{3600000};
-  uint32_t index = 0;        // position in the listener's route list
-  std::string name;          // stats and metrics label
-  uint32_t stats_index = 0;  // position among all routes of the snapshot (Snapshot::routes)
+  config::RetryConfig retry;  // what else is retried, beyond connect failures
+  uint32_t index = 0;         // position in the listener's route list
+  std::string name;           // stats and metrics label
+  uint32_t stats_index = 0;   // position among all routes of the snapshot (Snapshot::routes)
 };
 
 class RouteTable {

@@ -144,6 +144,7 @@ std::shared_ptr<const Snapshot> buildSnapshot(const config::ProxyConfig& cfg, ui
       e.timeout = r.timeout;
       e.upgrades = r.upgrades;
       e.tunnel_idle_timeout = r.tunnel_idle_timeout;
+      e.retry = r.retry;
       e.name = r.name;
       e.stats_index = static_cast<uint32_t>(snap->routes.size());
       snap->routes.push_back(r.name);

@@ -92,6 +92,7 @@ void Counters::merge(const Counters& other) {
   for (size_t i = 0; i < kStatusClasses; ++i) responses[i] += other.responses[i];
   for (size_t i = 0; i < kUpstreamReasons; ++i) upstream_errors[i] += other.upstream_errors[i];
   retries += other.retries;
+  retries_refused += other.retries_refused;
   latency_sum_seconds += other.latency_sum_seconds;
 }
 
@@ -149,6 +150,11 @@ void TrafficStats::recordUpstreamError(int64_t now_s, int reason) {
   if (reason < 0) return;
   ++totals_.counters.upstream_errors[static_cast<size_t>(reason)];
   ++bucket(now_s).counters.upstream_errors[static_cast<size_t>(reason)];
+}
+
+void TrafficStats::recordRetryRefused(int64_t now_s) {
+  ++totals_.counters.retries_refused;
+  ++bucket(now_s).counters.retries_refused;
 }
 
 void TrafficStats::tunnelOpened() {

@@ -52,6 +52,7 @@ struct Counters {
   std::array<uint64_t, kStatusClasses> responses{};
   std::array<uint64_t, kUpstreamReasons> upstream_errors{};
   uint64_t retries = 0;
+  uint64_t retries_refused = 0;  // retries the policy wanted and the cluster's budget refused
   double latency_sum_seconds = 0;
 
   void merge(const Counters& other);
@@ -94,6 +95,8 @@ class TrafficStats {
                      uint32_t retries);
   // An upstream error that did not end the request (it was retried elsewhere).
   void recordUpstreamError(int64_t now_s, int reason);
+  // A retry the route's policy wanted that the cluster's retry budget did not allow.
+  void recordRetryRefused(int64_t now_s);
   // A backend switched protocols (101); later the tunnel closed after moving these bytes.
   void tunnelOpened();
   void tunnelClosed(uint64_t bytes_up, uint64_t bytes_down);

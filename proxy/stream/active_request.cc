@@ -69,7 +69,10 @@ void ActiveRequest::start(WorkerView& view, const snapshot::ListenerSnapshot& li
   if (!req.upgrade.empty() && req.framing == BodyFraming::kNone &&
       http::selectUpgrade(req.upgrade, s_.route->upgrades, &upgrade_))
     fwd.upgrade = upgrade_;
-  exchange_.start(req, fwd, *s_.route, *s_.cluster);
+  stats::TrafficStats* route_stats = s_.view->snapshot->metrics_enabled
+                                         ? s_.view->route_stats[s_.route->stats_index].get()
+                                         : nullptr;
+  exchange_.start(req, fwd, *s_.route, *s_.cluster, route_stats);
 }
 
 void ActiveRequest::onRequestBodyWanted() { s_.down->onBodyWanted(); }

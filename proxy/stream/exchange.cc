@@ -7,6 +7,7 @@
 #include "proxy/router/route_table.h"
 #include "proxy/snapshot/snapshot.h"
 #include "proxy/stats/traffic_stats.h"
+#include "proxy/stream/retry_policy.h"
 #include "proxy/stream/worker_context.h"
 
 namespace lb::stream {
@@ -15,11 +16,6 @@ using http::BodyFraming;
 using http::ErrorCode;
 
 namespace {
-
-bool isIdempotent(const std::string& method) {
-  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE" ||
-         method == "PUT" || method == "DELETE";
-}
 
 // The value of cookie `name` in any Cookie field, or empty.
 std::string_view findCookie(const http::RequestHead& req, std::string_view name) {
@@ -50,13 +46,16 @@ void Exchange::reset() {
   release(false);
   timer_.cancel();
   s_ = State{};
+  held_body_.clear();
+  if (held_body_.capacity() > kKeptBodyCapacity) std::string().swap(held_body_);
   static_cast<ExchangeCounts&>(outcome_) = ExchangeCounts{};
   outcome_.tried.clear();
   outcome_.upstream_host.clear();
 }
 
 void Exchange::start(const http::RequestHead& req, const http::ForwardContext& fwd,
-                     const router::RouteEntry& route, WorkerCluster& cluster) {
+                     const router::RouteEntry& route, WorkerCluster& cluster,
+                     stats::TrafficStats* route_stats) {
   s_.req = &req;
   s_.fwd = fwd;
   s_.route = &route;
@@ -65,6 +64,14 @@ void Exchange::start(const http::RequestHead& req, const http::ForwardContext& f
   s_.body_done = req.framing == BodyFraming::kNone;
   s_.chunked_up = req.framing == BodyFraming::kChunked;
   s_.upgrade = !fwd.upgrade.empty();
+  s_.route_stats = route_stats;
+  // A body is kept while it may have to go out again: the route retries this request, and the
+  // body is small enough (or of unknown size, until it grows past the limit).
+  const config::RetryConfig& retry = route.retry;
+  s_.hold_body =
+      !s_.body_done && policyCovers(retry, req.method) &&
+      !(req.framing == BodyFraming::kContentLength && req.content_length > retry.buffer_body);
+  s_.resendable = s_.body_done || s_.hold_body;
   startAttempt();
 }
 
@@ -157,16 +164,48 @@ void Exchange::sendRequestHead() {
   up->setWriteLowWater(kLowWater);
   up->setReadHighWater(kHighWater);
   up->write(scratch_.data(), scratch_.size());
+  if (s_.resend_body) resendHeldBody();
   up->enableRead();
   s_.upstream_started_at = worker_.loop().now();
-  worker_.deadlines().start(timer_, s_.route->timeout);
+  worker_.deadlines().start(timer_, headTimeout());
   if (!s_.body_done) client_->onRequestBodyWanted();
+}
+
+void Exchange::resendHeldBody() {
+  // What the client sent so far, again, framed for this connection; the rest follows from
+  // the client as before.
+  s_.resend_body = false;
+  net::Stream* out = upstream_->stream();
+  if (!held_body_.empty()) {
+    if (s_.chunked_up) {
+      scratch_.clear();
+      http::appendChunkHeader(held_body_.size(), &scratch_);
+      out->write(scratch_.data(), scratch_.size());
+    }
+    out->write(held_body_.data(), held_body_.size());
+    if (s_.chunked_up) out->write(http::kChunkEnd.data(), http::kChunkEnd.size());
+  }
+  if (s_.body_done && s_.chunked_up) out->write(http::kLastChunk.data(), http::kLastChunk.size());
+}
+
+std::chrono::milliseconds Exchange::headTimeout() const {
+  const config::Duration per_try = s_.route->retry.per_try_timeout;
+  return per_try.count() > 0 ? per_try : s_.route->timeout;
 }
 
 void Exchange::sendBody(const char* data, size_t len) {
   if (!upstream_ || len == 0) return;
   net::Stream* out = upstream_->stream();
   s_.body_started = true;
+  if (s_.hold_body) {
+    if (held_body_.size() + len <= s_.route->retry.buffer_body) {
+      held_body_.append(data, len);
+    } else {  // too large to keep: this request is not sent again
+      s_.hold_body = false;
+      s_.resendable = false;
+      held_body_.clear();
+    }
+  }
   if (s_.tunnel && !s_.read_paused) worker_.deadlines().start(timer_, stallLimit());
   if (s_.chunked_up) {
     scratch_.clear();
@@ -267,6 +306,14 @@ bool Exchange::handleResponseHead() {
     upstream_->parser.reset(s_.req->method == "HEAD");  // informational: not forwarded
     return true;
   }
+  if (retryOnStatus(s_.route->retry, resp.status) && mayRetry()) {
+    noteRetriedAttempt(resp.status, nullptr);
+    retryElsewhere();
+    return false;
+  }
+  // The answer is the client's: nothing of this request is sent again.
+  s_.hold_body = false;
+  held_body_.clear();
   worker_.deadlines().start(timer_, s_.route->timeout);  // from now on: the body read stall limit
   outcome_.upstream_time = worker_.loop().now() - s_.upstream_started_at;
   outcome_.status = resp.status;
@@ -292,6 +339,7 @@ bool Exchange::switchProtocols(http::ResponseHead& resp) {
   if (!client_->onResponseHead(resp)) return false;
   outcome_.response_started = true;
   // From here on both directions carry raw bytes; the connection is never pooled again.
+  s_.hold_body = false;
   s_.tunnel = true;
   s_.no_reuse = true;
   s_.body_done = false;
@@ -329,8 +377,14 @@ void Exchange::onUpstreamEvent(net::StreamEvent event) {
     // and none of its body went out.
     const bool safe = upstream_->reused && !s_.stale_retry_done && !s_.body_started &&
                       isIdempotent(s_.req->method);
-    attemptFailed(http::upstreamError(ErrorCode::kUpstreamReset, safe,
-                                      "upstream closed the connection before responding"));
+    http::Error reset = http::upstreamError(ErrorCode::kUpstreamReset, safe,
+                                            "upstream closed the connection before responding");
+    if (!safe && s_.route->retry.on_reset && mayRetry()) {
+      noteRetriedAttempt(0, &reset);
+      retryElsewhere();
+      return;
+    }
+    attemptFailed(reset);
     return;
   }
   if (!outcome_.response_started) {
@@ -397,6 +451,13 @@ void Exchange::onTimeout() {
     finish();  // an idle tunnel ends like a closed one: both sides are closed cleanly
     return;
   }
+  if (!outcome_.response_started && s_.route->retry.on_timeout && mayRetry()) {
+    const http::Error timeout =
+        http::upstreamError(ErrorCode::kUpstreamTimeout, true, "upstream response timeout");
+    noteRetriedAttempt(0, &timeout);
+    retryElsewhere();
+    return;
+  }
   fail(http::upstreamError(
       ErrorCode::kUpstreamTimeout, false,
       outcome_.response_started ? "upstream body stalled" : "upstream response timeout"));
@@ -430,6 +491,10 @@ bool Exchange::abortIfUsing(const upstream::HostState* host) {
 }
 
 void Exchange::release(bool reusable) {
+  if (s_.retry_slot) {  // the retry in flight ends with its attempt
+    s_.retry_slot = false;
+    if (s_.cluster->active_retries > 0) --s_.cluster->active_retries;
+  }
   if (!upstream_) return;
   uint32_t host = upstream_->hostIndex();
   WorkerHost& local = *s_.cluster->locals[host];
@@ -485,6 +550,58 @@ void Exchange::attemptFailed(http::Error error) {
   s_.stale_retry_done = true;
   release(false);
   connectTo(host);
+}
+
+bool Exchange::mayRetry() {
+  if (!policyCovers(s_.route->retry, s_.req->method) || !s_.resendable || s_.tunnel) return false;
+  if (outcome_.attempts >= s_.cluster->config->config.max_attempts) return false;
+  // Another host must be there to take it; else the answer in hand is the best there is.
+  upstream::PickContext ctx;
+  ctx.tried = &outcome_.tried;
+  bool another = false;
+  for (uint32_t i = 0; i < s_.cluster->hosts.size() && !another; ++i)
+    another = upstream::candidate(s_.cluster->hosts, i, ctx);
+  if (!another) return false;
+  uint32_t active = 0;
+  for (const auto& local : s_.cluster->locals) active += local->load.active_requests;
+  const uint32_t retries = s_.cluster->active_retries - (s_.retry_slot ? 1 : 0);
+  if (!budgetAllows(s_.cluster->config->config.retry_budget, active, retries)) {
+    if (s_.route_stats)
+      s_.route_stats->recordRetryRefused(
+          std::chrono::duration_cast<std::chrono::seconds>(worker_.loop().now().time_since_epoch())
+              .count());
+    return false;
+  }
+  return true;
+}
+
+void Exchange::noteRetriedAttempt(int status, const http::Error* error) {
+  // The host answered (or failed) this attempt: its statistics and outlier detection hear of
+  // it now, as they would had it been the last.
+  WorkerHost& host = *s_.cluster->locals[upstream_->hostIndex()];
+  const auto now = worker_.loop().now();
+  const int64_t second =
+      std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  if (s_.route_stats) {
+    const auto micros =
+        std::chrono::duration_cast<std::chrono::microseconds>(now - s_.upstream_started_at).count();
+    if (error)
+      host.stats.recordUpstreamError(second, stats::upstreamReasonIndex(error->code));
+    else
+      host.stats.recordRequest(second, status, static_cast<uint64_t>(micros), -1, 0);
+  }
+  if (error) outcome_.last_error = *error;
+  worker_.reportHostResult(host, s_.cluster->config->config.outlier_detection,
+                           error || status >= 500, false);
+}
+
+void Exchange::retryElsewhere() {
+  timer_.cancel();
+  release(false);  // the failed answer goes with its connection
+  ++s_.cluster->active_retries;
+  s_.retry_slot = true;
+  s_.resend_body = s_.req->framing != BodyFraming::kNone;
+  startAttempt();
 }
 
 void Exchange::noteConnectFailure(uint32_t host_index, ErrorCode code) {

@@ -32,6 +32,10 @@ namespace lb::upstream {
 struct HostState;
 }
 
+namespace lb::stats {
+class TrafficStats;
+}
+
 namespace lb::stream {
 
 class WorkerContext;
@@ -95,8 +99,10 @@ class Exchange final : public upstream::UpstreamHandler {
 
   // Starts the request. `req` and the strings behind `fwd` must stay valid until the exchange
   // ends. A request whose framing is not kNone has a body: sendBody()/endBody() follow.
+  // `route_stats` (null when metrics are off) counts retries the budget refused.
   void start(const http::RequestHead& req, const http::ForwardContext& fwd,
-             const router::RouteEntry& route, WorkerCluster& cluster);
+             const router::RouteEntry& route, WorkerCluster& cluster,
+             stats::TrafficStats* route_stats);
   // Request body, already de-framed by the client; re-framed here for the upstream.
   void sendBody(const char* data, size_t len);
   void endBody();
@@ -150,6 +156,18 @@ class Exchange final : public upstream::UpstreamHandler {
   // A failure before the request reached the host (connect or TLS): counted on the host now,
   // and reported to outlier detection as a connect failure.
   void noteConnectFailure(uint32_t host_index, http::ErrorCode code);
+  // The route's retry policy (retry_policy.h): may this request go to another host now?
+  bool mayRetry();
+  // This attempt's host answered `status` (or failed with `error`) and the request goes on.
+  void noteRetriedAttempt(int status, const http::Error* error);
+  // Closes this attempt and starts the next on a host not tried yet, holding a budget slot.
+  void retryElsewhere();
+  void resendHeldBody();
+  // How long an attempt waits for its response head.
+  std::chrono::milliseconds headTimeout() const;
+
+  // A held body larger than this is freed at reset rather than kept for the next request.
+  static constexpr size_t kKeptBodyCapacity = 16 * 1024;
 
   WorkerContext& worker_;
   ExchangeClient* const client_;
@@ -176,11 +194,17 @@ class Exchange final : public upstream::UpstreamHandler {
     bool upgrade = false;           // the request asks the backend for an upgrade
     bool tunnel = false;            // ...and it switched protocols: raw bytes both ways
     bool shutdown_pending = false;  // the client closed its side: FIN upstream once flushed
+    bool hold_body = false;         // the body sent so far is kept in held_body_
+    bool resendable = false;        // all of the body is held (or there is none)
+    bool resend_body = false;       // the next attempt sends held_body_ after its head
+    bool retry_slot = false;        // this attempt counts in the cluster's active_retries
+    stats::TrafficStats* route_stats = nullptr;
     std::chrono::steady_clock::time_point upstream_started_at;
   };
   State s_;
   ExchangeOutcome outcome_;
   std::string scratch_;
+  std::string held_body_;  // the request body sent so far, while it may be sent again
 };
 
 }  // namespace lb::stream

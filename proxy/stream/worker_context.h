@@ -62,6 +62,9 @@ struct WorkerCluster {
   std::vector<upstream::LbHost> hosts;
   std::vector<std::shared_ptr<WorkerHost>> locals;  // same order as hosts
   std::unique_ptr<upstream::LoadBalancer> balancer;
+  // Policy retries in flight from this worker in this view (the retry budget's count; a
+  // reload starts a new count while the old view's retries finish).
+  uint32_t active_retries = 0;
 };
 
 // Everything a request needs from one configuration generation. A session pins the view for

@@ -171,6 +171,44 @@ TEST(ConfigLoader, SendProxyProtocolToBackends) {
                     "version \"v3\" (expected v1, v2 or off)");
 }
 
+TEST(ConfigLoader, RetryPolicyAndBudget) {
+  std::string yaml = kValid;
+  const std::string at = "        timeout: 3s\n";
+  yaml.replace(yaml.find(at), at.size(),
+               at + "        retry: { on: [5xx, reset, timeout, gateway_error], statuses: [429], "
+                    "non_idempotent: true, per_try_timeout: 500ms, buffer_body: 8KiB }\n");
+  const std::string cl = "    hash_on: { cookie: session }\n";
+  yaml.replace(yaml.find(cl), cl.size(),
+               cl + "    retry_budget: { percent: 50, min_concurrency: 1 }\n");
+  LoadResult r = loadProxyConfigString(yaml, "t.yaml");
+  ASSERT_TRUE(r.ok()) << r.errors[0].toString();
+  const RetryConfig& p = r.config.listeners[0].routes[0].retry;
+  EXPECT_TRUE(p.on_5xx && p.on_reset && p.on_timeout && p.on_gateway_error);
+  EXPECT_EQ(p.statuses, std::vector<int>{429});
+  EXPECT_TRUE(p.non_idempotent);
+  EXPECT_EQ(p.per_try_timeout, Duration(500));
+  EXPECT_EQ(p.buffer_body, 8192u);
+  EXPECT_FALSE(r.config.listeners[0].routes[1].retry.any());  // no policy: connect failures only
+  EXPECT_EQ(r.config.clusters[0].retry_budget.percent, 50u);
+  EXPECT_EQ(r.config.clusters[0].retry_budget.min_concurrency, 1u);
+  const RetryBudget defaults =
+      loadProxyConfigString(kValid, "t.yaml").config.clusters[0].retry_budget;
+  EXPECT_EQ(defaults.percent, 20u);  // Envoy's defaults
+  EXPECT_EQ(defaults.min_concurrency, 3u);
+
+  expectSingleError(at, at + "        retry: { on: [5xx, sometimes] }\n",
+                    "t.yaml:12:28: listeners[0].routes[0].retry.on[1]: unknown retry condition "
+                    "\"sometimes\" (expected 5xx, gateway_error, reset or timeout)");
+  expectSingleError(at, at + "        retry: { on: [reset], statuses: [42] }\n",
+                    "t.yaml:12:42: listeners[0].routes[0].retry.statuses[0]: invalid status "
+                    "\"42\" (a final status code 200-599)");
+  expectSingleError(at, at + "        retry: { per_try_timeout: 1s }\n",
+                    "t.yaml:12:16: listeners[0].routes[0].retry.on: a retry policy needs a "
+                    "condition: on: [5xx, gateway_error, reset, timeout] or statuses");
+  expectSingleError(cl, cl + "    retry_budget: { percent: 101 }\n",
+                    "t.yaml:17:30: clusters[0].retry_budget.percent: must be between 0 and 100");
+}
+
 TEST(ConfigLoader, NumbersAndSizes) {
   expectSingleError("workers: 2", "workers: two", "t.yaml:1:10: workers: invalid number \"two\"");
   expectSingleError("workers: 2", "workers: 1000",
