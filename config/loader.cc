@@ -190,7 +190,7 @@ void readCluster(Reader& r, const YAML::Node& node, const std::string& path,
   if (!r.expectMap(node, path,
                    {"name", "balancer", "hash_on", "connect_timeout", "idle_timeout",
                     "max_idle_per_host", "max_attempts", "health_check", "outlier_detection",
-                    "slow_start", "tls", "send_proxy_protocol", "retry_budget", "hosts"}))
+                    "slow_start", "tls", "send_proxy_protocol", "retry_budget", "limits", "hosts"}))
     return;
   if (YAML::Node tls = node["tls"])
     readUpstreamTls(r, tls, Reader::join(path, "tls"), base_dir, &c->tls);
@@ -231,6 +231,23 @@ void readCluster(Reader& r, const YAML::Node& node, const std::string& path,
   if (YAML::Node od = node["outlier_detection"])
     readOutlier(r, od, Reader::join(path, "outlier_detection"), &c->outlier_detection);
   r.duration(node, "slow_start", path, &c->slow_start, true);
+  if (YAML::Node limits = node["limits"]) {
+    const std::string lpath = Reader::join(path, "limits");
+    if (r.expectMap(
+            limits, lpath,
+            {"max_requests_per_host", "max_connections_per_host", "max_queued", "queue_timeout"})) {
+      r.number(limits, "max_requests_per_host", lpath, &c->limits.max_requests_per_host, 0,
+               1000000);
+      r.number(limits, "max_connections_per_host", lpath, &c->limits.max_connections_per_host, 0,
+               1000000);
+      r.number(limits, "max_queued", lpath, &c->limits.max_queued, 0, 1000000);
+      r.duration(limits, "queue_timeout", lpath, &c->limits.queue_timeout);
+      if (c->limits.max_queued && !c->limits.any())
+        r.error(limits["max_queued"], Reader::join(lpath, "max_queued"),
+                "a queue needs a limit to wait for: set max_requests_per_host or "
+                "max_connections_per_host");
+    }
+  }
   if (YAML::Node budget = node["retry_budget"]) {
     const std::string bpath = Reader::join(path, "retry_budget");
     if (r.expectMap(budget, bpath, {"percent", "min_concurrency"})) {

@@ -86,6 +86,17 @@ struct RetryBudget {
   uint32_t min_concurrency = 3;
 };
 
+// Circuit breaking (HAProxy's maxconn and queue, Envoy's circuit breakers): what one host may
+// be sent at once, and how many requests may wait for room. Totals for the whole proxy, split
+// evenly over the workers (docs/limits.md). 0 = no limit.
+struct ClusterLimits {
+  uint32_t max_requests_per_host = 0;     // requests in flight to one host
+  uint32_t max_connections_per_host = 0;  // open connections to one host, idle ones included
+  uint32_t max_queued = 0;                // requests waiting for a host with room; 0 = 503 now
+  Duration queue_timeout{1000};           // then 503
+  bool any() const { return max_requests_per_host || max_connections_per_host; }
+};
+
 struct ClusterConfig {
   std::string name;
   BalancerKind balancer = BalancerKind::kRoundRobin;
@@ -102,6 +113,7 @@ struct ClusterConfig {
   // the client's address and port, and the address it connected to (docs/proxy-protocol.md).
   int send_proxy_protocol = 0;
   RetryBudget retry_budget;
+  ClusterLimits limits;
   std::vector<HostConfig> hosts;
   Mark mark;
 };

@@ -78,9 +78,16 @@ json clusterJson(const control::ClusterView& v) {
     hc["healthy_threshold"] = c.health_check.healthy_threshold;
     hc["unhealthy_threshold"] = c.health_check.unhealthy_threshold;
   }
+  const config::ClusterLimits& l = c.limits;
+  json limits = {{"max_requests_per_host", l.max_requests_per_host},
+                 {"max_connections_per_host", l.max_connections_per_host},
+                 {"max_queued", l.max_queued},
+                 {"queue_timeout_ms", l.queue_timeout.count()},
+                 {"queued", v.queued}};
   return {{"name", c.name},
           {"balancer", config::balancerName(c.balancer)},
           {"health_check", hc},
+          {"limits", limits},
           {"outlier_detection", c.outlier_detection.enabled},
           {"slow_start_ms", c.slow_start.count()},
           {"hosts", hosts}};

@@ -194,6 +194,25 @@ std::string renderPrometheus(const control::MetricsInput& in) {
     }
   }
 
+  // Per cluster: requests waiting for a host with room, and the limits they wait on.
+  auto& cluster_queued =
+      gauge("lbproxy_cluster_queued_requests", "Requests waiting for a host under its limits");
+  auto& cluster_limit = gauge("lbproxy_cluster_limit",
+                              "A cluster's configured limit (totals over the workers), by kind");
+  for (const auto& c : in.snapshot->clusters) {
+    const config::ClusterLimits& l = c.config.limits;
+    if (!l.any()) continue;
+    auto it = in.reports.cluster_queued.find(c.config.name);
+    cluster_queued.Add({{"cluster", c.config.name}})
+        .Set(it == in.reports.cluster_queued.end() ? 0 : static_cast<double>(it->second));
+    const std::pair<const char*, uint32_t> kinds[] = {
+        {"max_requests_per_host", l.max_requests_per_host},
+        {"max_connections_per_host", l.max_connections_per_host},
+        {"max_queued", l.max_queued}};
+    for (const auto& [kind, value] : kinds)
+      if (value) cluster_limit.Add({{"cluster", c.config.name}, {"kind", kind}}).Set(value);
+  }
+
   // Per host.
   auto& host_requests =
       counter("lbproxy_host_requests_total", "Requests that ended on a host, by status class");

@@ -104,6 +104,7 @@ struct HostAnswer {
 struct ClusterView {
   config::ClusterConfig config;  // settings (hosts are in `hosts`)
   std::vector<HostView> hosts;
+  uint64_t queued = 0;  // requests waiting for a host with room, over all workers
 };
 
 struct ReloadView {

@@ -105,6 +105,7 @@ bool Controller::start(const config::ProxyConfig& config, uint32_t n_workers, st
   worker::WorkerHooks hooks;
   hooks.context.access_log = access_log_;
   hooks.shutdown_timeout = config.shutdown_timeout;
+  hooks.context.workers = n_workers;
   hooks.context.on_outlier = [this](std::shared_ptr<HostState> host, stream::OutlierKind kind) {
     loop_.post([this, host = std::move(host), kind] { onOutlier(host, kind); });
   };
@@ -340,6 +341,8 @@ ClusterView Controller::clusterView(const config::ClusterConfig& c,
   ClusterView v;
   v.config = c;
   v.config.hosts.clear();
+  if (auto it = reports.cluster_queued.find(c.name); it != reports.cluster_queued.end())
+    v.queued = it->second;
   for (const auto& h : c.hosts)
     if (auto state = hostState(c.name, h.id)) v.hosts.push_back(hostView(h, *state, reports));
   return v;

@@ -32,6 +32,7 @@ MergedReports mergeReports(const std::vector<worker::WorkerReport>& reports) {
     m.downstream_connections += r.downstream_connections;
     for (const auto& [name, route] : r.routes) m.routes[name].merge(route);
     for (const auto& [name, counters] : r.listeners) m.listeners[name].merge(counters);
+    for (const auto& [name, queued] : r.cluster_queued) m.cluster_queued[name] += queued;
     for (const auto& [state, h] : r.hosts) {
       MergedReports::Host& merged = m.hosts[state];
       merged.report.merge(h.report);

@@ -24,6 +24,7 @@ struct MergedReports {
   std::map<const upstream::HostState*, Host> hosts;  // by shared host state
   std::map<std::string, stats::Report> routes;       // by route name
   std::map<std::string, stats::ListenerCounters> listeners;
+  std::map<std::string, uint64_t> cluster_queued;  // requests waiting for room (limits)
   uint64_t downstream_connections = 0;
   size_t workers = 0;  // how many reports were merged
 

@@ -32,6 +32,8 @@ int statusFor(ErrorCode code) {
       return 502;
     case ErrorCode::kUpstreamTimeout:
       return 504;
+    case ErrorCode::kOverloaded:
+      return 503;
     case ErrorCode::kInternal:
       return 500;
   }
@@ -68,6 +70,8 @@ const char* labelFor(ErrorCode code) {
       return "bad_response";
     case ErrorCode::kUpstreamTimeout:
       return "upstream_timeout";
+    case ErrorCode::kOverloaded:
+      return "upstream_overloaded";
     case ErrorCode::kInternal:
       return "internal";
   }

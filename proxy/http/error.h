@@ -23,6 +23,7 @@ enum class ErrorCode : uint8_t {
   kUpstreamReset,    // 502: closed or reset before a full response
   kBadResponse,      // 502: response framing or syntax the proxy refuses
   kUpstreamTimeout,  // 504
+  kOverloaded,       // 503: every usable host at its limit, and no room or time in the queue
   kInternal,         // 500
 };
 

@@ -26,6 +26,8 @@ int upstreamReasonIndex(http::ErrorCode code) {
       return 3;
     case http::ErrorCode::kNoHealthyHost:
       return 4;
+    case http::ErrorCode::kOverloaded:
+      return 6;
     case http::ErrorCode::kUpstreamTls:
       return 5;
     default:
@@ -37,7 +39,8 @@ const char* upstreamReasonName(size_t index) {
   static constexpr http::ErrorCode kCodes[kUpstreamReasons] = {
       http::ErrorCode::kConnectFailed, http::ErrorCode::kUpstreamReset,
       http::ErrorCode::kBadResponse,   http::ErrorCode::kUpstreamTimeout,
-      http::ErrorCode::kNoHealthyHost, http::ErrorCode::kUpstreamTls};
+      http::ErrorCode::kNoHealthyHost, http::ErrorCode::kUpstreamTls,
+      http::ErrorCode::kOverloaded};
   return index < kUpstreamReasons ? http::labelFor(kCodes[index]) : "unknown";
 }
 

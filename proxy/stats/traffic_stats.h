@@ -22,7 +22,7 @@ int statusClassIndex(int status);  // -1 when out of range
 const char* statusClassName(size_t index);
 
 // Upstream error reasons, a subset of http::ErrorCode.
-constexpr size_t kUpstreamReasons = 6;
+constexpr size_t kUpstreamReasons = 7;
 int upstreamReasonIndex(http::ErrorCode code);  // -1 when not an upstream error
 const char* upstreamReasonName(size_t index);
 

@@ -119,6 +119,7 @@ class ActiveRequest final : private ExchangeClient {
   bool bodyDone() const { return exchange_.bodyDone(); }
   // The exchange is still running (not answered, failed or ended).
   bool exchangeActive() const { return exchange_.active(); }
+  bool waitingForRoom() const { return exchange_.waitingForRoom(); }
   // Neither connection may carry another request after this one (ambiguous framing).
   void setNoReuse() { exchange_.setNoReuse(); }
   // The connection's response buffer crossed its marks (the connection owns the buffer and

@@ -206,13 +206,16 @@ void DownstreamSession::onDownEvent(net::StreamEvent event) {
     pumpRequestBody();
     return;
   }
-  if (state_ == State::kProxying && event == net::StreamEvent::kEof && req_->framing.body_done) {
+  if (state_ == State::kProxying && event == net::StreamEvent::kEof && req_->framing.body_done &&
+      !req_->request.waitingForRoom()) {
     // The client half-closed after a complete request: answer, then close.
     close_after_response_ = true;
     client_eof_ = true;
     return;
   }
-  // The client went away mid-request (or reset): nobody is left to answer.
+  // The client went away mid-request (or reset): nobody is left to answer. One that closes
+  // while its request waits for room at the cluster's limits has given up (HAProxy's
+  // abortonclose): the request leaves the queue unsent.
   if (state_ == State::kProxying) req_->request.clientGone();
   close();
 }

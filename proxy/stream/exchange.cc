@@ -40,9 +40,14 @@ std::string_view findCookie(const http::RequestHead& req, std::string_view name)
 Exchange::Exchange(WorkerContext& worker, ExchangeClient& client)
     : worker_(worker), client_(&client) {}
 
-Exchange::~Exchange() { release(false); }
+Exchange::~Exchange() {
+  leaveQueue();
+  release(false);
+}
 
 void Exchange::reset() {
+  leaveQueue();
+  woken_once_ = false;
   release(false);
   timer_.cancel();
   s_ = State{};
@@ -94,8 +99,17 @@ void Exchange::startAttempt() {
     ctx.has_hash = true;
     ctx.hash = upstream::hashKey(key);
   }
+  // Requests already waiting for room go first (FIFO): a newcomer queues behind them.
+  if (s_.cluster->queued > 0 && outcome_.attempts == 0 && !woken_once_) {
+    waitForRoom();
+    return;
+  }
   int index = s_.cluster->balancer->pick(ctx);
   if (index == upstream::LoadBalancer::kNoHost) {
+    if (allHostsFull(ctx)) {
+      waitForRoom();
+      return;
+    }
     fail(outcome_.last_error ? outcome_.last_error
                              : http::upstreamError(ErrorCode::kNoHealthyHost, false,
                                                    "no usable host in the cluster"));
@@ -118,6 +132,11 @@ void Exchange::startAttempt() {
 
 void Exchange::connectTo(uint32_t host_index) {
   const upstream::HostState& host = *s_.cluster->hosts[host_index].state;
+  WorkerHost& local = *s_.cluster->locals[host_index];
+  // Under max_connections_per_host idle connections count too: one goes to make room.
+  while (local.pool.idleCount() > 0 &&
+         local.load.active_requests + local.pool.idleCount() >= local.max_connections)
+    local.pool.closeOldest();
   auto* stream = new net::Stream(worker_.loop(), -1);
   upstream_ = std::make_unique<upstream::UpstreamConnection>(stream, host_index);
   upstream_->setHandler(this);
@@ -440,6 +459,11 @@ void Exchange::finish() {
 void Exchange::onTimer(void* arg) noexcept { static_cast<Exchange*>(arg)->onTimeout(); }
 
 void Exchange::onTimeout() {
+  if (queued_) {
+    fail(http::upstreamError(ErrorCode::kOverloaded, false,
+                             "every host at its limit for the whole queue timeout"));
+    return;
+  }
   if (!upstream_) return;
   if (!upstream_->connected) {
     attemptFailed(upstream_->stream()->tlsHandshaking()
@@ -465,6 +489,7 @@ void Exchange::onTimeout() {
 
 void Exchange::fail(http::Error error) {
   if (!s_.active) return;
+  leaveQueue();
   outcome_.last_error = error;
   timer_.cancel();
   release(false);
@@ -473,6 +498,7 @@ void Exchange::fail(http::Error error) {
 }
 
 void Exchange::abort() {
+  leaveQueue();
   timer_.cancel();
   release(false);
   s_.active = false;
@@ -499,6 +525,7 @@ void Exchange::release(bool reusable) {
   uint32_t host = upstream_->hostIndex();
   WorkerHost& local = *s_.cluster->locals[host];
   if (local.load.active_requests > 0) --local.load.active_requests;
+  if (s_.cluster->queue_head) wakeFirstQueued(*s_.cluster);  // room for the oldest waiting
   upstream_->setHandler(nullptr);
   if (s_.read_paused) upstream_->stream()->readDisable(false);  // the pool reads idle streams
   s_.read_paused = false;
@@ -550,6 +577,78 @@ void Exchange::attemptFailed(http::Error error) {
   s_.stale_retry_done = true;
   release(false);
   connectTo(host);
+}
+
+bool Exchange::allHostsFull(const upstream::PickContext& ctx) const {
+  // No host was picked: is one usable and untried, only at its limit? Then the request waits.
+  bool full = false;
+  for (uint32_t i = 0; i < s_.cluster->hosts.size(); ++i) {
+    const upstream::LbHost& h = s_.cluster->hosts[i];
+    if (!h.state->usable() || ctx.wasTried(i)) continue;
+    if (h.load->hasRoom()) return false;  // a host with room (the queue is ahead of it)
+    full = true;
+  }
+  return full;
+}
+
+void Exchange::waitForRoom() {
+  WorkerCluster& c = *s_.cluster;
+  if (c.queued >= c.max_queued) {
+    fail(http::upstreamError(
+        ErrorCode::kOverloaded, false,
+        c.max_queued ? "every host at its limit and the queue full" : "every host at its limit"));
+    return;
+  }
+  // Oldest first; one woken that found no room after all goes back to the front.
+  queued_ = true;
+  ++c.queued;
+  if (woken_once_) {
+    queue_next_ = c.queue_head;
+    if (c.queue_head) c.queue_head->queue_prev_ = this;
+    c.queue_head = this;
+    if (!c.queue_tail) c.queue_tail = this;
+  } else {
+    queue_prev_ = c.queue_tail;
+    if (c.queue_tail) c.queue_tail->queue_next_ = this;
+    c.queue_tail = this;
+    if (!c.queue_head) c.queue_head = this;
+    worker_.deadlines().start(timer_, c.config->config.limits.queue_timeout);
+  }
+}
+
+void Exchange::unlink() {
+  WorkerCluster& c = *s_.cluster;
+  (queue_prev_ ? queue_prev_->queue_next_ : c.queue_head) = queue_next_;
+  (queue_next_ ? queue_next_->queue_prev_ : c.queue_tail) = queue_prev_;
+  queue_prev_ = queue_next_ = nullptr;
+  queued_ = false;
+  --c.queued;
+}
+
+void Exchange::leaveQueue() {
+  if (queued_) unlink();
+  if (wake_pending_) {
+    // Woken for room it will not use now: the room goes to the next one waiting.
+    worker_.loop().cancelCall(onWakeCb, this);
+    wake_pending_ = false;
+    if (s_.cluster->queue_head) wakeFirstQueued(*s_.cluster);
+  }
+}
+
+void Exchange::wakeFirstQueued(WorkerCluster& cluster) {
+  // Taken off the queue now, started at the end of this turn (not inside the callback of the
+  // exchange that made the room); it keeps its queue timer running meanwhile.
+  Exchange* first = cluster.queue_head;
+  first->unlink();
+  first->wake_pending_ = true;
+  first->woken_once_ = true;
+  worker_.loop().deferCall(onWakeCb, first);
+}
+
+void Exchange::onWakeCb(void* arg) noexcept {
+  auto* self = static_cast<Exchange*>(arg);
+  self->wake_pending_ = false;
+  self->startAttempt();
 }
 
 bool Exchange::mayRetry() {

@@ -30,7 +30,8 @@ struct RouteEntry;
 
 namespace lb::upstream {
 struct HostState;
-}
+struct PickContext;
+}  // namespace lb::upstream
 
 namespace lb::stats {
 class TrafficStats;
@@ -125,6 +126,8 @@ class Exchange final : public upstream::UpstreamHandler {
   // Ends a request in flight to `host` (a drain deadline passed): fails it through the client.
   bool abortIfUsing(const upstream::HostState* host);
   bool active() const { return s_.active; }
+  // Waiting for a host with room (cluster limits): nothing has gone upstream yet.
+  bool waitingForRoom() const { return queued_ || wake_pending_; }
   bool usingHost(const upstream::HostState* host) const;
   const ExchangeOutcome& outcome() const { return outcome_; }
   // Forget the last request (keeps allocated capacity).
@@ -156,6 +159,14 @@ class Exchange final : public upstream::UpstreamHandler {
   // A failure before the request reached the host (connect or TLS): counted on the host now,
   // and reported to outlier detection as a connect failure.
   void noteConnectFailure(uint32_t host_index, http::ErrorCode code);
+  // Limits (docs/limits.md): no host was picked because every usable one is at its limit
+  // (or others wait already); waitForRoom() queues the request or fails it with 503.
+  bool allHostsFull(const upstream::PickContext& ctx) const;
+  void waitForRoom();
+  void unlink();
+  void leaveQueue();
+  void wakeFirstQueued(WorkerCluster& cluster);
+  static void onWakeCb(void* arg) noexcept;
   // The route's retry policy (retry_policy.h): may this request go to another host now?
   bool mayRetry();
   // This attempt's host answered `status` (or failed with `error`) and the request goes on.
@@ -205,6 +216,12 @@ class Exchange final : public upstream::UpstreamHandler {
   ExchangeOutcome outcome_;
   std::string scratch_;
   std::string held_body_;  // the request body sent so far, while it may be sent again
+  // The cluster's queue of requests waiting for a host with room (WorkerCluster::queue_head).
+  Exchange* queue_prev_ = nullptr;
+  Exchange* queue_next_ = nullptr;
+  bool queued_ = false;
+  bool wake_pending_ = false;  // taken off the queue, to start at the end of the turn
+  bool woken_once_ = false;    // back to the front of the queue if still no room
 };
 
 }  // namespace lb::stream

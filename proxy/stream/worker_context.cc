@@ -1,5 +1,6 @@
 #include "proxy/stream/worker_context.h"
 
+#include <algorithm>
 #include <random>
 
 #include "proxy/log/access_log.h"
@@ -7,6 +8,7 @@
 #include "proxy/stream/h2_stream.h"
 #include "proxy/stream/http1_request.h"
 #include "proxy/stream/request_pool.h"
+#include "proxy/stream/worker_share.h"
 
 namespace lb::stream {
 
@@ -25,6 +27,7 @@ WorkerContext::WorkerContext(uint32_t id, Hooks hooks,
                              std::shared_ptr<const snapshot::Snapshot> snapshot,
                              const common::Clock* clock)
     : hooks_(std::move(hooks)),
+      id_(id),
       loop_(clock),
       random_(std::random_device{}() ^ (uint64_t{id} << 32)),
       log_flush_timer_(loop_, [this] { flushAccessLog(); }),
@@ -35,6 +38,10 @@ WorkerContext::WorkerContext(uint32_t id, Hooks hooks,
 }
 
 WorkerContext::~WorkerContext() = default;
+
+uint32_t WorkerContext::shareOf(uint32_t total) const {
+  return workerShare(total, hooks_.workers, id_);
+}
 
 void WorkerContext::applySnapshot(std::shared_ptr<const snapshot::Snapshot> snapshot) {
   auto view = std::make_shared<WorkerView>();
@@ -57,11 +64,22 @@ void WorkerContext::applySnapshot(std::shared_ptr<const snapshot::Snapshot> snap
         local->tls_sessions.clear();
         local->tls_context = wc.config->tls;
       }
+      // Limits may change on reload: every view sets this worker's share again.
+      const config::ClusterLimits& limits = wc.config->config.limits;
+      uint32_t max_active = UINT32_MAX;
+      if (limits.max_requests_per_host) max_active = shareOf(limits.max_requests_per_host);
+      local->max_connections = UINT32_MAX;
+      if (limits.max_connections_per_host) {
+        local->max_connections = shareOf(limits.max_connections_per_host);
+        max_active = std::min(max_active, local->max_connections);  // a request holds one
+      }
+      local->load.max_active = max_active;
       hosts[host.get()] = local;
       wc.hosts.push_back({host.get(), &local->load});
       wc.locals.push_back(std::move(local));
     }
     wc.balancer = upstream::makeLoadBalancer(wc.config->config.balancer, wc.hosts, random_);
+    wc.max_queued = shareOf(wc.config->config.limits.max_queued);
   }
   // Hosts that left: their idle connections close now; requests still using them keep
   // the WorkerHost alive through their pinned view.

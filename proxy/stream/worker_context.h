@@ -33,6 +33,7 @@ class AccessLogWriter;
 namespace lb::stream {
 
 class ClientConnection;
+class Exchange;
 class H2Stream;
 struct Http1Request;
 template <class T>
@@ -45,7 +46,9 @@ struct WorkerHost {
   WorkerHost(common::EventLoop& loop, common::DeadlineQueue& deadlines,
              std::shared_ptr<upstream::HostState> host, const config::ClusterConfig& cluster);
   std::shared_ptr<upstream::HostState> state;
-  upstream::HostLoad load;
+  upstream::HostLoad load;  // with this worker's share of max_requests_per_host
+  // This worker's share of max_connections_per_host (UINT32_MAX: no limit).
+  uint32_t max_connections = UINT32_MAX;
   // TLS to the host: the context its pooled connections were made with, and the session to
   // resume (before `pool`, so pooled connections go first).
   std::shared_ptr<const tls::ClientContext> tls_context;
@@ -65,6 +68,12 @@ struct WorkerCluster {
   // Policy retries in flight from this worker in this view (the retry budget's count; a
   // reload starts a new count while the old view's retries finish).
   uint32_t active_retries = 0;
+  // Requests waiting for a host with room (limits.max_queued, this worker's share), oldest
+  // first; an intrusive list through the exchanges (Exchange::QueueLink).
+  uint32_t max_queued = 0;
+  uint32_t queued = 0;
+  Exchange* queue_head = nullptr;
+  Exchange* queue_tail = nullptr;
 };
 
 // Everything a request needs from one configuration generation. A session pins the view for
@@ -85,12 +94,17 @@ class WorkerContext {
     log::AccessLogWriter* access_log = nullptr;  // null: no access log
     // Called on the worker thread; must only post to another loop.
     std::function<void(std::shared_ptr<upstream::HostState>, OutlierKind)> on_outlier;
+    // How many workers split the clusters' limits (this one takes the share of its id).
+    uint32_t workers = 1;
   };
 
   // `clock` (not owned; null: the steady clock) is the loop's: tests run a worker's requests
   // on a common::ManualClock.
   WorkerContext(uint32_t id, Hooks hooks, std::shared_ptr<const snapshot::Snapshot> snapshot,
                 const common::Clock* clock = nullptr);
+  // This worker's share of a limit meant for the whole proxy: the total split evenly, the
+  // first (total mod workers) workers one more. Sums to `total` over the workers.
+  uint32_t shareOf(uint32_t total) const;
   ~WorkerContext();
   WorkerContext(const WorkerContext&) = delete;
   WorkerContext& operator=(const WorkerContext&) = delete;
@@ -150,6 +164,7 @@ class WorkerContext {
   void unlinkSession(ClientConnection* session);
 
   Hooks hooks_;
+  uint32_t id_;
   common::EventLoop loop_;
   upstream::Random random_;
   std::shared_ptr<WorkerView> view_;

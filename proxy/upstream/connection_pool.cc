@@ -55,6 +55,12 @@ std::unique_ptr<UpstreamConnection> ConnectionPool::take(std::string_view proxy_
   return conn;
 }
 
+void ConnectionPool::closeOldest() {
+  if (idle_.empty()) return;
+  idle_.front()->idle_timer_.cancel();
+  idle_.erase(idle_.begin());  // the destructor closes it
+}
+
 void ConnectionPool::release(std::unique_ptr<UpstreamConnection> conn) {
   if (idle_.size() >= max_idle_) return;  // closes it
   conn->setHandler(nullptr);

@@ -84,6 +84,8 @@ class ConnectionPool {
   void release(std::unique_ptr<UpstreamConnection> conn);
   size_t idleCount() const { return idle_.size(); }
   void closeAll();
+  // Closes the idle connection unused the longest (a connection limit needs its place).
+  void closeOldest();
 
  private:
   friend class UpstreamConnection;

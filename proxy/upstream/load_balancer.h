@@ -17,6 +17,10 @@ namespace lb::upstream {
 // snapshot switches, so in-flight requests are counted on the right host.
 struct HostLoad {
   uint32_t active_requests = 0;  // on this worker only
+  // This worker's share of the cluster's per-host limit (UINT32_MAX: none); a host at it is
+  // skipped like one out of rotation.
+  uint32_t max_active = UINT32_MAX;
+  bool hasRoom() const { return active_requests < max_active; }
 };
 
 // The worker's view of one host: shared state plus worker-local load.
@@ -67,7 +71,7 @@ uint64_t hashKey(std::string_view key);
 
 // Helpers shared by the balancers.
 inline bool candidate(const std::vector<LbHost>& hosts, uint32_t i, const PickContext& ctx) {
-  return hosts[i].state->usable() && !ctx.wasTried(i);
+  return hosts[i].state->usable() && !ctx.wasTried(i) && hosts[i].load->hasRoom();
 }
 inline uint32_t weightOf(const LbHost& h, const PickContext& ctx) {
   return h.state->effectiveWeight(ctx.now_ms);

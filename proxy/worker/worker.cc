@@ -113,6 +113,9 @@ void Worker::collect(uint32_t window_s, std::function<void(WorkerReport)> done) 
       h.active_requests = local->load.active_requests;
       h.idle_connections = static_cast<uint32_t>(local->pool.idleCount());
     }
+    // The current view's queues (an old view's waiting requests finish or time out there).
+    for (const auto& c : ctx_.view()->clusters)
+      if (c.queued) report.cluster_queued[c.config->config.name] += c.queued;
     report.listeners = ctx_.allListenerCounters();
     report.downstream_connections = ctx_.openCount();
     done(std::move(report));

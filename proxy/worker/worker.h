@@ -35,6 +35,7 @@ struct WorkerReport {
   std::map<std::string, stats::Report> routes;               // by route name
   std::map<const upstream::HostState*, Host> hosts;          // by shared host state
   std::map<std::string, stats::ListenerCounters> listeners;  // by listener name
+  std::map<std::string, uint32_t> cluster_queued;  // requests waiting for room, by cluster
   uint64_t downstream_connections = 0;
 };
 

@@ -209,6 +209,36 @@ TEST(ConfigLoader, RetryPolicyAndBudget) {
                     "t.yaml:17:30: clusters[0].retry_budget.percent: must be between 0 and 100");
 }
 
+TEST(ConfigLoader, ClusterLimits) {
+  std::string yaml = kValid;
+  const std::string cl = "    hash_on: { cookie: session }\n";
+  yaml.replace(yaml.find(cl), cl.size(),
+               cl + "    limits: { max_requests_per_host: 200, max_connections_per_host: 250, "
+                    "max_queued: 1000, queue_timeout: 2s }\n");
+  LoadResult r = loadProxyConfigString(yaml, "t.yaml");
+  ASSERT_TRUE(r.ok()) << r.errors[0].toString();
+  const ClusterLimits& l = r.config.clusters[0].limits;
+  EXPECT_EQ(l.max_requests_per_host, 200u);
+  EXPECT_EQ(l.max_connections_per_host, 250u);
+  EXPECT_EQ(l.max_queued, 1000u);
+  EXPECT_EQ(l.queue_timeout, Duration(2000));
+  const ClusterLimits none = loadProxyConfigString(kValid, "t.yaml").config.clusters[0].limits;
+  EXPECT_FALSE(none.any());
+  EXPECT_EQ(none.max_queued, 0u);
+  EXPECT_EQ(none.queue_timeout, Duration(1000));
+
+  expectSingleError(cl, cl + "    limits: { max_queued: 10 }\n",
+                    "t.yaml:17:27: clusters[0].limits.max_queued: a queue needs a limit to wait "
+                    "for: set max_requests_per_host or max_connections_per_host");
+  expectSingleError(cl, cl + "    limits: { max_requests_per_host: 2000000 }\n",
+                    "t.yaml:17:38: clusters[0].limits.max_requests_per_host: must be between 0 "
+                    "and 1000000");
+  expectSingleError(cl, cl + "    limits: { max_request_per_host: 5 }\n",
+                    "t.yaml:17:15: clusters[0].limits.max_request_per_host: unknown field "
+                    "\"max_request_per_host\" (expected one of: max_requests_per_host, "
+                    "max_connections_per_host, max_queued, queue_timeout)");
+}
+
 TEST(ConfigLoader, NumbersAndSizes) {
   expectSingleError("workers: 2", "workers: two", "t.yaml:1:10: workers: invalid number \"two\"");
   expectSingleError("workers: 2", "workers: 1000",

@@ -1,7 +1,13 @@
-// The retry policy's pure decisions: which statuses, which methods, and the budget's room.
+// The retry policy's pure decisions (which statuses, which methods, the budget's room), and
+// how a cluster limit is split over the workers.
 #include "proxy/stream/retry_policy.h"
 
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "proxy/stream/worker_share.h"
 
 namespace lb::stream {
 namespace {
@@ -47,6 +53,26 @@ TEST(RetryPolicy, BudgetIsAShareOfActiveRequestsWithAFloor) {
   EXPECT_FALSE(budgetAllows(b, 1000, 0));  // closed
   b.percent = 100;
   EXPECT_TRUE(budgetAllows(b, 4000000000u, 3999999999u));  // no overflow
+}
+
+TEST(WorkerShare, SharesAddUpToTheTotal) {
+  for (uint32_t workers : {1u, 2u, 3u, 8u}) {
+    for (uint32_t total : {8u, 9u, 10u, 200u, 1001u}) {
+      uint32_t sum = 0, lo = UINT32_MAX, hi = 0;
+      for (uint32_t id = 0; id < workers; ++id) {
+        const uint32_t share = workerShare(total, workers, id);
+        sum += share;
+        lo = std::min(lo, share);
+        hi = std::max(hi, share);
+      }
+      EXPECT_EQ(sum, total) << total << " over " << workers;
+      EXPECT_LE(hi - lo, 1u) << total << " over " << workers;
+    }
+  }
+  // Fewer than one per worker: each still gets one; none means none.
+  EXPECT_EQ(workerShare(1, 4, 3), 1u);
+  EXPECT_EQ(workerShare(0, 4, 0), 0u);
+  EXPECT_EQ(workerShare(5, 0, 0), 5u);  // 0 workers reads as one
 }
 
 }  // namespace
