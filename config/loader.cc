@@ -1,6 +1,7 @@
 #include "config/loader.h"
 
 #include <cctype>
+#include <cstring>
 #include <sstream>
 #include <string_view>
 
@@ -119,6 +120,16 @@ void readOutlier(Reader& r, const YAML::Node& node, const std::string& path, Out
   if (o->max_ejection_time < o->base_ejection_time)
     r.error(node["max_ejection_time"] ? node["max_ejection_time"] : node,
             Reader::join(path, "max_ejection_time"), "must not be shorter than base_ejection_time");
+}
+
+// RFC 9110 5.1: a token.
+bool validHeaderName(const std::string& name) {
+  if (name.empty()) return false;
+  for (unsigned char c : name) {
+    const bool tchar = std::isalnum(c) || std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
+    if (!tchar || c == 0) return false;
+  }
+  return true;
 }
 
 bool validHostPattern(const std::string& host) {
@@ -378,11 +389,73 @@ void readRetry(Reader& r, const YAML::Node& node, const std::string& path, Retry
             "statuses");
 }
 
+// "100/s", "600/m", "1000/h".
+bool parseRate(const std::string& text, uint32_t* requests, Duration* period) {
+  const size_t slash = text.find('/');
+  if (slash == std::string::npos || slash == 0) return false;
+  uint64_t n = 0;
+  for (size_t i = 0; i < slash; ++i) {
+    if (text[i] < '0' || text[i] > '9') return false;
+    n = n * 10 + static_cast<uint64_t>(text[i] - '0');
+    if (n > 1000000000) return false;
+  }
+  const std::string unit = text.substr(slash + 1);
+  if (unit == "s")
+    *period = Duration(1000);
+  else if (unit == "m")
+    *period = Duration(60 * 1000);
+  else if (unit == "h")
+    *period = Duration(3600 * 1000);
+  else
+    return false;
+  if (n == 0) return false;
+  *requests = static_cast<uint32_t>(n);
+  return true;
+}
+
+void readRateLimit(Reader& r, const YAML::Node& node, const std::string& path,
+                   RateLimitConfig* rl) {
+  if (!r.expectMap(node, path, {"rate", "burst", "key", "dry_run", "max_keys"})) return;
+  rl->enabled = true;
+  std::string rate;
+  r.string(node, "rate", path, &rate, true);
+  if (!rate.empty() && !parseRate(rate, &rl->requests, &rl->period))
+    r.error(node["rate"], Reader::join(path, "rate"),
+            "invalid rate " + quoted(rate) + " (requests per s, m or h, e.g. 100/s or 600/m)");
+  r.number(node, "burst", path, &rl->burst, 1, 1000000000);
+  r.number(node, "max_keys", path, &rl->max_keys, 1, 16 * 1024 * 1024);
+  r.boolean(node, "dry_run", path, &rl->dry_run);
+  if (YAML::Node key = node["key"]) {
+    const std::string kpath = Reader::join(path, "key");
+    if (key.IsMap()) {
+      if (r.expectMap(key, kpath, {"header"})) {
+        r.string(key, "header", kpath, &rl->header, true);
+        rl->key = RateLimitConfig::Key::kHeader;
+        if (!rl->header.empty() && !validHeaderName(rl->header))
+          r.error(key["header"], Reader::join(kpath, "header"),
+                  "invalid header name " + quoted(rl->header));
+      }
+    } else {
+      std::string name;
+      if (r.scalar(key, kpath, &name)) {
+        if (name == "client_address")
+          rl->key = RateLimitConfig::Key::kClientAddress;
+        else if (name == "route")
+          rl->key = RateLimitConfig::Key::kRoute;
+        else
+          r.error(key, kpath,
+                  "unknown key " + quoted(name) +
+                      " (expected client_address, route, or { header: Name })");
+      }
+    }
+  }
+}
+
 void readRoute(Reader& r, const YAML::Node& node, const std::string& path, RouteConfig* route) {
   route->mark = markOf(node);
   if (!r.expectMap(node, path,
                    {"name", "match", "cluster", "timeout", "slo", "upgrades", "tunnel_idle_timeout",
-                    "retry"}))
+                    "retry", "rate_limit"}))
     return;
   r.string(node, "name", path, &route->name, false);
   if (YAML::Node slo = node["slo"]) {
@@ -414,6 +487,8 @@ void readRoute(Reader& r, const YAML::Node& node, const std::string& path, Route
   readUpgrades(r, node, path, route);
   if (YAML::Node retry = node["retry"])
     readRetry(r, retry, Reader::join(path, "retry"), &route->retry);
+  if (YAML::Node rl = node["rate_limit"])
+    readRateLimit(r, rl, Reader::join(path, "rate_limit"), &route->rate_limit);
 }
 
 void readAdmin(Reader& r, const YAML::Node& node, AdminConfig* a) {

@@ -150,6 +150,22 @@ struct RetryConfig {
   }
 };
 
+// A route's rate limit (docs/rate-limits.md): a token bucket per key, shared by every worker.
+// `requests` per `period` sustained, `burst` at once; beyond it 429 (or, in dry run, counted
+// only).
+struct RateLimitConfig {
+  enum class Key : uint8_t { kClientAddress, kHeader, kRoute };
+  bool enabled = false;
+  uint32_t requests = 0;  // sustained rate: this many per period
+  Duration period{1000};  // "100/s", "600/m", "1000/h"
+  uint32_t burst = 0;     // bucket size; 0 = one period's requests
+  Key key = Key::kClientAddress;
+  std::string header;          // kHeader: its name (requests without it count by client address)
+  bool dry_run = false;        // count what would be limited; forward everything
+  uint32_t max_keys = 100000;  // keys tracked at once (memory: 16 bytes each, rounded up)
+  bool operator==(const RateLimitConfig&) const = default;
+};
+
 struct RouteConfig {
   std::string name;  // stats and metrics label; default "<listener>:<host><path_prefix>"
   RouteMatch match;
@@ -160,6 +176,7 @@ struct RouteConfig {
   std::vector<std::string> upgrades{"websocket"};
   Duration tunnel_idle_timeout{3600000};  // an upgraded connection with no bytes either way
   RetryConfig retry;
+  RateLimitConfig rate_limit;
   SloConfig slo;
   Mark mark;
   Mark cluster_mark;

@@ -144,6 +144,8 @@ json windowJson(const stats::Report& r, uint32_t window_s) {
               {"upstream_errors", errors},
               {"retries", r.window.retries},
               {"retries_refused", r.window.retries_refused},
+              {"rate_limited", r.window.rate_limited},
+              {"rate_limited_dry_run", r.window.rate_limited_dry_run},
               {"latency_ms",
                {{"mean", mean},
                 {"p50", h.quantile(0.50) / 1000.0},

@@ -150,6 +150,9 @@ std::string renderPrometheus(const control::MetricsInput& in) {
       counter("lbproxy_route_upstream_errors_total", "Upstream errors per route, by reason");
   auto& route_retries =
       counter("lbproxy_route_retries_total", "Retries to another host, per route");
+  auto& route_rate_limited = counter(
+      "lbproxy_route_rate_limited_total",
+      "Requests over the route's rate limit, by mode (enforced: answered 429; dry_run: counted)");
   auto& route_retries_refused =
       counter("lbproxy_route_retries_refused_total",
               "Retries the route's policy wanted that the cluster's retry budget refused");
@@ -179,6 +182,12 @@ std::string renderPrometheus(const control::MetricsInput& in) {
         route_errors.Add({{"route", route.name}, {"reason", upstreamReasonName(i)}})
             .Increment(static_cast<double>(t.counters.upstream_errors[i]));
       route_retries.Add({{"route", route.name}}).Increment(static_cast<double>(t.counters.retries));
+      if (route.rate_limit.enabled) {
+        route_rate_limited.Add({{"route", route.name}, {"mode", "enforced"}})
+            .Increment(static_cast<double>(t.counters.rate_limited));
+        route_rate_limited.Add({{"route", route.name}, {"mode", "dry_run"}})
+            .Increment(static_cast<double>(t.counters.rate_limited_dry_run));
+      }
       route_retries_refused.Add({{"route", route.name}})
           .Increment(static_cast<double>(t.counters.retries_refused));
       addTunnels(t.tunnels, base, route_tunnels, route_tunnels_total, route_tunnel_bytes);

@@ -183,7 +183,7 @@ bool Controller::publish(const config::ProxyConfig& file, std::function<void()> 
   auto change = listeners_.prepare(wanted, workers_.size(), error);
   if (!change) return false;
   auto snap = snapshot::buildSnapshot(effective, snapshot_version_ + 1, registry_, error,
-                                      reread_certificates ? nullptr : snapshot_.get());
+                                      snapshot_.get(), reread_certificates);
   if (!snap) return false;  // the change closes the sockets it opened
   for (const auto& [name, b] : change->added())
     std::fprintf(stderr, "lbproxy: listener %s added on %s (port %u)\n", name.c_str(),

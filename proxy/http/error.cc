@@ -20,6 +20,8 @@ int statusFor(ErrorCode code) {
       return 404;
     case ErrorCode::kNotImplemented:
       return 501;
+    case ErrorCode::kRateLimited:
+      return 429;
     case ErrorCode::kNoHealthyHost:
       return 503;
     case ErrorCode::kConnectFailed:
@@ -58,6 +60,8 @@ const char* labelFor(ErrorCode code) {
       return "no_route";
     case ErrorCode::kNotImplemented:
       return "not_implemented";
+    case ErrorCode::kRateLimited:
+      return "rate_limited";
     case ErrorCode::kNoHealthyHost:
       return "no_healthy_host";
     case ErrorCode::kConnectFailed:
@@ -118,6 +122,8 @@ const char* reasonPhrase(int status) {
       return "Content Too Large";
     case 414:
       return "URI Too Long";
+    case 429:
+      return "Too Many Requests";
     case 431:
       return "Request Header Fields Too Large";
     case 500:

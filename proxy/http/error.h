@@ -16,6 +16,7 @@ enum class ErrorCode : uint8_t {
   kHeadersTooLarge,  // 431
   kNoRoute,          // 404: no route matches host and path
   kNotImplemented,   // 501: a transfer coding the proxy does not decode (RFC 9112 6.1)
+  kRateLimited,      // 429: the route's rate limit for this client (or key) is used up
   // Upstream faults.
   kNoHealthyHost,    // 503: no usable host left to try
   kConnectFailed,    // 502: refused, unreachable, connect timeout

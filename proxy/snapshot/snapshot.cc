@@ -6,10 +6,31 @@
 #include <cstring>
 
 #include "config/values.h"
+#include "proxy/ratelimit/rate_limiter.h"
 #include "proxy/tls/client_context.h"
 #include "proxy/tls/server_context.h"
 
 namespace lb::snapshot {
+
+namespace {
+
+// The previous snapshot's table when the route kept its name and limit (a reload or a
+// runtime change must not hand every client a fresh burst), else a new one.
+std::shared_ptr<ratelimit::RateLimiter> rateLimiterFor(const config::RouteConfig& r,
+                                                       const Snapshot* previous) {
+  if (previous)
+    for (const auto& l : previous->listeners)
+      for (const auto& old : l.routes.entries())
+        if (old.name == r.name && old.rate_limit == r.rate_limit && old.rate_limiter)
+          return old.rate_limiter;
+  const config::RateLimitConfig& rl = r.rate_limit;
+  const uint32_t burst = rl.burst ? rl.burst : rl.requests;
+  const uint32_t keys = rl.key == config::RateLimitConfig::Key::kRoute ? 1 : rl.max_keys;
+  return std::make_shared<ratelimit::RateLimiter>(
+      rl.requests, static_cast<uint64_t>(rl.period.count()), burst, keys);
+}
+
+}  // namespace
 
 std::shared_ptr<upstream::HostState> HostRegistry::get(const config::ClusterConfig& cluster,
                                                        const config::HostConfig& h) {
@@ -80,7 +101,7 @@ static bool sameTls(const ListenerSnapshot& old, const config::ListenerConfig& l
 
 std::shared_ptr<const Snapshot> buildSnapshot(const config::ProxyConfig& cfg, uint64_t version,
                                               HostRegistry& registry, std::string* error,
-                                              const Snapshot* previous) {
+                                              const Snapshot* previous, bool reread_tls) {
   auto snap = std::make_shared<Snapshot>();
   snap->version = version;
   snap->metrics_enabled = cfg.metrics.enabled;
@@ -96,7 +117,7 @@ std::shared_ptr<const Snapshot> buildSnapshot(const config::ProxyConfig& cfg, ui
       }
       cs.hosts.push_back(std::move(state));
     }
-    if (c.tls.enabled && previous) {
+    if (c.tls.enabled && previous && !reread_tls) {
       for (const auto& old : previous->clusters)
         if (old.config.name == c.name && old.tls && old.tls->sameAs(c.tls)) cs.tls = old.tls;
     }
@@ -123,7 +144,7 @@ std::shared_ptr<const Snapshot> buildSnapshot(const config::ProxyConfig& cfg, ui
     ls.max_body_bytes = l.max_body_bytes;
     ls.http2 = l.http2;
     ls.tls_config = l.tls;
-    if (l.tls.enabled && previous) {
+    if (l.tls.enabled && previous && !reread_tls) {
       for (const auto& old : previous->listeners)
         if (old.name == l.name && sameTls(old, l)) ls.tls = old.tls;
     }
@@ -145,6 +166,8 @@ std::shared_ptr<const Snapshot> buildSnapshot(const config::ProxyConfig& cfg, ui
       e.upgrades = r.upgrades;
       e.tunnel_idle_timeout = r.tunnel_idle_timeout;
       e.retry = r.retry;
+      e.rate_limit = r.rate_limit;
+      if (r.rate_limit.enabled) e.rate_limiter = rateLimiterFor(r, previous);
       e.name = r.name;
       e.stats_index = static_cast<uint32_t>(snap->routes.size());
       snap->routes.push_back(r.name);

@@ -68,11 +68,14 @@ class HostRegistry {
 };
 
 // Returns nullptr and sets *error when a host address cannot be resolved to a socket address,
-// a TLS listener's certificates or a cluster's TLS files cannot be loaded. With `previous`, a
-// listener whose TLS settings are unchanged keeps its TLS context instead of reading the files
-// again, and so does a cluster whose TLS settings and files are unchanged.
+// a TLS listener's certificates or a cluster's TLS files cannot be loaded. With `previous`,
+// routes whose rate limit is unchanged keep their tables (their buckets), and, unless
+// `reread_tls` (a reload), a listener whose TLS settings are unchanged keeps its TLS context
+// instead of reading the files again, and so does a cluster whose TLS settings and files are
+// unchanged.
 std::shared_ptr<const Snapshot> buildSnapshot(const config::ProxyConfig& cfg, uint64_t version,
                                               HostRegistry& registry, std::string* error,
-                                              const Snapshot* previous = nullptr);
+                                              const Snapshot* previous = nullptr,
+                                              bool reread_tls = false);
 
 }  // namespace lb::snapshot

@@ -96,6 +96,8 @@ void Counters::merge(const Counters& other) {
   for (size_t i = 0; i < kUpstreamReasons; ++i) upstream_errors[i] += other.upstream_errors[i];
   retries += other.retries;
   retries_refused += other.retries_refused;
+  rate_limited += other.rate_limited;
+  rate_limited_dry_run += other.rate_limited_dry_run;
   latency_sum_seconds += other.latency_sum_seconds;
 }
 
@@ -158,6 +160,12 @@ void TrafficStats::recordUpstreamError(int64_t now_s, int reason) {
 void TrafficStats::recordRetryRefused(int64_t now_s) {
   ++totals_.counters.retries_refused;
   ++bucket(now_s).counters.retries_refused;
+}
+
+void TrafficStats::recordRateLimited(int64_t now_s, bool dry_run) {
+  uint64_t Counters::*field = dry_run ? &Counters::rate_limited_dry_run : &Counters::rate_limited;
+  ++(totals_.counters.*field);
+  ++(bucket(now_s).counters.*field);
 }
 
 void TrafficStats::tunnelOpened() {

@@ -52,7 +52,9 @@ struct Counters {
   std::array<uint64_t, kStatusClasses> responses{};
   std::array<uint64_t, kUpstreamReasons> upstream_errors{};
   uint64_t retries = 0;
-  uint64_t retries_refused = 0;  // retries the policy wanted and the cluster's budget refused
+  uint64_t retries_refused = 0;       // retries the policy wanted and the cluster's budget refused
+  uint64_t rate_limited = 0;          // answered 429 by the route's rate limit
+  uint64_t rate_limited_dry_run = 0;  // over the limit, forwarded (the limit in dry run)
   double latency_sum_seconds = 0;
 
   void merge(const Counters& other);
@@ -97,6 +99,8 @@ class TrafficStats {
   void recordUpstreamError(int64_t now_s, int reason);
   // A retry the route's policy wanted that the cluster's retry budget did not allow.
   void recordRetryRefused(int64_t now_s);
+  // A request over the route's rate limit: refused with 429, or (dry run) only counted.
+  void recordRateLimited(int64_t now_s, bool dry_run);
   // A backend switched protocols (101); later the tunnel closed after moving these bytes.
   void tunnelOpened();
   void tunnelClosed(uint64_t bytes_up, uint64_t bytes_down);

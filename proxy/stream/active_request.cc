@@ -2,11 +2,13 @@
 
 #include "proxy/http/error_response.h"
 #include "proxy/http/upgrade.h"
+#include "proxy/ratelimit/rate_limiter.h"
 #include "proxy/router/route_table.h"
 #include "proxy/snapshot/snapshot.h"
 #include "proxy/stream/request_id.h"
 #include "proxy/stream/request_record.h"
 #include "proxy/stream/worker_context.h"
+#include "proxy/upstream/load_balancer.h"
 
 namespace lb::stream {
 
@@ -54,6 +56,7 @@ void ActiveRequest::start(WorkerView& view, const snapshot::ListenerSnapshot& li
     fail(http::clientError(ErrorCode::kNoRoute, "no route for this host and path"));
     return;
   }
+  if (s_.route->rate_limiter && !withinRateLimit(client)) return;
   s_.cluster = &s_.view->clusters[s_.route->cluster_index];
   http::ForwardContext fwd;
   fwd.client_ip = client.ip();
@@ -73,6 +76,55 @@ void ActiveRequest::start(WorkerView& view, const snapshot::ListenerSnapshot& li
                                          ? s_.view->route_stats[s_.route->stats_index].get()
                                          : nullptr;
   exchange_.start(req, fwd, *s_.route, *s_.cluster, route_stats);
+}
+
+bool ActiveRequest::withinRateLimit(const ClientAddresses& client) {
+  using Key = config::RateLimitConfig::Key;
+  const config::RateLimitConfig& rl = s_.route->rate_limit;
+  // Header values and addresses hash apart, so that no header value can spend an address's
+  // tokens; a request without the header counts by its address.
+  constexpr uint64_t kHeaderSeed = 0x9e3779b97f4a7c15ULL;
+  uint64_t key = 0;
+  const std::string* value = rl.key == Key::kHeader ? s_.head->find(rl.header) : nullptr;
+  if (value)
+    key = upstream::hashKey(*value) ^ kHeaderSeed;
+  else if (rl.key != Key::kRoute)
+    key = upstream::hashKey(client.ip());
+  const auto now = worker_.loop().now().time_since_epoch();
+  const ratelimit::Decision d = s_.route->rate_limiter->take(
+      key,
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now).count()));
+  if (d.allowed) return true;
+  if (s_.view->snapshot->metrics_enabled)
+    s_.view->route_stats[s_.route->stats_index]->recordRateLimited(
+        std::chrono::duration_cast<std::chrono::seconds>(now).count(), rl.dry_run);
+  if (rl.dry_run) return true;
+  s_.limit_retry_after_ms = d.retry_after_ms;
+  s_.limit_full_after_ms = d.full_after_ms;
+  fail(http::clientError(ErrorCode::kRateLimited, "rate limit exceeded"));
+  return false;
+}
+
+void ActiveRequest::addRateLimitHeaders(http::ResponseHead* head) const {
+  // draft-ietf-httpapi-ratelimit-headers: the policy (quota q per window w seconds, here the
+  // bucket: its size and the time it takes to fill) and what is left of it (r, and t seconds
+  // until it is whole again). The policy's name is the route's, as a structured-field string.
+  const config::RateLimitConfig& rl = s_.route->rate_limit;
+  const uint32_t burst = rl.burst ? rl.burst : rl.requests;
+  const uint64_t window_ms =
+      uint64_t{burst} * static_cast<uint64_t>(rl.period.count()) / rl.requests;
+  auto seconds = [](uint64_t ms) { return std::to_string(ms == 0 ? 1 : (ms + 999) / 1000); };
+  std::string name = "\"";
+  for (char c : s_.route->name) {
+    if (c < 0x20 || c > 0x7e) continue;
+    if (c == '"' || c == '\\') name.push_back('\\');
+    name.push_back(c);
+  }
+  name.push_back('"');
+  head->headers.push_back({"Retry-After", seconds(s_.limit_retry_after_ms)});
+  head->headers.push_back(
+      {"RateLimit-Policy", name + ";q=" + std::to_string(burst) + ";w=" + seconds(window_ms)});
+  head->headers.push_back({"RateLimit", name + ";r=0;t=" + seconds(s_.limit_full_after_ms)});
 }
 
 void ActiveRequest::onRequestBodyWanted() { s_.down->onBodyWanted(); }
@@ -121,11 +173,13 @@ void ActiveRequest::answerWithError(const http::Error& error) {
   s_.status = http::statusFor(error.code);
   chooseId();
   // One error response for every protocol.
-  const http::ErrorResponse error_response =
+  http::ErrorResponse error_response =
       http::makeErrorResponse(s_.status, error.detail, request_id_);
-  // A client's fault (but a request no route serves) leaves nothing to keep the connection for.
-  const bool closes =
-      error.source == http::ErrorSource::kDownstream && error.code != ErrorCode::kNoRoute;
+  if (error.code == ErrorCode::kRateLimited) addRateLimitHeaders(&error_response.head);
+  // A client's fault (but a request no route serves, or one over its rate limit) leaves
+  // nothing to keep the connection for.
+  const bool closes = error.source == http::ErrorSource::kDownstream &&
+                      error.code != ErrorCode::kNoRoute && error.code != ErrorCode::kRateLimited;
   if (s_.down->encodeHead(error_response.head, request_id_, closes)) {
     // Cannot happen for a head we made (a length-framed body); cut rather than loop.
     s_.ended = true;

@@ -149,6 +149,10 @@ class ActiveRequest final : private ExchangeClient {
 
   void chooseId();
   void answerWithError(const http::Error& error);
+  // The route's rate limit (docs/rate-limits.md): false when the request was answered 429.
+  bool withinRateLimit(const ClientAddresses& client);
+  // Retry-After, RateLimit-Policy and RateLimit on a 429 of the route's limit.
+  void addRateLimitHeaders(http::ResponseHead* head) const;
   // Records the request and tells the connection it is over.
   void end();
   void record();
@@ -168,6 +172,8 @@ class ActiveRequest final : private ExchangeClient {
     bool ended = false;
     uint64_t bytes_in = 0;
     uint64_t bytes_out = 0;
+    uint64_t limit_retry_after_ms = 0;  // a 429 of the rate limit: until a request may pass
+    uint64_t limit_full_after_ms = 0;   // ...and until the key's bucket is full again
     std::chrono::steady_clock::time_point started_at;
     std::chrono::steady_clock::time_point tunnel_at;  // when the 101 went to the client
   };

@@ -209,6 +209,46 @@ TEST(ConfigLoader, RetryPolicyAndBudget) {
                     "t.yaml:17:30: clusters[0].retry_budget.percent: must be between 0 and 100");
 }
 
+TEST(ConfigLoader, RateLimits) {
+  std::string yaml = kValid;
+  const std::string at = "        timeout: 3s\n";
+  yaml.replace(yaml.find(at), at.size(),
+               at + "        rate_limit: { rate: 600/m, burst: 20, key: { header: X-Api-Key }, "
+                    "dry_run: true, max_keys: 5000 }\n");
+  LoadResult r = loadProxyConfigString(yaml, "t.yaml");
+  ASSERT_TRUE(r.ok()) << r.errors[0].toString();
+  const RateLimitConfig& rl = r.config.listeners[0].routes[0].rate_limit;
+  EXPECT_TRUE(rl.enabled);
+  EXPECT_EQ(rl.requests, 600u);
+  EXPECT_EQ(rl.period, Duration(60000));
+  EXPECT_EQ(rl.burst, 20u);
+  EXPECT_EQ(rl.key, RateLimitConfig::Key::kHeader);
+  EXPECT_EQ(rl.header, "X-Api-Key");
+  EXPECT_TRUE(rl.dry_run);
+  EXPECT_EQ(rl.max_keys, 5000u);
+  EXPECT_FALSE(r.config.listeners[0].routes[1].rate_limit.enabled);
+  std::string by_route = kValid;
+  by_route.replace(by_route.find(at), at.size(),
+                   at + "        rate_limit: { rate: 5/h, key: route }\n");
+  LoadResult r2 = loadProxyConfigString(by_route, "t.yaml");
+  ASSERT_TRUE(r2.ok()) << r2.errors[0].toString();
+  EXPECT_EQ(r2.config.listeners[0].routes[0].rate_limit.key, RateLimitConfig::Key::kRoute);
+  EXPECT_EQ(r2.config.listeners[0].routes[0].rate_limit.period, Duration(3600000));
+
+  expectSingleError(at, at + "        rate_limit: { rate: 100 }\n",
+                    "t.yaml:12:29: listeners[0].routes[0].rate_limit.rate: invalid rate "
+                    "\"100\" (requests per s, m or h, e.g. 100/s or 600/m)");
+  expectSingleError(at, at + "        rate_limit: { burst: 3 }\n",
+                    "t.yaml:12:21: listeners[0].routes[0].rate_limit.rate: missing required "
+                    "field");
+  expectSingleError(at, at + "        rate_limit: { rate: 1/s, key: cookie }\n",
+                    "t.yaml:12:39: listeners[0].routes[0].rate_limit.key: unknown key "
+                    "\"cookie\" (expected client_address, route, or { header: Name })");
+  expectSingleError(at, at + "        rate_limit: { rate: 1/s, key: { header: \"X Key\" } }\n",
+                    "t.yaml:12:49: listeners[0].routes[0].rate_limit.key.header: invalid header "
+                    "name \"X Key\"");
+}
+
 TEST(ConfigLoader, ClusterLimits) {
   std::string yaml = kValid;
   const std::string cl = "    hash_on: { cookie: session }\n";
