@@ -3,12 +3,14 @@
 // Run: build/bench/micro/micro-bench  (release build; figures in bench/README.md).
 #include <benchmark/benchmark.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "proxy/http/http1_encoder.h"
 #include "proxy/http/http1_parser.h"
+#include "proxy/ratelimit/rate_limiter.h"
 #include "proxy/router/route_table.h"
 #include "proxy/stats/traffic_stats.h"
 #include "proxy/upstream/load_balancer.h"
@@ -120,6 +122,36 @@ void BM_RecordRequest(benchmark::State& state) {
   benchmark::DoNotOptimize(stats.totals());
 }
 BENCHMARK(BM_RecordRequest);
+
+// One rate-limit decision: the key's hash (an address text, as the request path does) and
+// the table's compare-and-swap. Arg: distinct keys cycling (1: a route-wide key; 65536: as
+// many clients as the table holds; 1M: ten times more, so slots are taken over). With
+// ->Threads(2) two threads share one table, as two workers do.
+void BM_RateLimitDecision(benchmark::State& state) {
+  // A fresh table per run, made by thread 0 before the loop (the loop's start waits for every
+  // thread); 1e9/s, so every request passes and each decision includes its compare-and-swap.
+  static std::unique_ptr<ratelimit::RateLimiter> limiter;
+  if (state.thread_index() == 0)
+    limiter = std::make_unique<ratelimit::RateLimiter>(1000000000, 1000, 1000, 65536);
+  const uint32_t keys = static_cast<uint32_t>(state.range(0));
+  std::vector<std::string> ips;
+  for (uint32_t i = 0; i < std::min<uint32_t>(keys, 4096); ++i)
+    ips.push_back("10." + std::to_string((i >> 8) & 255) + "." + std::to_string(i & 255) + ".7");
+  uint64_t now = 0, i = 0, allowed = 0;
+  for (auto _ : state) {
+    const std::string& ip = ips[i % ips.size()];
+    uint64_t key =
+        upstream::hashKey(ip) ^ (keys > ips.size() ? (i % keys) * 0x9e3779b97f4a7c15ULL : 0);
+    if ((i & 15) == 0)  // the worker loop's cached time, refreshed now and then
+      now = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+    allowed += limiter->take(key, now).allowed;
+    ++i;
+  }
+  state.counters["allowed"] =
+      benchmark::Counter(static_cast<double>(allowed), benchmark::Counter::kAvgIterations);
+}
+BENCHMARK(BM_RateLimitDecision)->Arg(1)->Arg(65536)->Arg(1000000);
+BENCHMARK(BM_RateLimitDecision)->Arg(1)->Arg(65536)->Threads(2);
 
 }  // namespace
 }  // namespace lb

@@ -6,10 +6,13 @@
 // count what was limited.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/support/admin_client.h"
@@ -139,6 +142,38 @@ TEST(RateLimit, OneLimitAcrossConnectionsOnBothWorkers) {
       << metrics.substr(0, 800);
   auto stats = admin.get("/v1/stats?window=60s").body;
   EXPECT_EQ(stats["routes"]["public:/"]["rate_limited"], 30) << stats.dump();
+}
+
+TEST(RateLimit, EightClientsOnTwoWorkersGetTheRateWithinAFewPercent) {
+  // 8 keep-alive clients send as fast as they can for about 1.5 s into one route-wide limit
+  // of 200/s (burst 20). What passes is the bucket plus the rate over the time they sent,
+  // whatever worker each connection is on. (The clock here measures the limiter against the
+  // time it was given, not the proxy's speed.)
+  TestBackend backend(answers("ok"));
+  auto proxy = limitedProxy(backend, "{ rate: 200/s, burst: 20, key: route }");
+  ASSERT_TRUE(proxy->ok()) << proxy->process().output();
+  std::atomic<int> passed{0}, limited{0}, other{0};
+  const auto start = std::chrono::steady_clock::now();
+  const auto stop_at = start + std::chrono::milliseconds(1500);
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 8; ++t)
+    clients.emplace_back([&] {
+      TestClient c(proxy->port());
+      for (int i = 0; i < 20000 && std::chrono::steady_clock::now() < stop_at; ++i) {
+        if (!c.send(get())) break;
+        auto r = c.read();
+        if (!r) break;
+        (r->status == 200 ? passed : r->status == 429 ? limited : other)++;
+      }
+    });
+  for (auto& t : clients) t.join();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double expected = 20 + 200 * seconds;
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_GT(limited.load(), passed.load());  // the clients did press against the limit
+  EXPECT_LE(passed.load(), expected * 1.03 + 1) << seconds << " s";
+  EXPECT_GE(passed.load(), expected * 0.95) << seconds << " s";
 }
 
 TEST(RateLimit, KeyedByAHeaderEachValueHasItsOwnBucket) {
