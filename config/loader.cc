@@ -1,5 +1,7 @@
 #include "config/loader.h"
 
+#include <re2/re2.h>
+
 #include <cctype>
 #include <cstring>
 #include <sstream>
@@ -389,6 +391,74 @@ void readRetry(Reader& r, const YAML::Node& node, const std::string& path, Retry
             "statuses");
 }
 
+// A list of conditions: [{ name: X-Canary, exact: "1" }, { name: debug, present: true }].
+void readValueMatches(Reader& r, const YAML::Node& node, const std::string& path, const char* what,
+                      std::vector<ValueMatch>* out) {
+  if (!node.IsSequence()) {
+    r.error(node, path,
+            std::string("expected a list of ") + what +
+                " conditions such as [{ name: X-Canary, exact: \"1\" }]");
+    return;
+  }
+  for (size_t i = 0; i < node.size(); ++i) {
+    const std::string ipath = Reader::index(path, i);
+    const YAML::Node& item = node[i];
+    if (!r.expectMap(item, ipath, {"name", "exact", "prefix", "regex", "present"})) continue;
+    ValueMatch m;
+    m.mark = markOf(item);
+    r.string(item, "name", ipath, &m.name, true);
+    if (std::string_view(what) == "header" && !m.name.empty() && !validHeaderName(m.name))
+      r.error(item["name"], Reader::join(ipath, "name"), "invalid header name " + quoted(m.name));
+    int kinds = 0;
+    for (const char* key : {"exact", "prefix", "regex"}) {
+      if (!item[key]) continue;
+      ++kinds;
+      r.string(item, key, ipath, &m.value, false);
+      m.kind = key[0] == 'e'   ? ValueMatch::Kind::kExact
+               : key[0] == 'p' ? ValueMatch::Kind::kPrefix
+                               : ValueMatch::Kind::kRegex;
+    }
+    if (item["present"]) {
+      ++kinds;
+      bool present = true;
+      r.boolean(item, "present", ipath, &present);
+      m.kind = present ? ValueMatch::Kind::kPresent : ValueMatch::Kind::kAbsent;
+    }
+    if (kinds != 1) {
+      r.error(item, ipath, "set exactly one of exact, prefix, regex or present");
+      continue;
+    }
+    if (m.kind == ValueMatch::Kind::kRegex) {
+      // RE2: linear time in the input whatever the pattern, so a hostile header cannot make
+      // a route lookup slow; checked here so that a bad pattern fails the load.
+      RE2 re(m.value, RE2::Quiet);
+      if (!re.ok())
+        r.error(item["regex"], Reader::join(ipath, "regex"),
+                "invalid regular expression " + quoted(m.value) + ": " + re.error());
+    }
+    out->push_back(std::move(m));
+  }
+}
+
+void readMethods(Reader& r, const YAML::Node& node, const std::string& path,
+                 std::vector<std::string>* out) {
+  if (!node.IsSequence()) {
+    r.error(node, path, "expected a list of methods such as [GET, HEAD]");
+    return;
+  }
+  for (size_t i = 0; i < node.size(); ++i) {
+    std::string method;
+    if (!r.scalar(node[i], Reader::index(path, i), &method)) continue;
+    bool token = !method.empty();
+    for (char c : method) token = token && c >= 'A' && c <= 'Z';
+    if (!token)
+      r.error(node[i], Reader::index(path, i),
+              "invalid method " + quoted(method) + " (upper-case, e.g. GET or POST)");
+    else
+      out->push_back(method);
+  }
+}
+
 // "100/s", "600/m", "1000/h".
 bool parseRate(const std::string& text, uint32_t* requests, Duration* period) {
   const size_t slash = text.find('/');
@@ -469,7 +539,16 @@ void readRoute(Reader& r, const YAML::Node& node, const std::string& path, Route
   }
   if (YAML::Node match = node["match"]) {
     std::string mpath = Reader::join(path, "match");
-    if (r.expectMap(match, mpath, {"host", "path_prefix"})) {
+    if (r.expectMap(match, mpath,
+                    {"host", "path_prefix", "methods", "headers", "cookies", "query"})) {
+      if (YAML::Node m = match["methods"])
+        readMethods(r, m, Reader::join(mpath, "methods"), &route->match.methods);
+      if (YAML::Node h = match["headers"])
+        readValueMatches(r, h, Reader::join(mpath, "headers"), "header", &route->match.headers);
+      if (YAML::Node c = match["cookies"])
+        readValueMatches(r, c, Reader::join(mpath, "cookies"), "cookie", &route->match.cookies);
+      if (YAML::Node q = match["query"])
+        readValueMatches(r, q, Reader::join(mpath, "query"), "query", &route->match.query);
       r.string(match, "host", mpath, &route->match.host, false);
       r.string(match, "path_prefix", mpath, &route->match.path_prefix, false);
       if (!route->match.host.empty() && !validHostPattern(route->match.host))

@@ -118,9 +118,26 @@ struct ClusterConfig {
   Mark mark;
 };
 
+// One condition on a request header, cookie or query parameter (docs/routing.md).
+struct ValueMatch {
+  enum class Kind : uint8_t { kExact, kPrefix, kRegex, kPresent, kAbsent };
+  std::string name;  // header names any case; cookie and query names exact
+  Kind kind = Kind::kPresent;
+  std::string value;  // kExact, kPrefix: the text; kRegex: an RE2 pattern matched whole
+  Mark mark;
+};
+
 struct RouteMatch {
   std::string host;  // "" = any; "shop.example.com" exact; "*.example.com" wildcard
   std::string path_prefix = "/";
+  // All must hold, besides host and path (empty: no condition).
+  std::vector<std::string> methods;  // upper-case tokens; any of them
+  std::vector<ValueMatch> headers;
+  std::vector<ValueMatch> cookies;
+  std::vector<ValueMatch> query;
+  bool conditional() const {
+    return !methods.empty() || !headers.empty() || !cookies.empty() || !query.empty();
+  }
 };
 
 // Latency objectives of a route (spec §5.3), exported as metrics for alert rules and the

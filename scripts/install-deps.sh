@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config ca-certificates curl
-  libevent-dev libssl-dev libnghttp2-dev libyaml-cpp-dev prometheus-cpp-dev
+  libevent-dev libssl-dev libnghttp2-dev libyaml-cpp-dev prometheus-cpp-dev libre2-dev
   libgtest-dev libgmock-dev libbenchmark-dev node-llhttp
   nlohmann-json3-dev libcli11-dev clang-format
   prometheus  # promtool, to validate /metrics in the tests

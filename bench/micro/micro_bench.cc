@@ -10,6 +10,7 @@
 
 #include "proxy/http/http1_encoder.h"
 #include "proxy/http/http1_parser.h"
+#include "proxy/http/message.h"
 #include "proxy/ratelimit/rate_limiter.h"
 #include "proxy/router/route_table.h"
 #include "proxy/stats/traffic_stats.h"
@@ -70,6 +71,54 @@ void BM_RouteMatch(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(table.match("Shop.Example.com:8080", "/cart"));
 }
 BENCHMARK(BM_RouteMatch)->Arg(1)->Arg(10)->Arg(100);
+
+// A canary route on a header, a cookie and a user-agent regex ahead of the default route,
+// matched against a browser-like request of 12 headers that meets none of them (the worst
+// case: every condition is evaluated). Arg 0: the header condition only; 1: all three.
+void BM_RouteMatchConditions(benchmark::State& state) {
+  using Kind = config::ValueMatch::Kind;
+  auto cond = [](std::string name, Kind kind, std::string value) {
+    config::ValueMatch m;
+    m.name = std::move(name);
+    m.kind = kind;
+    m.value = std::move(value);
+    return m;
+  };
+  router::RouteTable table;
+  router::RouteEntry canary;
+  canary.path_prefix = "/";
+  canary.conditional = true;
+  if (state.range(0) == 0) {
+    canary.headers = router::compileConditions({cond("X-Canary", Kind::kExact, "1")});
+  } else {
+    canary.headers = router::compileConditions(
+        {cond("User-Agent", Kind::kRegex, "Mozilla/.*(Android|iPhone).*")});
+    canary.cookies = router::compileConditions({cond("beta", Kind::kExact, "yes")});
+    canary.query = router::compileConditions({cond("debug", Kind::kPresent, "")});
+  }
+  table.add(canary);
+  router::RouteEntry fallback;
+  fallback.path_prefix = "/";
+  table.add(fallback);
+  http::RequestHead req;
+  req.method = "GET";
+  req.path = "/products/42?color=red";
+  req.authority = "shop.example.com";
+  req.headers = {{"Host", "shop.example.com"},
+                 {"User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/120.0"},
+                 {"Accept", "text/html,application/xhtml+xml"},
+                 {"Accept-Language", "en-US,en;q=0.5"},
+                 {"Accept-Encoding", "gzip, deflate, br"},
+                 {"Referer", "https://shop.example.com/"},
+                 {"Cookie", "session=abc123; cart=7; theme=dark"},
+                 {"Connection", "keep-alive"},
+                 {"Upgrade-Insecure-Requests", "1"},
+                 {"Sec-Fetch-Dest", "document"},
+                 {"Sec-Fetch-Mode", "navigate"},
+                 {"Sec-Fetch-Site", "same-origin"}};
+  for (auto _ : state) benchmark::DoNotOptimize(table.match(req));
+}
+BENCHMARK(BM_RouteMatchConditions)->Arg(0)->Arg(1);
 
 void BM_BalancerPick(benchmark::State& state) {
   const auto kind = static_cast<config::BalancerKind>(state.range(0));

@@ -1,5 +1,7 @@
-// Immutable route table of one listener: host (exact, "*.suffix" wildcard or any) and path
-// prefix -> route entry. First match wins. Built on the main thread, read by every worker.
+// Immutable route table of one listener: host (exact, "*.suffix" wildcard or any), path prefix
+// and the route's conditions (method, headers, cookies, query parameters; docs/routing.md) ->
+// route entry. First match wins. Built on the main thread, read by every worker (RE2 objects
+// are safe to match from many threads at once).
 #pragma once
 
 #include <chrono>
@@ -15,12 +17,37 @@ namespace lb::ratelimit {
 class RateLimiter;
 }
 
+namespace lb::http {
+struct RequestHead;
+}
+
+namespace re2 {
+class RE2;
+}
+
 namespace lb::router {
+
+// A compiled config::ValueMatch.
+struct Condition {
+  std::string name;
+  config::ValueMatch::Kind kind = config::ValueMatch::Kind::kPresent;
+  std::string value;
+  std::shared_ptr<const re2::RE2> regex;  // kRegex
+  // The field's value (nullopt: absent) meets the condition.
+  bool holds(const std::string* value_or_null) const;
+  bool holds(std::string_view value, bool present) const;
+};
+
+// Builds the conditions of a config list (regexes compiled; the loader has checked them).
+std::vector<Condition> compileConditions(const std::vector<config::ValueMatch>& matches);
 
 struct RouteEntry {
   std::string host;  // "" any, "example.com" exact, ".example.com" for "*.example.com"
   bool wildcard = false;
   std::string path_prefix;
+  std::vector<std::string> methods;  // any of them; empty: any method
+  std::vector<Condition> headers, cookies, query;
+  bool conditional = false;    // any of the four above
   uint32_t cluster_index = 0;  // into the snapshot's cluster list
   std::string cluster_name;
   std::chrono::milliseconds timeout{15000};
@@ -39,7 +66,10 @@ struct RouteEntry {
 class RouteTable {
  public:
   void add(RouteEntry entry);
-  // `host` is the request authority (any case, port allowed); `path` is origin-form.
+  // The first route for the request's authority, path, method, headers, cookies and query.
+  const RouteEntry* match(const http::RequestHead& req) const;
+  // By authority (any case, port allowed) and origin-form path alone: routes with conditions
+  // never match.
   const RouteEntry* match(std::string_view host, std::string_view path) const;
   size_t size() const { return routes_.size(); }
   const std::vector<RouteEntry>& entries() const { return routes_; }
@@ -48,6 +78,8 @@ class RouteTable {
   static std::string normalizeHost(std::string_view authority);
 
  private:
+  const RouteEntry* find(std::string_view authority, std::string_view path,
+                         const http::RequestHead* req) const;
   std::vector<RouteEntry> routes_;
 };
 

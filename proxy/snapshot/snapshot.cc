@@ -161,6 +161,11 @@ std::shared_ptr<const Snapshot> buildSnapshot(const config::ProxyConfig& cfg, ui
       router::RouteEntry e;
       e.host = r.match.host;
       e.path_prefix = r.match.path_prefix;
+      e.methods = r.match.methods;
+      e.headers = router::compileConditions(r.match.headers);
+      e.cookies = router::compileConditions(r.match.cookies);
+      e.query = router::compileConditions(r.match.query);
+      e.conditional = r.match.conditional();
       e.cluster_name = r.cluster;
       e.timeout = r.timeout;
       e.upgrades = r.upgrades;

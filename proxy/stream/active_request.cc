@@ -51,7 +51,7 @@ void ActiveRequest::start(WorkerView& view, const snapshot::ListenerSnapshot& li
     fail(http::clientError(ErrorCode::kBodyTooLarge, "request body too large"));
     return;
   }
-  s_.route = listener.routes.match(req.authority, req.path);
+  s_.route = listener.routes.match(req);
   if (!s_.route) {
     fail(http::clientError(ErrorCode::kNoRoute, "no route for this host and path"));
     return;

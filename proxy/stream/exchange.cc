@@ -4,6 +4,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include "proxy/http/request_fields.h"
 #include "proxy/router/route_table.h"
 #include "proxy/snapshot/snapshot.h"
 #include "proxy/stats/traffic_stats.h"
@@ -14,28 +15,6 @@ namespace lb::stream {
 
 using http::BodyFraming;
 using http::ErrorCode;
-
-namespace {
-
-// The value of cookie `name` in any Cookie field, or empty.
-std::string_view findCookie(const http::RequestHead& req, std::string_view name) {
-  for (const auto& h : req.headers) {
-    if (!http::equalsIgnoreCase(h.name, "cookie")) continue;
-    std::string_view rest = h.value;
-    while (!rest.empty()) {
-      size_t semi = rest.find(';');
-      std::string_view pair = rest.substr(0, semi);
-      while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
-      size_t eq = pair.find('=');
-      if (eq != std::string_view::npos && pair.substr(0, eq) == name) return pair.substr(eq + 1);
-      if (semi == std::string_view::npos) break;
-      rest.remove_prefix(semi + 1);
-    }
-  }
-  return {};
-}
-
-}  // namespace
 
 Exchange::Exchange(WorkerContext& worker, ExchangeClient& client)
     : worker_(worker), client_(&client) {}
@@ -93,7 +72,7 @@ void Exchange::startAttempt() {
   if (!hash_on.header.empty()) {
     if (const std::string* v = req.find(hash_on.header)) key = *v;
   } else if (!hash_on.cookie.empty()) {
-    key = findCookie(req, hash_on.cookie);
+    key = http::findCookie(req, hash_on.cookie).value_or(std::string_view());
   }
   if (!key.empty()) {
     ctx.has_hash = true;

@@ -209,6 +209,48 @@ TEST(ConfigLoader, RetryPolicyAndBudget) {
                     "t.yaml:17:30: clusters[0].retry_budget.percent: must be between 0 and 100");
 }
 
+TEST(ConfigLoader, RouteConditions) {
+  std::string yaml = kValid;
+  const std::string at = "      - match: { host: \"*.example.com\", path_prefix: /api }\n";
+  ASSERT_NE(yaml.find(at), std::string::npos);
+  yaml.replace(yaml.find(at), at.size(),
+               "      - match: { path_prefix: /api, methods: [GET, POST], headers: [{ name: "
+               "X-Canary, exact: \"1\" }, { name: X-Bot, present: false }], cookies: [{ name: "
+               "beta, prefix: y }], query: [{ name: v, regex: \"[0-9]+\" }] }\n");
+  LoadResult r = loadProxyConfigString(yaml, "t.yaml");
+  ASSERT_TRUE(r.ok()) << r.errors[0].toString();
+  const RouteMatch& m = r.config.listeners[0].routes[0].match;
+  EXPECT_EQ(m.methods, (std::vector<std::string>{"GET", "POST"}));
+  ASSERT_EQ(m.headers.size(), 2u);
+  EXPECT_EQ(m.headers[0].name, "X-Canary");
+  EXPECT_EQ(m.headers[0].kind, ValueMatch::Kind::kExact);
+  EXPECT_EQ(m.headers[0].value, "1");
+  EXPECT_EQ(m.headers[1].kind, ValueMatch::Kind::kAbsent);
+  EXPECT_EQ(m.cookies[0].kind, ValueMatch::Kind::kPrefix);
+  EXPECT_EQ(m.query[0].kind, ValueMatch::Kind::kRegex);
+  EXPECT_TRUE(m.conditional());
+  EXPECT_FALSE(r.config.listeners[0].routes[1].match.conditional());
+
+  // Every error at once, each with its place.
+  std::string bad = kValid;
+  bad.replace(bad.find(at), at.size(),
+              "      - match: { path_prefix: /api, methods: [get], headers: [{ name: X, regex: "
+              "\"(unclosed\" }, { name: Y, exact: a, prefix: b }], query: [{ exact: 1 }] }\n");
+  LoadResult b = loadProxyConfigString(bad, "t.yaml");
+  ASSERT_EQ(b.errors.size(), 4u);
+  EXPECT_EQ(b.errors[0].toString(),
+            "t.yaml:9:47: listeners[0].routes[0].match.methods[0]: invalid method \"get\" "
+            "(upper-case, e.g. GET or POST)");
+  EXPECT_EQ(b.errors[1].toString(),
+            "t.yaml:9:81: listeners[0].routes[0].match.headers[0].regex: invalid regular "
+            "expression \"(unclosed\": missing ): (unclosed");
+  EXPECT_EQ(b.errors[2].toString(),
+            "t.yaml:9:96: listeners[0].routes[0].match.headers[1]: set exactly one of exact, "
+            "prefix, regex or present");
+  EXPECT_EQ(b.errors[3].toString(),
+            "t.yaml:9:139: listeners[0].routes[0].match.query[0].name: missing required field");
+}
+
 TEST(ConfigLoader, RateLimits) {
   std::string yaml = kValid;
   const std::string at = "        timeout: 3s\n";

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "proxy/http/message.h"
+#include "proxy/http/request_fields.h"
+
 namespace lb::router {
 namespace {
 
@@ -37,6 +40,85 @@ TEST(RouteTable, NormalizeHost) {
   EXPECT_EQ(RouteTable::normalizeHost("Example.COM:80"), "example.com");
   EXPECT_EQ(RouteTable::normalizeHost("[::1]:8080"), "[::1]");
   EXPECT_EQ(RouteTable::normalizeHost("example.com."), "example.com");
+}
+
+config::ValueMatch cond(std::string name, config::ValueMatch::Kind kind, std::string value = "") {
+  config::ValueMatch m;
+  m.name = std::move(name);
+  m.kind = kind;
+  m.value = std::move(value);
+  return m;
+}
+
+http::RequestHead request(std::string method, std::string path,
+                          std::vector<http::Header> headers = {}) {
+  http::RequestHead r;
+  r.method = std::move(method);
+  r.path = std::move(path);
+  r.authority = "shop.example.com";
+  r.headers = std::move(headers);
+  return r;
+}
+
+TEST(RouteTable, ConditionsOnMethodHeadersCookiesAndQuery) {
+  using Kind = config::ValueMatch::Kind;
+  RouteTable t;
+  RouteEntry canary = entry("", "/", 1);
+  canary.headers = compileConditions({cond("X-Canary", Kind::kExact, "1")});
+  canary.conditional = true;
+  t.add(canary);
+  RouteEntry beta = entry("", "/", 2);
+  beta.cookies = compileConditions({cond("beta", Kind::kPrefix, "yes")});
+  beta.conditional = true;
+  t.add(beta);
+  RouteEntry debug = entry("", "/api/", 3);
+  debug.query = compileConditions({cond("debug", Kind::kPresent)});
+  debug.methods = {"GET", "HEAD"};
+  debug.conditional = true;
+  t.add(debug);
+  RouteEntry mobile = entry("", "/", 4);
+  mobile.headers =
+      compileConditions({cond("user-agent", Kind::kRegex, "Mozilla/.*(Android|iPhone).*"),
+                         cond("X-Bot", Kind::kAbsent)});
+  mobile.conditional = true;
+  t.add(mobile);
+  t.add(entry("", "/", 5));
+  auto cluster = [&](const http::RequestHead& req) -> int {
+    const RouteEntry* e = t.match(req);
+    return e ? static_cast<int>(e->cluster_index) : -1;
+  };
+  EXPECT_EQ(cluster(request("GET", "/", {{"x-canary", "1"}})), 1);  // names any case
+  EXPECT_EQ(cluster(request("GET", "/", {{"X-Canary", "0"}})), 5);
+  EXPECT_EQ(cluster(request("GET", "/", {{"X-Canary", "0"}, {"X-Canary", "1"}})), 1);
+  EXPECT_EQ(cluster(request("GET", "/", {{"Cookie", "a=1; beta=yes-please"}})), 2);
+  EXPECT_EQ(cluster(request("GET", "/", {{"Cookie", "a=1"}, {"Cookie", "beta=yes"}})), 2);
+  EXPECT_EQ(cluster(request("GET", "/", {{"Cookie", "xbeta=yes"}})), 5);
+  EXPECT_EQ(cluster(request("GET", "/api/x?a=1&debug")), 3);
+  EXPECT_EQ(cluster(request("HEAD", "/api/x?debug=0")), 3);
+  EXPECT_EQ(cluster(request("POST", "/api/x?debug=1")), 5);  // not its method
+  EXPECT_EQ(cluster(request("GET", "/api/x?nodebug=1")), 5);
+  EXPECT_EQ(cluster(request("GET", "/other?debug")), 5);  // not its prefix
+  EXPECT_EQ(cluster(request("GET", "/", {{"User-Agent", "Mozilla/5.0 (iPhone; CPU)"}})), 4);
+  EXPECT_EQ(
+      cluster(request("GET", "/", {{"User-Agent", "Mozilla/5.0 (Android)"}, {"X-Bot", "yes"}})), 5);
+  // A regex must match the whole value: "iPhone" alone has no "Mozilla/" before it.
+  EXPECT_EQ(cluster(request("GET", "/", {{"User-Agent", "iPhone"}})), 5);
+  EXPECT_EQ(cluster(request("GET", "/", {{"User-Agent", "Mozilla/5.0 (iPhone)"}})), 4);
+  // Without the request, conditional routes never match.
+  EXPECT_EQ(t.match("a", "/")->cluster_index, 5u);
+}
+
+TEST(RequestFields, CookiesAndQueryParameters) {
+  http::RequestHead r = request("GET", "/p?x=1&empty=&flag&x=2", {{"Cookie", "a=1;b=;  c=3"}});
+  EXPECT_EQ(http::findQueryParam(r.path, "x"), "1");  // the first one
+  EXPECT_EQ(http::findQueryParam(r.path, "empty"), "");
+  EXPECT_EQ(http::findQueryParam(r.path, "flag"), "");
+  EXPECT_FALSE(http::findQueryParam(r.path, "fla"));
+  EXPECT_FALSE(http::findQueryParam("/p", "x"));
+  EXPECT_EQ(http::findCookie(r, "a"), "1");
+  EXPECT_EQ(http::findCookie(r, "b"), "");
+  EXPECT_EQ(http::findCookie(r, "c"), "3");
+  EXPECT_FALSE(http::findCookie(r, "d"));
 }
 
 }  // namespace
