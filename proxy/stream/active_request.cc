@@ -110,7 +110,7 @@ void ActiveRequest::addRateLimitHeaders(http::ResponseHead* head) const {
   // bucket: its size and the time it takes to fill) and what is left of it (r, and t seconds
   // until it is whole again). The policy's name is the route's, as a structured-field string.
   const config::RateLimitConfig& rl = s_.route->rate_limit;
-  const uint32_t burst = rl.burst ? rl.burst : rl.requests;
+  const uint32_t burst = s_.route->rate_limiter->burst();  // the default applied once, there
   const uint64_t window_ms =
       uint64_t{burst} * static_cast<uint64_t>(rl.period.count()) / rl.requests;
   auto seconds = [](uint64_t ms) { return std::to_string(ms == 0 ? 1 : (ms + 999) / 1000); };

@@ -69,7 +69,7 @@ struct WorkerCluster {
   // reload starts a new count while the old view's retries finish).
   uint32_t active_retries = 0;
   // Requests waiting for a host with room (limits.max_queued, this worker's share), oldest
-  // first; an intrusive list through the exchanges (Exchange::QueueLink).
+  // first; an intrusive list through the exchanges (Exchange::queue_prev_/queue_next_).
   uint32_t max_queued = 0;
   uint32_t queued = 0;
   Exchange* queue_head = nullptr;
