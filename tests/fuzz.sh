@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The fuzzing stage of the test command: builds the libFuzzer targets of fuzz/ with clang, ASan
 # and UBSan in build-fuzz/, replays fuzz/regressions/<target>/ (inputs that once failed: each
-# must pass now), then fuzzes each target for FUZZ_SECONDS (60) from its seeds: fuzz/seeds/,
+# must pass now), then fuzzes each target for FUZZ_SECONDS (30) from its seeds: fuzz/seeds/,
 # the desync corpus for the HTTP/1 heads, the shipped configs for the loader. A crash fails the
 # run; its input is left in build-fuzz/crashes/<target>/ to become a regression file.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DIR="$ROOT/build-fuzz"
-SECONDS_EACH=${FUZZ_SECONDS:-60}
+SECONDS_EACH=${FUZZ_SECONDS:-30}
 TARGETS=(http1_head body_decoder proxy_header config_loader h2_session)
 
 if [[ ! -f "$DIR/build.ninja" ]]; then
