@@ -521,11 +521,54 @@ void readRateLimit(Reader& r, const YAML::Node& node, const std::string& path,
   }
 }
 
+// `destinations: [{cluster, subset: {label: value}, weight}]`: at least one, no two the same,
+// weights summing to more than 0.
+void readDestinations(Reader& r, const YAML::Node& node, const std::string& path,
+                      std::vector<DestinationConfig>* out) {
+  if (!node.IsSequence() || node.size() == 0) {
+    r.error(node, path, "expected a non-empty list of { cluster, subset, weight }");
+    return;
+  }
+  if (node.size() > kMaxDestinations) {
+    r.error(node, path, "at most " + std::to_string(kMaxDestinations) + " destinations");
+    return;
+  }
+  uint64_t total = 0;
+  std::set<std::string> seen;
+  for (size_t i = 0; i < node.size(); ++i) {
+    const std::string dpath = Reader::index(path, i);
+    DestinationConfig d;
+    d.mark = markOf(node[i]);
+    if (!r.expectMap(node[i], dpath, {"cluster", "subset", "weight"})) continue;
+    r.string(node[i], "cluster", dpath, &d.cluster, true);
+    if (node[i]["cluster"]) d.mark = markOf(node[i]["cluster"]);  // where "unknown" points
+    r.number(node[i], "weight", dpath, &d.weight, 0, kMaxDestinationWeight);
+    if (YAML::Node subset = node[i]["subset"]) {
+      const std::string spath = Reader::join(dpath, "subset");
+      if (!subset.IsMap() || subset.size() == 0) {
+        r.error(subset, spath,
+                "expected a mapping of host labels to values, e.g. {version: 1.1.0}");
+      } else {
+        for (auto it = subset.begin(); it != subset.end(); ++it) {
+          std::string value;
+          if (r.scalar(it->second, spath + "." + it->first.Scalar(), &value))
+            d.subset[it->first.Scalar()] = value;
+        }
+      }
+    }
+    if (!d.cluster.empty() && !seen.insert(d.label()).second)
+      r.error(node[i], dpath, "destination " + quoted(d.label()) + " is listed twice");
+    total += d.weight;
+    out->push_back(std::move(d));
+  }
+  if (total == 0) r.error(node, path, "the weights sum to 0: at least one must be above 0");
+}
+
 void readRoute(Reader& r, const YAML::Node& node, const std::string& path, RouteConfig* route) {
   route->mark = markOf(node);
   if (!r.expectMap(node, path,
-                   {"name", "match", "cluster", "timeout", "slo", "upgrades", "tunnel_idle_timeout",
-                    "retry", "rate_limit"}))
+                   {"name", "match", "cluster", "destinations", "timeout", "slo", "upgrades",
+                    "tunnel_idle_timeout", "retry", "rate_limit"}))
     return;
   r.string(node, "name", path, &route->name, false);
   if (YAML::Node slo = node["slo"]) {
@@ -559,8 +602,21 @@ void readRoute(Reader& r, const YAML::Node& node, const std::string& path, Route
         r.error(match["path_prefix"], mpath + ".path_prefix", "must start with /");
     }
   }
-  r.string(node, "cluster", path, &route->cluster, true);
-  if (node["cluster"]) route->cluster_mark = markOf(node["cluster"]);
+  if (YAML::Node d = node["destinations"]) {
+    if (node["cluster"])
+      r.error(node["cluster"], Reader::join(path, "cluster"),
+              "set either cluster or destinations, not both");
+    readDestinations(r, d, Reader::join(path, "destinations"), &route->destinations);
+    if (!route->destinations.empty()) {
+      route->cluster = route->destinations.front().cluster;
+      route->cluster_mark = route->destinations.front().mark;
+    }
+  } else {
+    r.string(node, "cluster", path, &route->cluster, true);
+    if (node["cluster"]) route->cluster_mark = markOf(node["cluster"]);
+    if (!route->cluster.empty())
+      route->destinations.push_back({route->cluster, {}, 1, route->cluster_mark});
+  }
   r.duration(node, "timeout", path, &route->timeout);
   r.duration(node, "tunnel_idle_timeout", path, &route->tunnel_idle_timeout);
   readUpgrades(r, node, path, route);
@@ -785,9 +841,16 @@ void readRoot(Reader& r, const YAML::Node& root, const std::string& base_dir, Pr
                 "address " + quoted(l.listen) + " is used by another listener");
       for (size_t j = 0; j < l.routes.size(); ++j) {
         const RouteConfig& route = l.routes[j];
-        if (!route.cluster.empty() && !cfg->findCluster(route.cluster))
-          r.error(route.cluster_mark, lpath + ".routes[" + std::to_string(j) + "].cluster",
-                  "unknown cluster " + quoted(route.cluster));
+        const bool split = listeners[i]["routes"][j]["destinations"].IsDefined();
+        for (size_t k = 0; k < route.destinations.size(); ++k) {
+          const DestinationConfig& d = route.destinations[k];
+          if (d.cluster.empty() || cfg->findCluster(d.cluster)) continue;
+          const std::string rpath = lpath + ".routes[" + std::to_string(j) + "]";
+          r.error(d.mark,
+                  split ? rpath + ".destinations[" + std::to_string(k) + "].cluster"
+                        : rpath + ".cluster",
+                  "unknown cluster " + quoted(d.cluster));
+        }
       }
       cfg->listeners.push_back(std::move(l));
     }

@@ -183,10 +183,33 @@ struct RateLimitConfig {
   bool operator==(const RateLimitConfig&) const = default;
 };
 
+// One place a route sends requests to (docs/routing.md, weighted destinations): a cluster, or
+// the subset of its hosts whose labels hold every pair of `subset`; `weight` is its share
+// among the route's destinations (0: none for now, as a canary before it starts).
+struct DestinationConfig {
+  std::string cluster;
+  std::map<std::string, std::string> subset;  // empty: every host of the cluster
+  uint32_t weight = 1;
+  Mark mark;
+  // "app" or "app{version=1.1.0,zone=a}": how logs, the admin API and metrics name it.
+  std::string label() const {
+    if (subset.empty()) return cluster;
+    std::string out = cluster + "{";
+    for (const auto& [k, v] : subset) out += (out.back() == '{' ? "" : ",") + k + "=" + v;
+    return out + "}";
+  }
+};
+
+inline constexpr uint32_t kMaxDestinationWeight = 10000;
+inline constexpr size_t kMaxDestinations = 16;
+
 struct RouteConfig {
   std::string name;  // stats and metrics label; default "<listener>:<host><path_prefix>"
   RouteMatch match;
+  // `cluster: app` is one destination of weight 1. Set either way, never empty after loading;
+  // `cluster` is then the first destination's (the route's metrics label).
   std::string cluster;
+  std::vector<DestinationConfig> destinations;
   Duration timeout{15000};  // upstream response headers deadline, and the longest body read stall
   // Upgrade protocols (RFC 9110 7.8) forwarded on this route, lower-case names ("websocket");
   // empty: upgrades are refused (the request goes upstream without them, as nginx's default).

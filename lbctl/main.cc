@@ -13,6 +13,7 @@
 #include "config/values.h"
 #include "controlplane/model/rollout.h"
 #include "lbctl/client.h"
+#include "lbctl/routes.h"
 
 namespace lb::lbctl {
 namespace {
@@ -324,6 +325,52 @@ void addProxyCommands(CLI::App& app, const Globals& g, const Code& code) {
     *code = printOrJson(
         o, call(o.proxy, "DELETE", hostPath(rm->cluster, rm->host, rm->force ? "?force=true" : "")),
         "remove-host", [rm](const json&) { std::printf("%s removed\n", rm->host.c_str()); });
+  });
+
+  app.add_subcommand("routes", "list routes and their weighted destinations (lbproxy)")
+      ->callback([&g, code] {
+        const Options o = g.resolve();
+        *code = printOrJson(o, call(o.proxy, "GET", "/v1/routes"), "routes", routesTable);
+      });
+
+  struct SplitArgs {
+    std::string route;
+    std::vector<std::string> destinations;
+    bool reset = false;
+  };
+  auto sp = std::make_shared<SplitArgs>();
+  auto* split = app.add_subcommand(
+      "split",
+      "set a route's weighted destinations without a reload, e.g. lbctl split api "
+      "'app{version=1.0.0}=90' 'app{version=1.1.0}=10'");
+  split->add_option("route", sp->route)->required();
+  split->add_option("destinations", sp->destinations, "CLUSTER[{LABEL=VALUE,...}]=WEIGHT ...");
+  split->add_flag("--reset", sp->reset, "go back to the config file's destinations");
+  split->callback([&g, code, sp] {
+    const Options o = g.resolve();
+    const std::string path = "/v1/routes/" + common::escapePathSegment(sp->route) + "/destinations";
+    auto show = [](const json& r) { routesTable(json{{"routes", json::array({r})}}); };
+    if (sp->reset == !sp->destinations.empty()) {
+      std::fprintf(stderr, "lbctl: give destinations or --reset\n");
+      *code = kUsage;
+      return;
+    }
+    if (sp->reset) {
+      *code = printOrJson(o, call(o.proxy, "DELETE", path), "split", show);
+      return;
+    }
+    json list = json::array();
+    for (const auto& arg : sp->destinations) {
+      std::string error;
+      auto d = parseDestinationArg(arg, &error);
+      if (!d) {
+        std::fprintf(stderr, "lbctl: %s\n", error.c_str());
+        *code = kUsage;
+        return;
+      }
+      list.push_back(*d);
+    }
+    *code = printOrJson(o, call(o.proxy, "PUT", path, json{{"destinations", list}}), "split", show);
   });
 
   auto window = std::make_shared<std::string>("60s");

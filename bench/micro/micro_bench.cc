@@ -1,6 +1,6 @@
 // Micro-benchmarks of the request path's pure parts (Google Benchmark): HTTP/1 head parsing
-// and encoding, route matching, balancer picks, and recording a request in the statistics.
-// Run: build/bench/micro/micro-bench  (release build; figures in bench/README.md).
+// and encoding, route matching, weighted destination and balancer picks, and recording a request in
+// the statistics. Run: build/bench/micro/micro-bench  (release build; figures in bench/README.md).
 #include <benchmark/benchmark.h>
 
 #include <chrono>
@@ -13,6 +13,7 @@
 #include "proxy/http/message.h"
 #include "proxy/ratelimit/rate_limiter.h"
 #include "proxy/router/route_table.h"
+#include "proxy/router/weighted_pick.h"
 #include "proxy/stats/traffic_stats.h"
 #include "proxy/upstream/load_balancer.h"
 
@@ -119,6 +120,16 @@ void BM_RouteMatchConditions(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(table.match(req));
 }
 BENCHMARK(BM_RouteMatchConditions)->Arg(0)->Arg(1);
+
+// The weighted pick among a route's destinations (2: a canary split; 8: a wide one).
+void BM_WeightedPick(benchmark::State& state) {
+  std::vector<router::RouteEntry::Destination> d;
+  for (int64_t i = 0; i < state.range(0); ++i)
+    d.push_back({0, static_cast<int32_t>(i), static_cast<uint32_t>(10 + i * 7), ""});
+  std::vector<int64_t> current(d.size(), 0);
+  for (auto _ : state) benchmark::DoNotOptimize(router::smoothWeightedPick(d, current.data()));
+}
+BENCHMARK(BM_WeightedPick)->Arg(2)->Arg(8);
 
 void BM_BalancerPick(benchmark::State& state) {
   const auto kind = static_cast<config::BalancerKind>(state.range(0));

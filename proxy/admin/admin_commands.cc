@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "config/values.h"
 #include "proxy/control/runtime_overlay.h"
@@ -137,6 +138,58 @@ Parsed<control::SetHostWeight> parseSetHostWeight(const std::string& cluster, co
   for (const auto& [k, v] : j->items())
     if (k != "weight") return bad<P>("unknown field \"" + k + "\"");
   return {control::SetHostWeight{cluster, id, *weight}, ""};
+}
+
+Parsed<control::SetRouteDestinations> parseSetRouteDestinations(const std::string& route,
+                                                                const std::string& body) {
+  using P = control::SetRouteDestinations;
+  std::string error;
+  auto j = parseObject(body, &error);
+  if (!j) return bad<P>(error);
+  for (const auto& [k, v] : j->items())
+    if (k != "destinations") return bad<P>("unknown field \"" + k + "\"");
+  const json* list = j->contains("destinations") ? &(*j)["destinations"] : nullptr;
+  if (!list || !list->is_array() || list->empty() || list->size() > config::kMaxDestinations)
+    return bad<P>("field \"destinations\" must be a list of 1 to " +
+                  std::to_string(config::kMaxDestinations) + " objects {cluster, subset, weight}");
+  control::SetRouteDestinations cmd;
+  cmd.route = route;
+  uint64_t total = 0;
+  std::set<std::string> seen;
+  for (size_t i = 0; i < list->size(); ++i) {
+    const json& d = (*list)[i];
+    const std::string at = "destinations[" + std::to_string(i) + "]";
+    if (!d.is_object()) return bad<P>(at + " must be an object");
+    config::DestinationConfig dest;
+    for (const auto& [k, v] : d.items()) {
+      if (k == "cluster" && v.is_string() && !v.get<std::string>().empty()) {
+        dest.cluster = v.get<std::string>();
+      } else if (k == "weight" && v.is_number_unsigned() &&
+                 v.get<uint64_t>() <= config::kMaxDestinationWeight) {
+        dest.weight = v.get<uint32_t>();
+      } else if (k == "subset" && v.is_object()) {
+        for (const auto& [label, value] : v.items()) {
+          if (!value.is_string()) return bad<P>(at + ".subset." + label + " must be a string");
+          dest.subset[label] = value.get<std::string>();
+        }
+      } else if (k == "cluster" || k == "weight" || k == "subset") {
+        return bad<P>(at + "." + k +
+                      (k == "cluster"  ? " must be a cluster name"
+                       : k == "weight" ? " must be an integer 0-" +
+                                             std::to_string(config::kMaxDestinationWeight)
+                                       : " must be an object of host labels to values"));
+      } else {
+        return bad<P>(at + ": unknown field \"" + k + "\"");
+      }
+    }
+    if (dest.cluster.empty()) return bad<P>(at + ".cluster (string) is required");
+    if (!seen.insert(dest.label()).second)
+      return bad<P>(at + ": destination \"" + dest.label() + "\" is listed twice");
+    total += dest.weight;
+    cmd.destinations.push_back(std::move(dest));
+  }
+  if (total == 0) return bad<P>("the weights sum to 0: at least one must be above 0");
+  return {std::move(cmd), ""};
 }
 
 }  // namespace lb::admin

@@ -23,5 +23,9 @@ Parsed<control::SetHostState> parseSetHostState(const std::string& cluster, cons
                                                 const std::string& body);
 Parsed<control::SetHostWeight> parseSetHostWeight(const std::string& cluster, const std::string& id,
                                                   const std::string& body);
+// {"destinations": [{"cluster": "app", "subset": {"version": "1.1.0"}, "weight": 90}, ...]}:
+// the loader's rules (1 to 16, weights 0-10000 summing to more than 0, none twice).
+Parsed<control::SetRouteDestinations> parseSetRouteDestinations(const std::string& route,
+                                                                const std::string& body);
 
 }  // namespace lb::admin

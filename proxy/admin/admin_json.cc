@@ -190,4 +190,29 @@ json statsJson(const control::StatsView& s) {
   return {{"window_seconds", s.window_s}, {"routes", routes}, {"clusters", clusters}};
 }
 
+json routeJson(const control::RouteView& r) {
+  json j = {{"name", r.name},
+            {"listener", r.listener},
+            {"source", r.runtime ? "runtime" : "file"},
+            {"destinations", json::array()}};
+  uint64_t total = 0;
+  for (const auto& d : r.destinations) total += d.config.weight;
+  for (const auto& d : r.destinations) {
+    const double share = total ? static_cast<double>(d.config.weight) / total : 0;
+    j["destinations"].push_back({{"cluster", d.config.cluster},
+                                 {"subset", d.config.subset},
+                                 {"weight", d.config.weight},
+                                 {"share", share},
+                                 {"hosts", d.hosts},
+                                 {"label", d.config.label()}});
+  }
+  return j;
+}
+
+json routesJson(const std::vector<control::RouteView>& routes) {
+  json j = {{"routes", json::array()}};
+  for (const auto& r : routes) j["routes"].push_back(routeJson(r));
+  return j;
+}
+
 }  // namespace lb::admin

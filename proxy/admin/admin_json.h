@@ -19,6 +19,8 @@ nlohmann::json hostJson(const control::HostView& h);
 nlohmann::json hostAnswerJson(const control::HostAnswer& a);
 nlohmann::json clusterJson(const control::ClusterView& c);
 nlohmann::json clustersJson(const std::vector<control::ClusterView>& clusters);
+nlohmann::json routeJson(const control::RouteView& r);
+nlohmann::json routesJson(const std::vector<control::RouteView>& routes);
 nlohmann::json statusJson(const control::StatusView& s);
 nlohmann::json reloadJson(const control::ReloadView& r);
 nlohmann::json statsJson(const control::StatsView& s);

@@ -129,6 +129,31 @@ void AdminServer::handle(evhttp_request* req) {
       sendJson(req, 200, reloadJson(*r.value));
     });
   }
+  if (p.size() >= 2 && p[1] == "routes") {
+    if (p.size() == 2) {
+      if (method != "GET") return wrongMethod("GET");
+      return sendJson(req, 200, routesJson(controller_.listRoutes()));
+    }
+    auto routeReply = [req, sendError](control::Result<control::RouteView> r) {
+      if (r.error) return sendError(*r.error);
+      sendJson(req, 200, routeJson(*r.value));
+    };
+    if (p.size() == 3) {
+      if (method != "GET") return wrongMethod("GET");
+      for (const auto& r : controller_.listRoutes())
+        if (r.name == p[2]) return sendJson(req, 200, routeJson(r));
+      return sendJson(req, 404, common::errorBody("not_found", "no route named \"" + p[2] + "\""));
+    }
+    if (p.size() == 4 && p[3] == "destinations") {
+      if (method == "PUT") {
+        auto parsed = parseSetRouteDestinations(p[2], bodyOf(req));
+        if (!parsed.command) return badRequest(parsed.error);
+        return controller_.setRouteDestinations(std::move(*parsed.command), routeReply);
+      }
+      if (method == "DELETE") return controller_.resetRouteDestinations(p[2], routeReply);
+      return wrongMethod("PUT, DELETE");
+    }
+  }
   if (p.size() >= 2 && p[1] == "clusters") {
     if (p.size() == 2) {
       if (method != "GET") return wrongMethod("GET");

@@ -167,8 +167,14 @@ std::string renderPrometheus(const control::MetricsInput& in) {
                             "Latency objective of a route from the config (stat: mean, p95, p99)");
   auto& slo_errors =
       gauge("lbproxy_route_slo_error_rate", "Error-rate objective of a route from the config");
+  auto& destination_weight =
+      gauge("lbproxy_route_destination_weight",
+            "Weight of each destination of a route (as in effect: the file's or the admin API's)");
   for (const auto& l : in.config->listeners) {
     for (const auto& route : l.routes) {
+      for (const auto& d : route.destinations)
+        destination_weight.Add({{"route", route.name}, {"destination", d.label()}})
+            .Set(static_cast<double>(d.weight));
       const Totals& t = in.reports.route(route.name).totals;
       Labels base{{"listener", l.name}, {"route", route.name}, {"cluster", route.cluster}};
       for (size_t i = 0; i < kStatusClasses; ++i) {

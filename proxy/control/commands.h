@@ -45,6 +45,11 @@ struct RemoveHost {
   bool force = false;  // even in rotation or with requests in flight
 };
 
+struct SetRouteDestinations {
+  std::string route;
+  std::vector<config::DestinationConfig> destinations;  // checked for form; clusters not yet
+};
+
 // ---- errors -----------------------------------------------------------------------------
 
 struct ControlError {
@@ -105,6 +110,17 @@ struct ClusterView {
   config::ClusterConfig config;  // settings (hosts are in `hosts`)
   std::vector<HostView> hosts;
   uint64_t queued = 0;  // requests waiting for a host with room, over all workers
+};
+
+struct RouteView {
+  std::string name;
+  std::string listener;
+  struct Destination {
+    config::DestinationConfig config;
+    uint32_t hosts = 0;  // of the cluster (in its subset) now
+  };
+  std::vector<Destination> destinations;  // in effect
+  bool runtime = false;                   // set through the admin API, not the file's
 };
 
 struct ReloadView {

@@ -58,6 +58,11 @@ class Controller {
   void setState(SetHostState cmd, Done<HostAnswer> done);
   void setWeight(SetHostWeight cmd, Done<HostAnswer> done);
   void stats(uint32_t window_s, std::function<void(StatsView)> done);
+  // Routes and their weighted destinations (controller_routes.cc). Setting them takes effect
+  // without a reload and is kept in the state file; a reset goes back to the file's.
+  std::vector<RouteView> listRoutes() const;
+  void setRouteDestinations(SetRouteDestinations cmd, Done<RouteView> done);
+  void resetRouteDestinations(const std::string& route, Done<RouteView> done);
   // Prometheus text exposition.
   void metrics(std::function<void(const MetricsInput&)> done);
 
@@ -104,6 +109,7 @@ class Controller {
   void onCheckResult(const std::shared_ptr<upstream::HostState>& host, health::CheckResult r);
   void onOutlier(const std::shared_ptr<upstream::HostState>& host, stream::OutlierKind kind);
   void saveState();
+  std::optional<RouteView> routeView(const std::string& route) const;
 
   common::EventLoop& loop_;
   std::string config_path_;

@@ -32,6 +32,17 @@ config::ProxyConfig RuntimeOverlay::apply(const config::ProxyConfig& file) const
       }
     }
   }
+  for (auto& l : out.listeners) {
+    for (auto& route : l.routes) {
+      auto d = destinations.find(route.name);
+      if (d == destinations.end() || d->second.empty()) continue;
+      bool known = true;
+      for (const auto& dest : d->second) known = known && out.findCluster(dest.cluster);
+      if (!known) continue;  // a cluster the file dropped: the file's destinations serve
+      route.destinations = d->second;
+      route.cluster = d->second.front().cluster;
+    }
+  }
   return out;
 }
 
@@ -74,6 +85,15 @@ std::string RuntimeOverlay::toJson() const {
       if (!entry.empty()) j["overrides"][cluster][id] = entry;
     }
   }
+  if (!destinations.empty()) {
+    j["destinations"] = json::object();
+    for (const auto& [route, list] : destinations) {
+      json a = json::array();
+      for (const auto& d : list)
+        a.push_back({{"cluster", d.cluster}, {"subset", d.subset}, {"weight", d.weight}});
+      j["destinations"][route] = a;
+    }
+  }
   return j.dump(2) + "\n";
 }
 
@@ -109,6 +129,17 @@ bool RuntimeOverlay::fromJson(const std::string& text, std::string* error) {
         }
         if (o.contains("weight")) ho.weight = o.at("weight").get<uint32_t>();
         out.overrides[cluster][id] = ho;
+      }
+    }
+    if (j.contains("destinations")) {
+      for (const auto& [route, list] : j.at("destinations").items()) {
+        for (const auto& d : list) {
+          config::DestinationConfig dest;
+          dest.cluster = d.at("cluster").get<std::string>();
+          dest.subset = d.value("subset", std::map<std::string, std::string>{});
+          dest.weight = d.at("weight").get<uint32_t>();
+          out.destinations[route].push_back(std::move(dest));
+        }
       }
     }
   } catch (const json::exception& e) {

@@ -23,6 +23,9 @@ struct RuntimeOverlay {
   std::map<std::string, std::vector<config::HostConfig>> added;          // by cluster
   std::map<std::string, std::set<std::string>> removed;                  // host ids, by cluster
   std::map<std::string, std::map<std::string, HostOverride>> overrides;  // cluster -> id -> ...
+  // A route's weighted destinations set through the API, by route name; they replace the
+  // file's for as long as the route is in the file and every cluster they name is too.
+  std::map<std::string, std::vector<config::DestinationConfig>> destinations;
 
   // The file's config with these changes applied. A host added at runtime whose id the file
   // now lists is taken from the file.

@@ -47,9 +47,16 @@ struct RouteEntry {
   std::string path_prefix;
   std::vector<std::string> methods;  // any of them; empty: any method
   std::vector<Condition> headers, cookies, query;
-  bool conditional = false;    // any of the four above
-  uint32_t cluster_index = 0;  // into the snapshot's cluster list
-  std::string cluster_name;
+  bool conditional = false;  // any of the four above
+  // Where requests go: one or more (weighted) destinations, picked per request by the worker.
+  struct Destination {
+    uint32_t cluster_index = 0;  // into the snapshot's cluster list
+    int32_t subset_index = -1;   // into the snapshot's subsets; -1: every host of the cluster
+    // Share among the route's destinations; 0 too when the subset has no host at all.
+    uint32_t weight = 1;
+    std::string label;  // DestinationConfig::label()
+  };
+  std::vector<Destination> destinations;  // never empty
   std::chrono::milliseconds timeout{15000};
   std::vector<std::string> upgrades;  // lower-case protocol names this route tunnels
   std::chrono::milliseconds tunnel_idle_timeout{3600000};

@@ -99,6 +99,42 @@ static bool sameTls(const ListenerSnapshot& old, const config::ListenerConfig& l
   return true;
 }
 
+namespace {
+
+// The route entry's form of a destination; a subset is found among the snapshot's (or added).
+router::RouteEntry::Destination destinationOf(const config::DestinationConfig& d, Snapshot& snap) {
+  router::RouteEntry::Destination out;
+  out.weight = d.weight;
+  out.label = d.label();
+  for (uint32_t i = 0; i < snap.clusters.size(); ++i)
+    if (snap.clusters[i].config.name == d.cluster) out.cluster_index = i;
+  if (d.subset.empty()) return out;
+  for (size_t i = 0; i < snap.subsets.size(); ++i)
+    if (snap.subsets[i].cluster == out.cluster_index && snap.subsets[i].labels == d.subset)
+      out.subset_index = static_cast<int32_t>(i);
+  if (out.subset_index < 0) {
+    SubsetSnapshot subset;
+    subset.cluster = out.cluster_index;
+    subset.labels = d.subset;
+    const config::ClusterConfig& c = snap.clusters[out.cluster_index].config;
+    for (uint32_t h = 0; h < c.hosts.size(); ++h) {
+      bool holds = true;
+      for (const auto& [k, v] : d.subset) {
+        auto it = c.hosts[h].labels.find(k);
+        holds = holds && it != c.hosts[h].labels.end() && it->second == v;
+      }
+      if (holds) subset.hosts.push_back(h);
+    }
+    out.subset_index = static_cast<int32_t>(snap.subsets.size());
+    snap.subsets.push_back(std::move(subset));
+  }
+  // A subset without hosts takes no share: the others serve its traffic until it has some.
+  if (snap.subsets[static_cast<size_t>(out.subset_index)].hosts.empty()) out.weight = 0;
+  return out;
+}
+
+}  // namespace
+
 std::shared_ptr<const Snapshot> buildSnapshot(const config::ProxyConfig& cfg, uint64_t version,
                                               HostRegistry& registry, std::string* error,
                                               const Snapshot* previous, bool reread_tls) {
@@ -166,7 +202,6 @@ std::shared_ptr<const Snapshot> buildSnapshot(const config::ProxyConfig& cfg, ui
       e.cookies = router::compileConditions(r.match.cookies);
       e.query = router::compileConditions(r.match.query);
       e.conditional = r.match.conditional();
-      e.cluster_name = r.cluster;
       e.timeout = r.timeout;
       e.upgrades = r.upgrades;
       e.tunnel_idle_timeout = r.tunnel_idle_timeout;
@@ -176,8 +211,8 @@ std::shared_ptr<const Snapshot> buildSnapshot(const config::ProxyConfig& cfg, ui
       e.name = r.name;
       e.stats_index = static_cast<uint32_t>(snap->routes.size());
       snap->routes.push_back(r.name);
-      for (uint32_t i = 0; i < cfg.clusters.size(); ++i)
-        if (cfg.clusters[i].name == r.cluster) e.cluster_index = i;
+      for (const config::DestinationConfig& d : r.destinations)
+        e.destinations.push_back(destinationOf(d, *snap));
       ls.routes.add(std::move(e));
     }
     snap->listeners.push_back(std::move(ls));

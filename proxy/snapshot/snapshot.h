@@ -27,6 +27,14 @@ struct ClusterSnapshot {
   std::shared_ptr<const tls::ClientContext> tls;  // null: plain TCP to the hosts
 };
 
+// The hosts of a cluster whose labels hold every pair of `labels` (a route destination's
+// subset), as indices into the cluster's hosts.
+struct SubsetSnapshot {
+  uint32_t cluster = 0;
+  std::map<std::string, std::string> labels;
+  std::vector<uint32_t> hosts;
+};
+
 struct ListenerSnapshot {
   std::string name;
   std::string address;
@@ -46,7 +54,8 @@ struct Snapshot {
   uint64_t version = 0;  // bumped by every rebuild (reload or runtime change)
   std::vector<ListenerSnapshot> listeners;
   std::vector<ClusterSnapshot> clusters;
-  std::vector<std::string> routes;  // route names, by RouteEntry::stats_index
+  std::vector<SubsetSnapshot> subsets;  // every distinct one the routes name
+  std::vector<std::string> routes;      // route names, by RouteEntry::stats_index
   bool metrics_enabled = true;
 };
 

@@ -4,6 +4,7 @@
 #include "proxy/http/upgrade.h"
 #include "proxy/ratelimit/rate_limiter.h"
 #include "proxy/router/route_table.h"
+#include "proxy/router/weighted_pick.h"
 #include "proxy/snapshot/snapshot.h"
 #include "proxy/stream/request_id.h"
 #include "proxy/stream/request_record.h"
@@ -57,7 +58,14 @@ void ActiveRequest::start(WorkerView& view, const snapshot::ListenerSnapshot& li
     return;
   }
   if (s_.route->rate_limiter && !withinRateLimit(client)) return;
-  s_.cluster = &s_.view->clusters[s_.route->cluster_index];
+  const auto& destinations = s_.route->destinations;
+  size_t pick = 0;
+  if (destinations.size() > 1)
+    pick = router::smoothWeightedPick(destinations, s_.view->splits[s_.route->stats_index].data());
+  s_.destination = static_cast<uint32_t>(pick);
+  const router::RouteEntry::Destination& to = destinations[pick];
+  s_.cluster = to.subset_index < 0 ? &s_.view->clusters[to.cluster_index]
+                                   : &s_.view->subsets[static_cast<size_t>(to.subset_index)];
   http::ForwardContext fwd;
   fwd.client_ip = client.ip();
   fwd.request_id = request_id_;
@@ -214,6 +222,7 @@ void ActiveRequest::record() {
   r.view = s_.view;
   r.route = s_.route;
   r.cluster = s_.cluster;
+  if (s_.cluster) r.destination = s_.route->destinations[s_.destination].label;
   r.outcome = &exchange_.outcome();
   r.request = s_.head;
   r.client_error = s_.error;

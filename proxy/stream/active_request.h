@@ -164,8 +164,9 @@ class ActiveRequest final : private ExchangeClient {
     WorkerView* view = nullptr;  // pinned by the connection
     const snapshot::ListenerSnapshot* listener = nullptr;
     const router::RouteEntry* route = nullptr;
-    WorkerCluster* cluster = nullptr;
-    http::Error error;  // what the request was answered with, if it failed
+    uint32_t destination = 0;          // the pick among route->destinations
+    WorkerCluster* cluster = nullptr;  // the destination's cluster or subset
+    http::Error error;                 // what the request was answered with, if it failed
     int status = 0;
     bool head_sent = false;      // a response head went to the client
     bool upstream_head = false;  // ...and it was the upstream's

@@ -58,7 +58,9 @@ void writeAccessLog(WorkerContext& worker, const RequestRecord& r, const http::E
   line.append("\",\"status\":").append(std::to_string(r.status));
   line.append(",\"bytes_in\":").append(std::to_string(r.bytes_in));
   line.append(",\"bytes_out\":").append(std::to_string(r.bytes_out));
-  line.append(",\"cluster\":\"").append(r.route ? r.route->cluster_name : "");
+  line.append(",\"cluster\":\"").append(r.cluster ? r.cluster->config->config.name : "");
+  line.append("\",\"destination\":\"");
+  log::appendJsonEscaped(&line, r.destination);
   line.append("\",\"upstream\":\"").append(outcome.upstream_host);
   char num[64];
   std::snprintf(num, sizeof(num), "\",\"upstream_time_ms\":%.3f", ms(outcome.upstream_time));

@@ -27,6 +27,7 @@ struct RequestRecord {
   const WorkerView* view = nullptr;
   const router::RouteEntry* route = nullptr;  // null: refused before routing
   WorkerCluster* cluster = nullptr;
+  std::string_view destination;  // the route destination's label ("" before routing)
   const ExchangeOutcome* outcome = nullptr;
   const http::RequestHead* request = nullptr;
   http::Error client_error;  // the error the client side answered with, if any

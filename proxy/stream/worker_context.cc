@@ -81,6 +81,24 @@ void WorkerContext::applySnapshot(std::shared_ptr<const snapshot::Snapshot> snap
     wc.balancer = upstream::makeLoadBalancer(wc.config->config.balancer, wc.hosts, random_);
     wc.max_queued = shareOf(wc.config->config.limits.max_queued);
   }
+  view->subsets.resize(snap.subsets.size());
+  for (size_t i = 0; i < snap.subsets.size(); ++i) {
+    const snapshot::SubsetSnapshot& subset = snap.subsets[i];
+    const WorkerCluster& parent = view->clusters[subset.cluster];
+    WorkerCluster& wc = view->subsets[i];
+    wc.config = parent.config;
+    for (uint32_t h : subset.hosts) {
+      wc.hosts.push_back(parent.hosts[h]);
+      wc.locals.push_back(parent.locals[h]);
+    }
+    wc.balancer = upstream::makeLoadBalancer(wc.config->config.balancer, wc.hosts, random_);
+    wc.max_queued = parent.max_queued;
+  }
+  view->splits.resize(snap.routes.size());
+  for (const auto& listener : snap.listeners)
+    for (const auto& route : listener.routes.entries())
+      if (route.destinations.size() > 1)
+        view->splits[route.stats_index].assign(route.destinations.size(), 0);
   // Hosts that left: their idle connections close now; requests still using them keep
   // the WorkerHost alive through their pinned view.
   for (auto& [state, local] : hosts_)

@@ -81,6 +81,12 @@ struct WorkerCluster {
 struct WorkerView {
   std::shared_ptr<const snapshot::Snapshot> snapshot;
   std::vector<WorkerCluster> clusters;
+  // Label subsets of clusters (by snapshot subset index): their own balancer and queue over
+  // the cluster's WorkerHosts, so limits, pools and host statistics are the cluster's.
+  std::vector<WorkerCluster> subsets;
+  // Weighted destinations' pick state (router/weighted_pick.h) by RouteEntry::stats_index;
+  // empty for a route with one destination.
+  std::vector<std::vector<int64_t>> splits;
   std::vector<std::shared_ptr<stats::TrafficStats>> route_stats;  // by RouteEntry::stats_index
 };
 

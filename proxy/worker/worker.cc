@@ -114,8 +114,9 @@ void Worker::collect(uint32_t window_s, std::function<void(WorkerReport)> done) 
       h.idle_connections = static_cast<uint32_t>(local->pool.idleCount());
     }
     // The current view's queues (an old view's waiting requests finish or time out there).
-    for (const auto& c : ctx_.view()->clusters)
-      if (c.queued) report.cluster_queued[c.config->config.name] += c.queued;
+    for (const auto* list : {&ctx_.view()->clusters, &ctx_.view()->subsets})
+      for (const auto& c : *list)
+        if (c.queued) report.cluster_queued[c.config->config.name] += c.queued;
     report.listeners = ctx_.allListenerCounters();
     report.downstream_connections = ctx_.openCount();
     done(std::move(report));

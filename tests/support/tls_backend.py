@@ -11,6 +11,7 @@ GET /stats answers {"connections", "tls_failures"}. Prints "listening PORT" when
 import argparse
 import json
 import ssl
+import socket
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -41,6 +42,17 @@ class Server(ThreadingHTTPServer):
         with self.lock:
             self.tls_failures += 1
         print("tls failure:", sys.exc_info()[1], flush=True)
+        # Under TLS 1.3 the client may already have sent its request when our alert goes out.
+        # Closing with those bytes unread would send a reset, which can reach the client before
+        # it read the alert (it then sees a reset, not "certificate required"): end our side
+        # with a FIN and read until the client closes (bounded) instead.
+        try:
+            request.settimeout(2.0)
+            socket.socket.shutdown(request, socket.SHUT_WR)
+            while socket.socket.recv(request, 65536):
+                pass
+        except OSError:
+            pass
 
 
 class Handler(BaseHTTPRequestHandler):

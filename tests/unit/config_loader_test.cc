@@ -251,6 +251,52 @@ TEST(ConfigLoader, RouteConditions) {
             "t.yaml:9:139: listeners[0].routes[0].match.query[0].name: missing required field");
 }
 
+TEST(ConfigLoader, WeightedDestinations) {
+  std::string yaml = kValid;
+  const std::string at = "        cluster: app\n        timeout: 3s\n";
+  ASSERT_NE(yaml.find(at), std::string::npos);
+  yaml.replace(yaml.find(at), at.size(),
+               "        destinations: [{ cluster: app, subset: { version: 1.0.0 }, weight: 95 }, "
+               "{ cluster: app, subset: { version: 1.1.0, zone: b }, weight: 5 }]\n");
+  LoadResult r = loadProxyConfigString(yaml, "t.yaml");
+  ASSERT_TRUE(r.ok()) << r.errors[0].toString();
+  const RouteConfig& route = r.config.listeners[0].routes[0];
+  ASSERT_EQ(route.destinations.size(), 2u);
+  EXPECT_EQ(route.cluster, "app");  // the first destination's, for metrics labels
+  EXPECT_EQ(route.destinations[0].weight, 95u);
+  EXPECT_EQ(route.destinations[1].label(), "app{version=1.1.0,zone=b}");
+  // A plain `cluster:` is one destination of weight 1.
+  const RouteConfig& plain = r.config.listeners[0].routes[1];
+  ASSERT_EQ(plain.destinations.size(), 1u);
+  EXPECT_EQ(plain.destinations[0].label(), "app");
+  EXPECT_EQ(plain.destinations[0].weight, 1u);
+
+  // Every error at once, each with its place.
+  std::string bad = kValid;
+  bad.replace(bad.find(at), at.size(),
+              "        cluster: app\n        destinations: [{ cluster: nope }, { cluster: app, "
+              "weight: 10001 }, { cluster: app, subset: {} }]\n");
+  const std::string last = "      - cluster: app\n";
+  bad.replace(bad.find(last), last.size(),
+              "      - destinations: [{ cluster: app, weight: 0 }, { weight: 0 }]\n");
+  EXPECT_EQ(
+      errorsOf(bad),
+      (std::vector<std::string>{
+          "t.yaml:10:18: listeners[0].routes[0].cluster: set either cluster or destinations, "
+          "not both",
+          "t.yaml:11:35: listeners[0].routes[0].destinations[0].cluster: unknown cluster \"nope\"",
+          "t.yaml:11:67: listeners[0].routes[0].destinations[1].weight: must be between 0 and "
+          "10000",
+          "t.yaml:11:76: listeners[0].routes[0].destinations[2]: destination \"app\" is listed "
+          "twice",
+          "t.yaml:11:100: listeners[0].routes[0].destinations[2].subset: expected a mapping of "
+          "host labels to values, e.g. {version: 1.1.0}",
+          "t.yaml:12:23: listeners[0].routes[1].destinations: the weights sum to 0: at least one "
+          "must be above 0",
+          "t.yaml:12:53: listeners[0].routes[1].destinations[1].cluster: missing required field",
+      }));
+}
+
 TEST(ConfigLoader, RateLimits) {
   std::string yaml = kValid;
   const std::string at = "        timeout: 3s\n";

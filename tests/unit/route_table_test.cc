@@ -4,6 +4,7 @@
 
 #include "proxy/http/message.h"
 #include "proxy/http/request_fields.h"
+#include "proxy/router/weighted_pick.h"
 
 namespace lb::router {
 namespace {
@@ -12,7 +13,7 @@ RouteEntry entry(std::string host, std::string prefix, uint32_t cluster) {
   RouteEntry e;
   e.host = host;  // RouteTable::add turns "*.x" into a wildcard
   e.path_prefix = prefix;
-  e.cluster_index = cluster;
+  e.destinations = {{cluster, -1, 1, ""}};
   return e;
 }
 
@@ -23,7 +24,7 @@ TEST(RouteTable, FirstMatchWinsByHostThenPrefix) {
   t.add(entry("", "/api/", 3));
   auto cluster = [&](std::string_view host, std::string_view path) -> int {
     const RouteEntry* e = t.match(host, path);
-    return e ? static_cast<int>(e->cluster_index) : -1;
+    return e ? static_cast<int>(e->destinations[0].cluster_index) : -1;
   };
   EXPECT_EQ(cluster("shop.example.com", "/api/payments/1"), 1);
   EXPECT_EQ(cluster("SHOP.Example.COM:8080", "/api/payments"), 1);
@@ -85,7 +86,7 @@ TEST(RouteTable, ConditionsOnMethodHeadersCookiesAndQuery) {
   t.add(entry("", "/", 5));
   auto cluster = [&](const http::RequestHead& req) -> int {
     const RouteEntry* e = t.match(req);
-    return e ? static_cast<int>(e->cluster_index) : -1;
+    return e ? static_cast<int>(e->destinations[0].cluster_index) : -1;
   };
   EXPECT_EQ(cluster(request("GET", "/", {{"x-canary", "1"}})), 1);  // names any case
   EXPECT_EQ(cluster(request("GET", "/", {{"X-Canary", "0"}})), 5);
@@ -105,7 +106,7 @@ TEST(RouteTable, ConditionsOnMethodHeadersCookiesAndQuery) {
   EXPECT_EQ(cluster(request("GET", "/", {{"User-Agent", "iPhone"}})), 5);
   EXPECT_EQ(cluster(request("GET", "/", {{"User-Agent", "Mozilla/5.0 (iPhone)"}})), 4);
   // Without the request, conditional routes never match.
-  EXPECT_EQ(t.match("a", "/")->cluster_index, 5u);
+  EXPECT_EQ(t.match("a", "/")->destinations[0].cluster_index, 5u);
 }
 
 TEST(RequestFields, CookiesAndQueryParameters) {
@@ -119,6 +120,43 @@ TEST(RequestFields, CookiesAndQueryParameters) {
   EXPECT_EQ(http::findCookie(r, "b"), "");
   EXPECT_EQ(http::findCookie(r, "c"), "3");
   EXPECT_FALSE(http::findCookie(r, "d"));
+}
+
+}  // namespace
+}  // namespace lb::router
+
+namespace lb::router {
+namespace {
+
+std::vector<RouteEntry::Destination> weights(std::vector<uint32_t> w) {
+  std::vector<RouteEntry::Destination> out;
+  for (uint32_t x : w) out.push_back({0, -1, x, ""});
+  return out;
+}
+
+TEST(WeightedPick, EachDestinationGetsExactlyItsWeightSpreadOut) {
+  auto d = weights({5, 1, 1});
+  std::vector<int64_t> current(d.size(), 0);
+  std::string order;
+  for (int i = 0; i < 7; ++i)
+    order += static_cast<char>('a' + smoothWeightedPick(d, current.data()));
+  EXPECT_EQ(order, "aabacaa");  // nginx's example: spread out, not aaaaabc
+  // Over any run of whole rounds the counts are exact, whatever the weights.
+  auto canary = weights({9990, 10});
+  std::vector<int64_t> state(2, 0);
+  int picks[2] = {0, 0};
+  for (int i = 0; i < 3 * 10000; ++i) ++picks[smoothWeightedPick(canary, state.data())];
+  EXPECT_EQ(picks[0], 3 * 9990);
+  EXPECT_EQ(picks[1], 3 * 10);
+}
+
+TEST(WeightedPick, ZeroWeightsAreNeverPickedAndAllZeroPicksTheFirst) {
+  auto d = weights({0, 3, 0});
+  std::vector<int64_t> current(3, 0);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(smoothWeightedPick(d, current.data()), 1u);
+  auto none = weights({0, 0});
+  std::vector<int64_t> zero(2, 0);
+  EXPECT_EQ(smoothWeightedPick(none, zero.data()), 0u);
 }
 
 }  // namespace
