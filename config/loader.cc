@@ -2,6 +2,7 @@
 
 #include <re2/re2.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 #include <sstream>
@@ -521,6 +522,69 @@ void readRateLimit(Reader& r, const YAML::Node& node, const std::string& path,
   }
 }
 
+// `key: name` where the name is one of `names`: sets *out to its value.
+template <typename E>
+void choice(Reader& r, const YAML::Node& map, const char* key, const std::string& path,
+            std::initializer_list<std::pair<const char*, E>> names, const char* expected, E* out) {
+  YAML::Node node = map[key];
+  std::string name;
+  if (!node || !r.scalar(node, Reader::join(path, key), &name)) return;
+  for (const auto& [n, value] : names) {
+    if (name == n) {
+      *out = value;
+      return;
+    }
+  }
+  r.error(node, Reader::join(path, key),
+          "unknown value " + quoted(name) + " (expected " + expected + ")");
+}
+
+// `sticky: {cookie, to, ttl, path, domain, secure, http_only, same_site}`: what goes in the
+// Set-Cookie header must be something a browser keeps (RFC 6265 4.1).
+void readSticky(Reader& r, const YAML::Node& node, const std::string& path, StickyConfig* st) {
+  if (!r.expectMap(node, path,
+                   {"cookie", "to", "ttl", "path", "domain", "secure", "http_only", "same_site"}))
+    return;
+  st->enabled = true;
+  r.string(node, "cookie", path, &st->cookie, true);
+  if (!st->cookie.empty() && !validHeaderName(st->cookie))
+    r.error(node["cookie"], Reader::join(path, "cookie"),
+            "invalid cookie name " + quoted(st->cookie) + " (letters, digits and !#$%&'*+-.^_`|~)");
+  choice(r, node, "to", path,
+         {{"host", StickyConfig::To::kHost}, {"destination", StickyConfig::To::kDestination}},
+         "host or destination", &st->to);
+  r.duration(node, "ttl", path, &st->ttl, true);
+  r.string(node, "path", path, &st->path, false);
+  if (node["path"] &&
+      (!st->path.starts_with("/") || std::any_of(st->path.begin(), st->path.end(), [](char c) {
+        return c == ';' || static_cast<unsigned char>(c) < 0x21 || c == 0x7f;
+      })))
+    r.error(node["path"], Reader::join(path, "path"),
+            "invalid cookie path " + quoted(st->path) + " (starts with /, no spaces or ;)");
+  r.string(node, "domain", path, &st->domain, false);
+  if (!st->domain.empty()) {
+    const std::string_view bare = std::string_view(st->domain).substr(st->domain[0] == '.');
+    if (bare.empty() || std::any_of(bare.begin(), bare.end(), [](char c) {
+          return !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.');
+        }))
+      r.error(node["domain"], Reader::join(path, "domain"),
+              "invalid cookie domain " + quoted(st->domain) + " (a lower-case host name)");
+  }
+  r.boolean(node, "secure", path, &st->secure);
+  r.boolean(node, "http_only", path, &st->http_only);
+  choice(r, node, "same_site", path,
+         {{"lax", StickyConfig::SameSite::kLax},
+          {"strict", StickyConfig::SameSite::kStrict},
+          {"none", StickyConfig::SameSite::kNone}},
+         "lax, strict or none", &st->same_site);
+  if (YAML::Node ss = node["same_site"]) {
+    // Browsers drop a SameSite=None cookie that is not Secure.
+    if (st->same_site == StickyConfig::SameSite::kNone && !st->secure)
+      r.error(ss, Reader::join(path, "same_site"),
+              "none needs secure: true (browsers drop such a cookie)");
+  }
+}
+
 // `destinations: [{cluster, subset: {label: value}, weight}]`: at least one, no two the same,
 // weights summing to more than 0.
 void readDestinations(Reader& r, const YAML::Node& node, const std::string& path,
@@ -568,7 +632,7 @@ void readRoute(Reader& r, const YAML::Node& node, const std::string& path, Route
   route->mark = markOf(node);
   if (!r.expectMap(node, path,
                    {"name", "match", "cluster", "destinations", "timeout", "slo", "upgrades",
-                    "tunnel_idle_timeout", "retry", "rate_limit"}))
+                    "tunnel_idle_timeout", "retry", "rate_limit", "sticky"}))
     return;
   r.string(node, "name", path, &route->name, false);
   if (YAML::Node slo = node["slo"]) {
@@ -624,6 +688,8 @@ void readRoute(Reader& r, const YAML::Node& node, const std::string& path, Route
     readRetry(r, retry, Reader::join(path, "retry"), &route->retry);
   if (YAML::Node rl = node["rate_limit"])
     readRateLimit(r, rl, Reader::join(path, "rate_limit"), &route->rate_limit);
+  if (YAML::Node st = node["sticky"])
+    readSticky(r, st, Reader::join(path, "sticky"), &route->sticky);
 }
 
 void readAdmin(Reader& r, const YAML::Node& node, AdminConfig* a) {

@@ -198,10 +198,36 @@ struct DestinationConfig {
     for (const auto& [k, v] : subset) out += (out.back() == '{' ? "" : ",") + k + "=" + v;
     return out + "}";
   }
+  // The host is in this destination: its labels hold every pair of `subset`.
+  bool holds(const HostConfig& host) const {
+    for (const auto& [k, v] : subset) {
+      auto it = host.labels.find(k);
+      if (it == host.labels.end() || it->second != v) return false;
+    }
+    return true;
+  }
 };
 
 inline constexpr uint32_t kMaxDestinationWeight = 10000;
 inline constexpr size_t kMaxDestinations = 16;
+
+// Sticky sessions (docs/routing.md): a cookie lbproxy sets naming the destination and, with
+// `to: host`, the host that answered; a request that brings it goes back there while that
+// destination has weight and that host is usable, and elsewhere (with a new cookie) when not.
+struct StickyConfig {
+  enum class To : uint8_t { kHost, kDestination };
+  enum class SameSite : uint8_t { kLax, kStrict, kNone };
+  bool enabled = false;
+  std::string cookie;  // its name (an HTTP token)
+  To to = To::kHost;
+  Duration ttl{0};  // Max-Age, rounded up to seconds; 0 = a session cookie
+  std::string path = "/";
+  std::string domain;  // "" = the request's host only
+  bool secure = false;
+  bool http_only = true;
+  SameSite same_site = SameSite::kLax;
+  bool operator==(const StickyConfig&) const = default;
+};
 
 struct RouteConfig {
   std::string name;  // stats and metrics label; default "<listener>:<host><path_prefix>"
@@ -217,6 +243,7 @@ struct RouteConfig {
   Duration tunnel_idle_timeout{3600000};  // an upgraded connection with no bytes either way
   RetryConfig retry;
   RateLimitConfig rate_limit;
+  StickyConfig sticky;
   SloConfig slo;
   Mark mark;
   Mark cluster_mark;

@@ -1,6 +1,7 @@
 // Micro-benchmarks of the request path's pure parts (Google Benchmark): HTTP/1 head parsing
-// and encoding, route matching, weighted destination and balancer picks, and recording a request in
-// the statistics. Run: build/bench/micro/micro-bench  (release build; figures in bench/README.md).
+// and encoding, route matching, weighted destination, sticky cookie and balancer picks, and
+// recording a request in the statistics. Run: build/bench/micro/micro-bench  (release build;
+// figures in bench/README.md).
 #include <benchmark/benchmark.h>
 
 #include <chrono>
@@ -11,10 +12,12 @@
 #include "proxy/http/http1_encoder.h"
 #include "proxy/http/http1_parser.h"
 #include "proxy/http/message.h"
+#include "proxy/http/request_fields.h"
 #include "proxy/ratelimit/rate_limiter.h"
 #include "proxy/router/route_table.h"
 #include "proxy/router/weighted_pick.h"
 #include "proxy/stats/traffic_stats.h"
+#include "proxy/stream/sticky_cookie.h"
 #include "proxy/upstream/load_balancer.h"
 
 namespace lb {
@@ -130,6 +133,32 @@ void BM_WeightedPick(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(router::smoothWeightedPick(d, current.data()));
 }
 BENCHMARK(BM_WeightedPick)->Arg(2)->Arg(8);
+
+// A sticky session's whole check on the request path: the cookie found among a browser's,
+// its value parsed, and its host looked up among the cluster's (3 or 16 hosts, the last one).
+void BM_StickyCookie(benchmark::State& state) {
+  const size_t n = static_cast<size_t>(state.range(0));
+  std::vector<upstream::HostState> hosts(n);
+  for (size_t i = 0; i < n; ++i)
+    hosts[i].sticky_token = upstream::hashKey("app/h" + std::to_string(i));
+  std::string cookie;
+  stream::formatStickyCookie("lb_shop", {upstream::hashKey("app"), true, hosts[n - 1].sticky_token},
+                             "", &cookie);
+  http::RequestHead req;
+  req.headers = {{"Host", "shop.example.com"},
+                 {"User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/120.0"},
+                 {"Accept", "text/html,application/xhtml+xml"},
+                 {"Cookie", "session=abc123; cart=7; " + cookie + "; theme=dark"}};
+  for (auto _ : state) {
+    size_t found = n;
+    if (auto value = http::findCookie(req, "lb_shop"))
+      if (auto target = stream::parseStickyValue(*value))
+        for (size_t i = 0; i < n; ++i)
+          if (hosts[i].sticky_token == target->host) found = i;
+    benchmark::DoNotOptimize(found);
+  }
+}
+BENCHMARK(BM_StickyCookie)->Arg(3)->Arg(16);
 
 void BM_BalancerPick(benchmark::State& state) {
   const auto kind = static_cast<config::BalancerKind>(state.range(0));

@@ -165,6 +165,10 @@ json statsJson(const control::StatsView& s) {
   json routes = json::object();
   for (const auto& r : s.routes) {
     json rj = windowJson(r.report, s.window_s);
+    if (r.sticky) {
+      const stats::StickyCounters& st = r.report.totals.sticky;
+      rj["sticky"] = {{"kept", st.kept}, {"moved", st.moved}, {"placed", st.placed}};
+    }
     if (r.cluster) {
       // The route's cluster and objectives: what a deploy's analysis judges a version by.
       rj["cluster"] = *r.cluster;

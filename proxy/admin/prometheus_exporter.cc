@@ -163,6 +163,9 @@ std::string renderPrometheus(const control::MetricsInput& in) {
   auto& route_tunnel_bytes =
       counter("lbproxy_route_tunnel_bytes_total",
               "Bytes through closed tunnels, per route (direction up: client to backend)");
+  auto& route_sticky = counter("lbproxy_route_sticky_total",
+                               "Responses on a route with sticky sessions, by outcome (kept: where "
+                               "the cookie said; moved: elsewhere; placed: no cookie yet)");
   auto& slo_latency = gauge("lbproxy_route_slo_latency_seconds",
                             "Latency objective of a route from the config (stat: mean, p95, p99)");
   auto& slo_errors =
@@ -197,6 +200,14 @@ std::string renderPrometheus(const control::MetricsInput& in) {
       route_retries_refused.Add({{"route", route.name}})
           .Increment(static_cast<double>(t.counters.retries_refused));
       addTunnels(t.tunnels, base, route_tunnels, route_tunnels_total, route_tunnel_bytes);
+      if (route.sticky.enabled) {
+        route_sticky.Add({{"route", route.name}, {"outcome", "kept"}})
+            .Increment(static_cast<double>(t.sticky.kept));
+        route_sticky.Add({{"route", route.name}, {"outcome", "moved"}})
+            .Increment(static_cast<double>(t.sticky.moved));
+        route_sticky.Add({{"route", route.name}, {"outcome", "placed"}})
+            .Increment(static_cast<double>(t.sticky.placed));
+      }
       auto seconds = [](config::Duration d) { return static_cast<double>(d.count()) / 1000.0; };
       if (route.slo.mean.count())
         slo_latency.Add({{"route", route.name}, {"stat", "mean"}}).Set(seconds(route.slo.mean));

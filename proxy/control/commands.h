@@ -156,6 +156,7 @@ struct StatsView {
     stats::Report report;
     std::optional<std::string> cluster;  // with its objectives, when the route is in the file
     config::SloConfig slo;
+    bool sticky = false;  // the route has sticky sessions: their counters are shown
   };
   struct Host {
     std::string id;

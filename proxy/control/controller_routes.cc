@@ -11,14 +11,7 @@ ControlError noRoute(const std::string& route) {
 
 uint32_t hostsIn(const config::ClusterConfig& c, const config::DestinationConfig& d) {
   uint32_t n = 0;
-  for (const auto& h : c.hosts) {
-    bool holds = true;
-    for (const auto& [k, v] : d.subset) {
-      auto it = h.labels.find(k);
-      holds = holds && it != h.labels.end() && it->second == v;
-    }
-    n += holds ? 1 : 0;
-  }
+  for (const auto& h : c.hosts) n += d.holds(h) ? 1 : 0;
   return n;
 }
 
@@ -35,7 +28,7 @@ std::optional<RouteView> Controller::routeView(const std::string& route) const {
         const config::ClusterConfig* c = effective_.findCluster(d.cluster);
         v.destinations.push_back({d, c ? hostsIn(*c, d) : 0});
       }
-      v.runtime = overlay_.destinations.count(r.name) > 0;
+      v.runtime = overlay_.destinationsFor(r.name, effective_) != nullptr;
       return v;
     }
   }

@@ -34,16 +34,22 @@ config::ProxyConfig RuntimeOverlay::apply(const config::ProxyConfig& file) const
   }
   for (auto& l : out.listeners) {
     for (auto& route : l.routes) {
-      auto d = destinations.find(route.name);
-      if (d == destinations.end() || d->second.empty()) continue;
-      bool known = true;
-      for (const auto& dest : d->second) known = known && out.findCluster(dest.cluster);
-      if (!known) continue;  // a cluster the file dropped: the file's destinations serve
-      route.destinations = d->second;
-      route.cluster = d->second.front().cluster;
+      const auto* d = destinationsFor(route.name, out);
+      if (!d) continue;
+      route.destinations = *d;
+      route.cluster = d->front().cluster;
     }
   }
   return out;
+}
+
+const std::vector<config::DestinationConfig>* RuntimeOverlay::destinationsFor(
+    const std::string& route, const config::ProxyConfig& cfg) const {
+  auto d = destinations.find(route);
+  if (d == destinations.end() || d->second.empty()) return nullptr;
+  for (const auto& dest : d->second)
+    if (!cfg.findCluster(dest.cluster)) return nullptr;  // a cluster the file dropped
+  return &d->second;
 }
 
 void RuntimeOverlay::addHost(const std::string& cluster, const config::HostConfig& host) {

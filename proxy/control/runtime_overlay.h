@@ -31,6 +31,11 @@ struct RuntimeOverlay {
   // now lists is taken from the file.
   config::ProxyConfig apply(const config::ProxyConfig& file) const;
 
+  // The route's destinations set at runtime, if they apply to `cfg` (null: the file's serve,
+  // as when one of the clusters they name is gone from it).
+  const std::vector<config::DestinationConfig>* destinationsFor(
+      const std::string& route, const config::ProxyConfig& cfg) const;
+
   void addHost(const std::string& cluster, const config::HostConfig& host);
   void removeHost(const std::string& cluster, const std::string& id);
 

@@ -54,7 +54,8 @@ struct RouteEntry {
     int32_t subset_index = -1;   // into the snapshot's subsets; -1: every host of the cluster
     // Share among the route's destinations; 0 too when the subset has no host at all.
     uint32_t weight = 1;
-    std::string label;  // DestinationConfig::label()
+    std::string label;          // DestinationConfig::label()
+    uint64_t sticky_token = 0;  // names it in sticky-session cookies (a hash of the label)
   };
   std::vector<Destination> destinations;  // never empty
   std::chrono::milliseconds timeout{15000};
@@ -65,9 +66,12 @@ struct RouteEntry {
   // the route's name and limit stay the same.
   config::RateLimitConfig rate_limit;
   std::shared_ptr<ratelimit::RateLimiter> rate_limiter;
-  uint32_t index = 0;        // position in the listener's route list
-  std::string name;          // stats and metrics label
-  uint32_t stats_index = 0;  // position among all routes of the snapshot (Snapshot::routes)
+  // Sticky sessions (sticky.enabled): what follows the cookie's value in Set-Cookie.
+  config::StickyConfig sticky;
+  std::string sticky_attributes;  // "; Path=/; Max-Age=3600; HttpOnly; SameSite=Lax"
+  uint32_t index = 0;             // position in the listener's route list
+  std::string name;               // stats and metrics label
+  uint32_t stats_index = 0;       // position among all routes of the snapshot (Snapshot::routes)
 };
 
 class RouteTable {

@@ -9,6 +9,7 @@
 #include "proxy/ratelimit/rate_limiter.h"
 #include "proxy/tls/client_context.h"
 #include "proxy/tls/server_context.h"
+#include "proxy/upstream/load_balancer.h"
 
 namespace lb::snapshot {
 
@@ -30,6 +31,27 @@ std::shared_ptr<ratelimit::RateLimiter> rateLimiterFor(const config::RouteConfig
       rl.requests, static_cast<uint64_t>(rl.period.count()), burst, keys);
 }
 
+// What follows name=value in a sticky cookie's Set-Cookie (RFC 6265 4.1.1).
+std::string stickyAttributes(const config::StickyConfig& st) {
+  std::string out = "; Path=" + st.path;
+  if (!st.domain.empty()) out += "; Domain=" + st.domain;
+  if (st.ttl.count() > 0) out += "; Max-Age=" + std::to_string((st.ttl.count() + 999) / 1000);
+  if (st.secure) out += "; Secure";
+  if (st.http_only) out += "; HttpOnly";
+  switch (st.same_site) {
+    case config::StickyConfig::SameSite::kLax:
+      out += "; SameSite=Lax";
+      break;
+    case config::StickyConfig::SameSite::kStrict:
+      out += "; SameSite=Strict";
+      break;
+    case config::StickyConfig::SameSite::kNone:
+      out += "; SameSite=None";
+      break;
+  }
+  return out;
+}
+
 }  // namespace
 
 std::shared_ptr<upstream::HostState> HostRegistry::get(const config::ClusterConfig& cluster,
@@ -40,6 +62,7 @@ std::shared_ptr<upstream::HostState> HostRegistry::get(const config::ClusterConf
     slot->cluster = cluster.name;
     slot->id = h.id;
     slot->address = h.address;
+    slot->sticky_token = upstream::hashKey(cluster.name + "/" + h.id);
     slot->health.store(cluster.health_check.enabled ? upstream::Health::kChecking
                                                     : upstream::Health::kHealthy);
     slot->ramp_start_ms.store(upstream::steadyMillis());
@@ -106,6 +129,7 @@ router::RouteEntry::Destination destinationOf(const config::DestinationConfig& d
   router::RouteEntry::Destination out;
   out.weight = d.weight;
   out.label = d.label();
+  out.sticky_token = upstream::hashKey(out.label);
   for (uint32_t i = 0; i < snap.clusters.size(); ++i)
     if (snap.clusters[i].config.name == d.cluster) out.cluster_index = i;
   if (d.subset.empty()) return out;
@@ -117,14 +141,8 @@ router::RouteEntry::Destination destinationOf(const config::DestinationConfig& d
     subset.cluster = out.cluster_index;
     subset.labels = d.subset;
     const config::ClusterConfig& c = snap.clusters[out.cluster_index].config;
-    for (uint32_t h = 0; h < c.hosts.size(); ++h) {
-      bool holds = true;
-      for (const auto& [k, v] : d.subset) {
-        auto it = c.hosts[h].labels.find(k);
-        holds = holds && it != c.hosts[h].labels.end() && it->second == v;
-      }
-      if (holds) subset.hosts.push_back(h);
-    }
+    for (uint32_t h = 0; h < c.hosts.size(); ++h)
+      if (d.holds(c.hosts[h])) subset.hosts.push_back(h);
     out.subset_index = static_cast<int32_t>(snap.subsets.size());
     snap.subsets.push_back(std::move(subset));
   }
@@ -207,6 +225,8 @@ std::shared_ptr<const Snapshot> buildSnapshot(const config::ProxyConfig& cfg, ui
       e.tunnel_idle_timeout = r.tunnel_idle_timeout;
       e.retry = r.retry;
       e.rate_limit = r.rate_limit;
+      e.sticky = r.sticky;
+      if (r.sticky.enabled) e.sticky_attributes = stickyAttributes(r.sticky);
       if (r.rate_limit.enabled) e.rate_limiter = rateLimiterFor(r, previous);
       e.name = r.name;
       e.stats_index = static_cast<uint32_t>(snap->routes.size());

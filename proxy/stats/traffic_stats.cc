@@ -111,6 +111,7 @@ void TunnelCounters::merge(const TunnelCounters& other) {
 void Totals::merge(const Totals& other) {
   counters.merge(other.counters);
   tunnels.merge(other.tunnels);
+  sticky.merge(other.sticky);
   for (size_t i = 0; i < duration_buckets.size(); ++i)
     duration_buckets[i] += other.duration_buckets[i];
 }
@@ -166,6 +167,26 @@ void TrafficStats::recordRateLimited(int64_t now_s, bool dry_run) {
   uint64_t Counters::*field = dry_run ? &Counters::rate_limited_dry_run : &Counters::rate_limited;
   ++(totals_.counters.*field);
   ++(bucket(now_s).counters.*field);
+}
+
+void StickyCounters::merge(const StickyCounters& other) {
+  kept += other.kept;
+  moved += other.moved;
+  placed += other.placed;
+}
+
+void TrafficStats::recordSticky(StickyOutcome outcome) {
+  switch (outcome) {
+    case StickyOutcome::kKept:
+      ++totals_.sticky.kept;
+      break;
+    case StickyOutcome::kMoved:
+      ++totals_.sticky.moved;
+      break;
+    case StickyOutcome::kPlaced:
+      ++totals_.sticky.placed;
+      break;
+  }
 }
 
 void TrafficStats::tunnelOpened() {

@@ -71,11 +71,24 @@ struct TunnelCounters {
   void merge(const TunnelCounters& other);
 };
 
+// Sticky sessions of a route (docs/routing.md): responses to requests whose cookie was
+// honoured (kept), that were placed elsewhere than their cookie said (moved: its host or
+// destination no longer takes them) or that came without one (placed).
+struct StickyCounters {
+  uint64_t kept = 0;
+  uint64_t moved = 0;
+  uint64_t placed = 0;
+
+  void merge(const StickyCounters& other);
+};
+enum class StickyOutcome : uint8_t { kKept, kMoved, kPlaced };
+
 struct Totals {
   Counters counters;
   // Per-bucket (not cumulative) counts for kPromBuckets, plus one for +Inf.
   std::array<uint64_t, kPromBuckets.size() + 1> duration_buckets{};
   TunnelCounters tunnels;
+  StickyCounters sticky;
 
   void merge(const Totals& other);
 };
@@ -101,6 +114,8 @@ class TrafficStats {
   void recordRetryRefused(int64_t now_s);
   // A request over the route's rate limit: refused with 429, or (dry run) only counted.
   void recordRateLimited(int64_t now_s, bool dry_run);
+  // A response on a route with sticky sessions (since start, like tunnels).
+  void recordSticky(StickyOutcome outcome);
   // A backend switched protocols (101); later the tunnel closed after moving these bytes.
   void tunnelOpened();
   void tunnelClosed(uint64_t bytes_up, uint64_t bytes_down);

@@ -1,6 +1,7 @@
 #include "proxy/stream/active_request.h"
 
 #include "proxy/http/error_response.h"
+#include "proxy/http/request_fields.h"
 #include "proxy/http/upgrade.h"
 #include "proxy/ratelimit/rate_limiter.h"
 #include "proxy/router/route_table.h"
@@ -8,6 +9,7 @@
 #include "proxy/snapshot/snapshot.h"
 #include "proxy/stream/request_id.h"
 #include "proxy/stream/request_record.h"
+#include "proxy/stream/sticky_cookie.h"
 #include "proxy/stream/worker_context.h"
 #include "proxy/upstream/load_balancer.h"
 
@@ -59,9 +61,12 @@ void ActiveRequest::start(WorkerView& view, const snapshot::ListenerSnapshot& li
   }
   if (s_.route->rate_limiter && !withinRateLimit(client)) return;
   const auto& destinations = s_.route->destinations;
-  size_t pick = 0;
-  if (destinations.size() > 1)
-    pick = router::smoothWeightedPick(destinations, s_.view->splits[s_.route->stats_index].data());
+  size_t pick = s_.route->sticky.enabled ? stickyDestination() : destinations.size();
+  if (pick == destinations.size())
+    pick = destinations.size() == 1
+               ? 0
+               : router::smoothWeightedPick(destinations,
+                                            s_.view->splits[s_.route->stats_index].data());
   s_.destination = static_cast<uint32_t>(pick);
   const router::RouteEntry::Destination& to = destinations[pick];
   s_.cluster = to.subset_index < 0 ? &s_.view->clusters[to.cluster_index]
@@ -83,7 +88,48 @@ void ActiveRequest::start(WorkerView& view, const snapshot::ListenerSnapshot& li
   stats::TrafficStats* route_stats = s_.view->snapshot->metrics_enabled
                                          ? s_.view->route_stats[s_.route->stats_index].get()
                                          : nullptr;
-  exchange_.start(req, fwd, *s_.route, *s_.cluster, route_stats);
+  // The cookie's host only where it named this destination: after a move to another
+  // destination the balancer places the request.
+  const uint64_t sticky_host =
+      s_.sticky_cookie && s_.sticky.has_host && s_.sticky.destination == to.sticky_token
+          ? s_.sticky.host
+          : 0;
+  exchange_.start(req, fwd, *s_.route, *s_.cluster, route_stats, sticky_host);
+}
+
+size_t ActiveRequest::stickyDestination() {
+  const auto& destinations = s_.route->destinations;
+  const std::optional<std::string_view> value = http::findCookie(*s_.head, s_.route->sticky.cookie);
+  if (!value) return destinations.size();
+  const std::optional<StickyTarget> target = parseStickyValue(*value);
+  if (!target) return destinations.size();
+  s_.sticky_cookie = true;
+  s_.sticky = *target;
+  // A destination set to weight 0 (a canary stopped) takes its sticky users no more.
+  for (size_t i = 0; i < destinations.size(); ++i)
+    if (destinations[i].sticky_token == target->destination && destinations[i].weight > 0) return i;
+  return destinations.size();
+}
+
+void ActiveRequest::addStickyCookie(http::ResponseHead* resp) {
+  const router::RouteEntry& route = *s_.route;
+  StickyTarget want;
+  want.destination = route.destinations[s_.destination].sticky_token;
+  if (route.sticky.to == config::StickyConfig::To::kHost) {
+    const std::vector<uint32_t>& tried = exchange_.outcome().tried;
+    if (tried.empty()) return;
+    want.has_host = true;
+    want.host = s_.cluster->hosts[tried.back()].state->sticky_token;
+  }
+  const bool kept = s_.sticky_cookie && s_.sticky == want;
+  if (s_.view->snapshot->metrics_enabled)
+    s_.view->route_stats[route.stats_index]->recordSticky(
+        kept ? stats::StickyOutcome::kKept
+             : (s_.sticky_cookie ? stats::StickyOutcome::kMoved : stats::StickyOutcome::kPlaced));
+  if (kept) return;  // the client has it already
+  std::string cookie;
+  formatStickyCookie(route.sticky.cookie, want, route.sticky_attributes, &cookie);
+  resp->headers.push_back({"Set-Cookie", std::move(cookie)});
 }
 
 bool ActiveRequest::withinRateLimit(const ClientAddresses& client) {
@@ -137,8 +183,9 @@ void ActiveRequest::addRateLimitHeaders(http::ResponseHead* head) const {
 
 void ActiveRequest::onRequestBodyWanted() { s_.down->onBodyWanted(); }
 
-bool ActiveRequest::onResponseHead(const http::ResponseHead& resp) {
+bool ActiveRequest::onResponseHead(http::ResponseHead& resp) {
   s_.status = resp.status;
+  if (s_.route->sticky.enabled) addStickyCookie(&resp);
   if (http::Error refused = s_.down->encodeHead(resp, request_id_, false)) {
     fail(refused);
     return false;

@@ -32,6 +32,7 @@
 #include "proxy/stats/listener_counters.h"
 #include "proxy/stream/client_addresses.h"
 #include "proxy/stream/exchange.h"
+#include "proxy/stream/sticky_cookie.h"
 
 namespace lb::snapshot {
 struct ListenerSnapshot;
@@ -141,7 +142,7 @@ class ActiveRequest final : private ExchangeClient {
  private:
   // ExchangeClient.
   void onRequestBodyWanted() override;
-  bool onResponseHead(const http::ResponseHead& resp) override;
+  bool onResponseHead(http::ResponseHead& resp) override;
   void onResponseData(const char* data, size_t len) override;
   void onUpstreamAboveHighWatermark() override;
   void onResponseEnd() override;
@@ -153,6 +154,11 @@ class ActiveRequest final : private ExchangeClient {
   bool withinRateLimit(const ClientAddresses& client);
   // Retry-After, RateLimit-Policy and RateLimit on a 429 of the route's limit.
   void addRateLimitHeaders(http::ResponseHead* head) const;
+  // Sticky sessions (docs/routing.md): the destination the request's cookie names, if it
+  // still takes traffic (else destinations.size()); and the cookie for where it went, on the
+  // response, unless the client sent that one.
+  size_t stickyDestination();
+  void addStickyCookie(http::ResponseHead* resp);
   // Records the request and tells the connection it is over.
   void end();
   void record();
@@ -175,6 +181,8 @@ class ActiveRequest final : private ExchangeClient {
     uint64_t bytes_out = 0;
     uint64_t limit_retry_after_ms = 0;  // a 429 of the rate limit: until a request may pass
     uint64_t limit_full_after_ms = 0;   // ...and until the key's bucket is full again
+    bool sticky_cookie = false;         // the request brought a sticky cookie lbproxy set
+    StickyTarget sticky;                // ...naming this
     std::chrono::steady_clock::time_point started_at;
     std::chrono::steady_clock::time_point tunnel_at;  // when the 101 went to the client
   };

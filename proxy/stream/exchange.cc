@@ -39,7 +39,7 @@ void Exchange::reset() {
 
 void Exchange::start(const http::RequestHead& req, const http::ForwardContext& fwd,
                      const router::RouteEntry& route, WorkerCluster& cluster,
-                     stats::TrafficStats* route_stats) {
+                     stats::TrafficStats* route_stats, uint64_t sticky_host) {
   s_.req = &req;
   s_.fwd = fwd;
   s_.route = &route;
@@ -49,6 +49,7 @@ void Exchange::start(const http::RequestHead& req, const http::ForwardContext& f
   s_.chunked_up = req.framing == BodyFraming::kChunked;
   s_.upgrade = !fwd.upgrade.empty();
   s_.route_stats = route_stats;
+  s_.sticky_host = sticky_host;
   // A body is kept while it may have to go out again: the route retries this request, and the
   // body is small enough (or of unknown size, until it grows past the limit).
   const config::RetryConfig& retry = route.retry;
@@ -83,7 +84,8 @@ void Exchange::startAttempt() {
     waitForRoom();
     return;
   }
-  int index = s_.cluster->balancer->pick(ctx);
+  int index = stickyHost(ctx);
+  if (index == upstream::LoadBalancer::kNoHost) index = s_.cluster->balancer->pick(ctx);
   if (index == upstream::LoadBalancer::kNoHost) {
     if (allHostsFull(ctx)) {
       waitForRoom();
@@ -107,6 +109,16 @@ void Exchange::startAttempt() {
     return;
   }
   connectTo(host);
+}
+
+int Exchange::stickyHost(const upstream::PickContext& ctx) const {
+  if (!s_.sticky_host) return upstream::LoadBalancer::kNoHost;
+  const std::vector<upstream::LbHost>& hosts = s_.cluster->hosts;
+  for (uint32_t i = 0; i < hosts.size(); ++i)
+    if (hosts[i].state->sticky_token == s_.sticky_host)
+      return upstream::candidate(hosts, i, ctx) ? static_cast<int>(i)
+                                                : upstream::LoadBalancer::kNoHost;
+  return upstream::LoadBalancer::kNoHost;
 }
 
 void Exchange::connectTo(uint32_t host_index) {

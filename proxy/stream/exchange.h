@@ -60,9 +60,11 @@ class ExchangeClient {
   virtual void onUpstreamAboveHighWatermark() = 0;
   // The final response head (status >= 200), or a 101 that switched the connection to a tunnel
   // (only for a request that asked for an upgrade): from then on request "body" and response
-  // "data" are the tunnel's raw bytes, and endBody() says the client closed its side. Return
-  // false when the client failed the request instead (it has called Exchange::abort()).
-  virtual bool onResponseHead(const http::ResponseHead& resp) = 0;
+  // "data" are the tunnel's raw bytes, and endBody() says the client closed its side. The
+  // client may add or remove fields before it sends the head on (the head is the upstream
+  // connection's, parsed afresh for its next response). Return false when the client failed
+  // the request instead (it has called Exchange::abort()).
+  virtual bool onResponseHead(http::ResponseHead& resp) = 0;
   // De-framed response body bytes.
   virtual void onResponseData(const char* data, size_t len) = 0;
   // The whole response body was delivered; the upstream connection is already released.
@@ -101,9 +103,11 @@ class Exchange final : public upstream::UpstreamHandler {
   // Starts the request. `req` and the strings behind `fwd` must stay valid until the exchange
   // ends. A request whose framing is not kNone has a body: sendBody()/endBody() follow.
   // `route_stats` (null when metrics are off) counts retries the budget refused.
+  // `sticky_host` (a HostState::sticky_token; 0: none) is tried first when it is usable with
+  // room (sticky sessions); else, and for every retry, the balancer picks.
   void start(const http::RequestHead& req, const http::ForwardContext& fwd,
              const router::RouteEntry& route, WorkerCluster& cluster,
-             stats::TrafficStats* route_stats);
+             stats::TrafficStats* route_stats, uint64_t sticky_host = 0);
   // Request body, already de-framed by the client; re-framed here for the upstream.
   void sendBody(const char* data, size_t len);
   void endBody();
@@ -139,6 +143,8 @@ class Exchange final : public upstream::UpstreamHandler {
   void onUpstreamEvent(net::StreamEvent event) override;
 
   void startAttempt();
+  // The sticky host's index when it may take this attempt, else LoadBalancer::kNoHost.
+  int stickyHost(const upstream::PickContext& ctx) const;
   void connectTo(uint32_t host_index);
   void onConnected();
   void sendRequestHead();
@@ -209,6 +215,7 @@ class Exchange final : public upstream::UpstreamHandler {
     bool resendable = false;        // all of the body is held (or there is none)
     bool resend_body = false;       // the next attempt sends held_body_ after its head
     bool retry_slot = false;        // this attempt counts in the cluster's active_retries
+    uint64_t sticky_host = 0;
     stats::TrafficStats* route_stats = nullptr;
     std::chrono::steady_clock::time_point upstream_started_at;
   };

@@ -36,6 +36,7 @@ struct HostState {
   std::string cluster;
   std::string id;
   std::string address;
+  uint64_t sticky_token = 0;  // names the host in sticky-session cookies (cluster and id)
   sockaddr_storage sockaddr{};
   socklen_t sockaddr_len = 0;
   std::atomic<uint32_t> weight{1};

@@ -220,11 +220,7 @@ TEST(Lbctl, OptionsAfterTheSubcommandAndEscapedNames) {
   const std::string url = "http://127.0.0.1:" + std::to_string(proxy.adminPort());
   auto lbctl = [&](std::vector<std::string> args, std::string* out) {
     args.insert(args.begin(), {LB_CTL_BIN, "--proxy", url});
-    ChildProcess child;
-    if (!child.start(args)) return -1;
-    auto code = child.waitExit(10s);
-    *out = child.output();
-    return code ? *code : -1;
+    return runToExit(args, 10s, out);
   };
 
   std::string out;

@@ -28,15 +28,9 @@ struct Fleet {
   TestBackend v1a{answers("v1a")}, v1b{answers("v1b")}, v2{answers("v2")};
 
   std::string cluster() {
-    return "  - name: web\n    hosts:\n"
-           "      - { id: a, address: \"" +
-           v1a.address() +
-           "\", labels: { version: 1.0.0 } }\n"
-           "      - { id: b, address: \"" +
-           v1b.address() +
-           "\", labels: { version: 1.0.0 } }\n"
-           "      - { id: c, address: \"" +
-           v2.address() + "\", labels: { version: 1.1.0 } }\n";
+    return versionedCluster("web", {{"a", v1a.address(), "1.0.0"},
+                                    {"b", v1b.address(), "1.0.0"},
+                                    {"c", v2.address(), "1.1.0"}});
   }
 };
 
@@ -227,11 +221,7 @@ TEST(Split, LbctlSetsShowsAndResetsASplit) {
   const std::string url = "http://127.0.0.1:" + std::to_string(proxy.adminPort());
   auto lbctl = [&](std::vector<std::string> args, std::string* out) {
     args.insert(args.begin(), {LB_CTL_BIN, "--proxy", url});
-    ChildProcess child;
-    if (!child.start(args)) return -1;
-    auto code = child.waitExit(10s);
-    *out = child.output();
-    return code ? *code : -1;
+    return runToExit(args, 10s, out);
   };
   std::string out;
   ASSERT_EQ(lbctl({"split", "shop", "web{version=1.0.0}=3", "web{version=1.1.0}=1"}, &out), 0)

@@ -133,4 +133,13 @@ long statusField(pid_t pid, const std::string& field) {
 long ChildProcess::rssKiB() const { return statusField(pid_, "VmRSS"); }
 long ChildProcess::peakRssKiB() const { return statusField(pid_, "VmHWM"); }
 
+int runToExit(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
+              std::string* output) {
+  ChildProcess child;
+  if (!child.start(argv)) return -1;
+  auto code = child.waitExit(timeout);
+  if (output) *output = child.output();
+  return code ? *code : -1;
+}
+
 }  // namespace lb::test

@@ -52,4 +52,9 @@ class ChildProcess {
   bool eof_ = false;
 };
 
+// Runs `argv` to its end: its exit code (-1 when it could not start or outlived `timeout`),
+// and all it printed in `output` when that is not null.
+int runToExit(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
+              std::string* output);
+
 }  // namespace lb::test

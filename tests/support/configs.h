@@ -39,4 +39,17 @@ struct TestConfig {
   }
 };
 
+// A cluster entry for TestConfig::clusters_extra whose hosts carry a `version` label.
+struct VersionedHost {
+  std::string id, address, version;
+};
+inline std::string versionedCluster(const std::string& name,
+                                    const std::vector<VersionedHost>& hosts) {
+  std::string y = "  - name: " + name + "\n    hosts:\n";
+  for (const auto& h : hosts)
+    y += "      - { id: " + h.id + ", address: \"" + h.address +
+         "\", labels: { version: " + h.version + " } }\n";
+  return y;
+}
+
 }  // namespace lb::test

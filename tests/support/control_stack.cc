@@ -136,11 +136,7 @@ int ControlStack::lbctl(const std::vector<std::string>& args, std::string* outpu
                         std::chrono::seconds timeout) {
   std::vector<std::string> argv{LB_CTL_BIN, "--control", controlUrl(), "--proxy", proxyAdminUrl()};
   argv.insert(argv.end(), args.begin(), args.end());
-  ChildProcess child;
-  if (!child.start(argv)) return -1;
-  auto code = child.waitExit(timeout);
-  if (output) *output = child.output();
-  return code ? *code : -1;
+  return runToExit(argv, timeout, output);
 }
 
 json ControlStack::api(const std::string& path) {

@@ -297,6 +297,57 @@ TEST(ConfigLoader, WeightedDestinations) {
       }));
 }
 
+TEST(ConfigLoader, StickySessions) {
+  std::string yaml = kValid;
+  const std::string at = "        timeout: 3s\n";
+  yaml.replace(yaml.find(at), at.size(),
+               at + "        sticky: { cookie: lb_shop, to: destination, ttl: 90s, path: /shop, "
+                    "domain: .example.com, secure: true, same_site: none, http_only: false }\n");
+  LoadResult r = loadProxyConfigString(yaml, "t.yaml");
+  ASSERT_TRUE(r.ok()) << r.errors[0].toString();
+  const StickyConfig& st = r.config.listeners[0].routes[0].sticky;
+  EXPECT_TRUE(st.enabled);
+  EXPECT_EQ(st.cookie, "lb_shop");
+  EXPECT_EQ(st.to, StickyConfig::To::kDestination);
+  EXPECT_EQ(st.ttl, Duration(90000));
+  EXPECT_EQ(st.path, "/shop");
+  EXPECT_EQ(st.domain, ".example.com");
+  EXPECT_TRUE(st.secure);
+  EXPECT_FALSE(st.http_only);
+  EXPECT_EQ(st.same_site, StickyConfig::SameSite::kNone);
+  EXPECT_FALSE(r.config.listeners[0].routes[1].sticky.enabled);
+
+  // Every error at once, each with its place.
+  std::string bad = kValid;
+  bad.replace(bad.find(at), at.size(),
+              at + "        sticky: { cookie: \"a b\", to: server, path: shop, domain: \"a_b\", "
+                   "same_site: none, colour: red }\n");
+  const std::string last = "      - cluster: app\n";
+  bad.replace(bad.find(last), last.size(),
+              last + "        sticky: { ttl: -1s, same_site: loose }\n");
+  EXPECT_EQ(
+      errorsOf(bad),
+      (std::vector<std::string>{
+          "t.yaml:12:27: listeners[0].routes[0].sticky.cookie: invalid cookie name \"a b\" "
+          "(letters, digits and !#$%&'*+-.^_`|~)",
+          "t.yaml:12:38: listeners[0].routes[0].sticky.to: unknown value \"server\" (expected "
+          "host or destination)",
+          "t.yaml:12:52: listeners[0].routes[0].sticky.path: invalid cookie path \"shop\" (starts "
+          "with /, no spaces or ;)",
+          "t.yaml:12:66: listeners[0].routes[0].sticky.domain: invalid cookie domain \"a_b\" (a "
+          "lower-case host name)",
+          "t.yaml:12:84: listeners[0].routes[0].sticky.same_site: none needs secure: true "
+          "(browsers drop such a cookie)",
+          "t.yaml:12:90: listeners[0].routes[0].sticky.colour: unknown field \"colour\" (expected "
+          "one of: cookie, to, ttl, path, domain, secure, http_only, same_site)",
+          "t.yaml:14:17: listeners[0].routes[1].sticky.cookie: missing required field",
+          "t.yaml:14:24: listeners[0].routes[1].sticky.ttl: invalid duration \"-1s\" (use a "
+          "number with ms, s, m or h, e.g. 250ms)",
+          "t.yaml:14:40: listeners[0].routes[1].sticky.same_site: unknown value \"loose\" "
+          "(expected lax, strict or none)",
+      }));
+}
+
 TEST(ConfigLoader, RateLimits) {
   std::string yaml = kValid;
   const std::string at = "        timeout: 3s\n";

@@ -40,6 +40,32 @@ TEST(RuntimeOverlay, AddRemoveAndWeightApplyToEveryReload) {
   EXPECT_EQ(idsOf(o.apply(fileWith({"a", "b"}))), (std::vector<std::string>{"b"}));
 }
 
+// Runtime destinations replace the file's only while every cluster they name is in the file;
+// destinationsFor() says which apply, so what the API reports is what serves.
+TEST(RuntimeOverlay, DestinationsApplyOnlyWhileTheirClustersExist) {
+  config::ProxyConfig file = fileWith({"a"});
+  config::ClusterConfig other;
+  other.name = "other";
+  file.clusters.push_back(other);
+  config::ListenerConfig l;
+  config::RouteConfig r;
+  r.name = "shop";
+  r.cluster = "app";
+  r.destinations.push_back({"app", {}, 1, {}});
+  l.routes.push_back(r);
+  file.listeners.push_back(l);
+  RuntimeOverlay o;
+  o.destinations["shop"] = {{"app", {}, 3, {}}, {"other", {}, 1, {}}};
+  EXPECT_NE(o.destinationsFor("shop", file), nullptr);
+  EXPECT_EQ(o.apply(file).listeners[0].routes[0].destinations.size(), 2u);
+  file.clusters.pop_back();  // the file dropped "other"
+  EXPECT_EQ(o.destinationsFor("shop", file), nullptr);
+  auto eff = o.apply(file);
+  ASSERT_EQ(eff.listeners[0].routes[0].destinations.size(), 1u);
+  EXPECT_EQ(eff.listeners[0].routes[0].destinations[0].weight, 1u);
+  EXPECT_EQ(o.destinationsFor("nope", file), nullptr);
+}
+
 TEST(RuntimeOverlay, StateFileRoundTrip) {
   RuntimeOverlay o;
   o.addHost("app", {"new", "127.0.0.1:9100", 3, {{"version", "2"}}, {}});
