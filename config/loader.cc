@@ -585,6 +585,143 @@ void readSticky(Reader& r, const YAML::Node& node, const std::string& path, Stic
   }
 }
 
+std::string lowerCase(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// A field value lbproxy may send as it is: no CR, LF, NUL or other control character but tab.
+bool validHeaderValue(const std::string& value) {
+  return std::none_of(value.begin(), value.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return (u < 0x20 && c != '\t') || u == 0x7f;
+  });
+}
+
+// Fields lbproxy writes itself (framing, hop-by-hop, the forwarding fields, the request id):
+// a route cannot set or remove them.
+bool reservedHeader(const std::string& name, bool request) {
+  static const char* const kBoth[] = {"content-length", "transfer-encoding", "connection",
+                                      "keep-alive",     "upgrade",           "te",
+                                      "trailer",        "proxy-connection",  "x-request-id"};
+  static const char* const kRequest[] = {"host", "expect", "x-forwarded-for", "x-forwarded-proto",
+                                         "x-forwarded-host"};
+  const std::string lower = lowerCase(name);
+  for (const char* n : kBoth)
+    if (lower == n) return true;
+  if (request)
+    for (const char* n : kRequest)
+      if (lower == n) return true;
+  return false;
+}
+
+// `{ Name: value, ... }`: header fields, names checked as tokens and against what lbproxy owns.
+void readHeaderMap(Reader& r, const YAML::Node& node, const std::string& path, bool request,
+                   std::vector<std::pair<std::string, std::string>>* out) {
+  if (!node.IsMap()) {
+    r.error(node, path, "expected a mapping of header names to values, e.g. {X-Env: prod}");
+    return;
+  }
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    const std::string name = it->first.Scalar();
+    const std::string fpath = path + "." + name;
+    std::string value;
+    if (!validHeaderName(name))
+      r.error(it->first, fpath, "invalid header name " + quoted(name));
+    else if (reservedHeader(name, request))
+      r.error(it->first, fpath, quoted(name) + " is lbproxy's to write; it cannot be set here");
+    else if (r.scalar(it->second, fpath, &value)) {
+      if (!validHeaderValue(value))
+        r.error(it->second, fpath, "invalid header value (control characters)");
+      else
+        out->emplace_back(name, value);
+    }
+  }
+}
+
+// `request_headers:` / `response_headers:` `{ set: {Name: value}, remove: [Name] }`.
+void readHeaderEdits(Reader& r, const YAML::Node& node, const std::string& path, bool request,
+                     HeaderEditsConfig* out) {
+  if (!r.expectMap(node, path, {"set", "remove"})) return;
+  if (YAML::Node set = node["set"])
+    readHeaderMap(r, set, Reader::join(path, "set"), request, &out->set);
+  if (YAML::Node remove = node["remove"]) {
+    const std::string rpath = Reader::join(path, "remove");
+    if (!remove.IsSequence()) {
+      r.error(remove, rpath, "expected a list of header names");
+      return;
+    }
+    for (size_t i = 0; i < remove.size(); ++i) {
+      std::string name;
+      if (!r.scalar(remove[i], Reader::index(rpath, i), &name)) continue;
+      if (!validHeaderName(name))
+        r.error(remove[i], Reader::index(rpath, i), "invalid header name " + quoted(name));
+      else if (reservedHeader(name, request))
+        r.error(remove[i], Reader::index(rpath, i),
+                quoted(name) + " is lbproxy's to write; it cannot be removed here");
+      else
+        out->remove.push_back(name);
+    }
+  }
+}
+
+// `redirect: { scheme, host, port, path | prefix, strip_query, status }`.
+void readRedirect(Reader& r, const YAML::Node& node, const std::string& path, RedirectConfig* rd) {
+  if (!r.expectMap(node, path,
+                   {"scheme", "host", "port", "path", "prefix", "strip_query", "status"}))
+    return;
+  rd->enabled = true;
+  choice(r, node, "scheme", path, {{"http", std::string("http")}, {"https", std::string("https")}},
+         "http or https", &rd->scheme);
+  r.string(node, "host", path, &rd->host, false);
+  if (node["host"] && (rd->host.empty() || !validHostPattern(rd->host) || rd->host[0] == '*'))
+    r.error(node["host"], Reader::join(path, "host"),
+            "invalid host " + quoted(rd->host) + " (a lower-case host name)");
+  r.number(node, "port", path, &rd->port, 1, 65535);
+  auto checkPath = [&](const char* key, std::string* value) {
+    r.string(node, key, path, value, false);
+    if (node[key] && (!value->starts_with("/") || !validHeaderValue(*value) ||
+                      value->find_first_of(" ?#") != std::string::npos))
+      r.error(node[key], Reader::join(path, key),
+              "invalid path " + quoted(*value) + " (starts with /, no spaces, ? or #)");
+  };
+  checkPath("path", &rd->path);
+  checkPath("prefix", &rd->prefix);
+  rd->has_prefix = static_cast<bool>(node["prefix"]);
+  if (node["path"] && node["prefix"])
+    r.error(node["prefix"], Reader::join(path, "prefix"), "set either path or prefix, not both");
+  r.boolean(node, "strip_query", path, &rd->strip_query);
+  r.number(node, "status", path, &rd->status, 300, 308);
+  if (node["status"] && rd->status != 301 && rd->status != 302 && rd->status != 303 &&
+      rd->status != 307 && rd->status != 308)
+    r.error(node["status"], Reader::join(path, "status"), "expected 301, 302, 303, 307 or 308");
+}
+
+// `response: { status, body, content_type, headers }`.
+void readFixedResponse(Reader& r, const YAML::Node& node, const std::string& path,
+                       FixedResponseConfig* fr) {
+  if (!r.expectMap(node, path, {"status", "body", "content_type", "headers"})) return;
+  fr->enabled = true;
+  r.number(node, "status", path, &fr->status, 200, 599);
+  r.string(node, "body", path, &fr->body, false);
+  if (fr->body.size() > kMaxFixedBody)
+    r.error(node["body"], Reader::join(path, "body"),
+            "longer than " + std::to_string(kMaxFixedBody) + " bytes");
+  if ((fr->status == 204 || fr->status == 304) && !fr->body.empty())
+    r.error(node["body"], Reader::join(path, "body"),
+            "a " + std::to_string(fr->status) + " response has no body");
+  r.string(node, "content_type", path, &fr->content_type, false);
+  if (!validHeaderValue(fr->content_type))
+    r.error(node["content_type"], Reader::join(path, "content_type"),
+            "invalid header value (control characters)");
+  if (YAML::Node h = node["headers"]) {
+    readHeaderMap(r, h, Reader::join(path, "headers"), false, &fr->headers);
+    for (const auto& [name, value] : fr->headers)
+      if (lowerCase(name) == "content-type")
+        r.error(h, Reader::join(path, "headers"), "set Content-Type with content_type");
+  }
+}
+
 // `destinations: [{cluster, subset: {label: value}, weight}]`: at least one, no two the same,
 // weights summing to more than 0.
 void readDestinations(Reader& r, const YAML::Node& node, const std::string& path,
@@ -632,7 +769,8 @@ void readRoute(Reader& r, const YAML::Node& node, const std::string& path, Route
   route->mark = markOf(node);
   if (!r.expectMap(node, path,
                    {"name", "match", "cluster", "destinations", "timeout", "slo", "upgrades",
-                    "tunnel_idle_timeout", "retry", "rate_limit", "sticky"}))
+                    "tunnel_idle_timeout", "retry", "rate_limit", "sticky", "redirect", "response",
+                    "request_headers", "response_headers", "errors"}))
     return;
   r.string(node, "name", path, &route->name, false);
   if (YAML::Node slo = node["slo"]) {
@@ -666,7 +804,8 @@ void readRoute(Reader& r, const YAML::Node& node, const std::string& path, Route
         r.error(match["path_prefix"], mpath + ".path_prefix", "must start with /");
     }
   }
-  if (YAML::Node d = node["destinations"]) {
+  const bool answers_itself = node["redirect"] || node["response"];
+  if (YAML::Node d = node["destinations"]; d && !answers_itself) {
     if (node["cluster"])
       r.error(node["cluster"], Reader::join(path, "cluster"),
               "set either cluster or destinations, not both");
@@ -675,6 +814,23 @@ void readRoute(Reader& r, const YAML::Node& node, const std::string& path, Route
       route->cluster = route->destinations.front().cluster;
       route->cluster_mark = route->destinations.front().mark;
     }
+  } else if (answers_itself) {
+    const char* own = node["redirect"] ? "redirect" : "response";
+    // What only a forwarded request has.
+    for (const char* key : {"destinations", "retry", "sticky", "request_headers"})
+      if (node[key])
+        r.error(node[key], Reader::join(path, key),
+                std::string("a route with ") + own + " forwards nothing: no " + key);
+    if (node["redirect"] && node["response"])
+      r.error(node["response"], Reader::join(path, "response"),
+              "set either redirect or response, not both");
+    if (node["cluster"])
+      r.error(node["cluster"], Reader::join(path, "cluster"),
+              std::string("a route with ") + own + " has no cluster");
+    if (YAML::Node rd = node["redirect"])
+      readRedirect(r, rd, Reader::join(path, "redirect"), &route->redirect);
+    if (YAML::Node fr = node["response"])
+      readFixedResponse(r, fr, Reader::join(path, "response"), &route->response);
   } else {
     r.string(node, "cluster", path, &route->cluster, true);
     if (node["cluster"]) route->cluster_mark = markOf(node["cluster"]);
@@ -688,6 +844,12 @@ void readRoute(Reader& r, const YAML::Node& node, const std::string& path, Route
     readRetry(r, retry, Reader::join(path, "retry"), &route->retry);
   if (YAML::Node rl = node["rate_limit"])
     readRateLimit(r, rl, Reader::join(path, "rate_limit"), &route->rate_limit);
+  if (YAML::Node h = node["request_headers"])
+    readHeaderEdits(r, h, Reader::join(path, "request_headers"), true, &route->request_headers);
+  if (YAML::Node h = node["response_headers"])
+    readHeaderEdits(r, h, Reader::join(path, "response_headers"), false, &route->response_headers);
+  choice(r, node, "errors", path, {{"text", false}, {"json", true}}, "text or json",
+         &route->json_errors);
   if (YAML::Node st = node["sticky"])
     readSticky(r, st, Reader::join(path, "sticky"), &route->sticky);
 }

@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace lb::config {
@@ -229,11 +230,49 @@ struct StickyConfig {
   bool operator==(const StickyConfig&) const = default;
 };
 
+// Header fields a route sets (each replacing every field of its name) and removes, on the
+// request to the backend or on the response to the client (docs/routing.md).
+struct HeaderEditsConfig {
+  std::vector<std::pair<std::string, std::string>> set;  // in file order
+  std::vector<std::string> remove;
+  bool empty() const { return set.empty() && remove.empty(); }
+  bool operator==(const HeaderEditsConfig&) const = default;
+};
+
+// A route that answers with a redirect instead of forwarding (http -> https, a moved site).
+// Unset parts keep the request's: its scheme, host, port (dropped when the scheme or host
+// changes), path and query.
+struct RedirectConfig {
+  bool enabled = false;
+  std::string scheme;  // "http" | "https"; "" = the request's
+  std::string host;    // "" = the request's
+  uint16_t port = 0;   // 0 = see above
+  std::string path;    // replaces the whole path; "" = keep
+  std::string prefix;  // replaces the route's path_prefix in the path (with has_prefix)
+  bool has_prefix = false;
+  bool strip_query = false;
+  int status = 301;  // 301, 302, 303, 307 or 308
+  bool operator==(const RedirectConfig&) const = default;
+};
+
+// A route that answers by itself (a maintenance page, a health or robots.txt answer).
+struct FixedResponseConfig {
+  bool enabled = false;
+  int status = 200;
+  std::string body;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::vector<std::pair<std::string, std::string>> headers;
+  bool operator==(const FixedResponseConfig&) const = default;
+};
+
+inline constexpr size_t kMaxFixedBody = 64 * 1024;
+
 struct RouteConfig {
   std::string name;  // stats and metrics label; default "<listener>:<host><path_prefix>"
   RouteMatch match;
-  // `cluster: app` is one destination of weight 1. Set either way, never empty after loading;
-  // `cluster` is then the first destination's (the route's metrics label).
+  // `cluster: app` is one destination of weight 1. Set either way unless the route answers
+  // itself (redirect, response); `cluster` is then the first destination's (the route's
+  // metrics label), "" for a route that answers itself.
   std::string cluster;
   std::vector<DestinationConfig> destinations;
   Duration timeout{15000};  // upstream response headers deadline, and the longest body read stall
@@ -244,6 +283,11 @@ struct RouteConfig {
   RetryConfig retry;
   RateLimitConfig rate_limit;
   StickyConfig sticky;
+  // Instead of a cluster: a redirect or a fixed response (exactly one of the four).
+  RedirectConfig redirect;
+  FixedResponseConfig response;
+  HeaderEditsConfig request_headers, response_headers;
+  bool json_errors = false;  // `errors: json`: lbproxy's own error responses as JSON
   SloConfig slo;
   Mark mark;
   Mark cluster_mark;

@@ -44,7 +44,13 @@ std::vector<RouteView> Controller::listRoutes() const {
 }
 
 void Controller::setRouteDestinations(SetRouteDestinations cmd, Done<RouteView> done) {
-  if (!routeView(cmd.route)) return done(Result<RouteView>::fail(noRoute(cmd.route)));
+  const std::optional<RouteView> current = routeView(cmd.route);
+  if (!current) return done(Result<RouteView>::fail(noRoute(cmd.route)));
+  if (current->destinations.empty())
+    return done(Result<RouteView>::fail(
+        {ControlError::Kind::kConflict, "route \"" + cmd.route +
+                                            "\" answers by itself (redirect or response): it has "
+                                            "no destinations to split"}));
   for (const auto& d : cmd.destinations)
     if (!effectiveCluster(d.cluster))
       return done(Result<RouteView>::fail(

@@ -1,5 +1,6 @@
 // The response the proxy sends for an error of its own, whatever the client's protocol: the
-// status, a text body naming the reason and the request id, and its length. Pure; any thread.
+// status, a text (or JSON) body naming the reason and the request id, and its length. Pure; any
+// thread.
 #pragma once
 
 #include <string>
@@ -14,6 +15,9 @@ struct ErrorResponse {
   std::string body;   // "502 Bad Gateway: <detail>\nrequest-id: <id>\n"
 };
 
-ErrorResponse makeErrorResponse(int status, std::string_view detail, std::string_view request_id);
+// `json` (a route's `errors: json`): {"error": {"status", "reason", "message", "request_id"}}
+// as application/json, for API clients that parse every answer.
+ErrorResponse makeErrorResponse(int status, std::string_view detail, std::string_view request_id,
+                                bool json = false);
 
 }  // namespace lb::http

@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "proxy/http/error.h"
+#include "proxy/http/header_edits.h"
 
 namespace lb::http {
 
@@ -50,6 +51,7 @@ void encodeUpstreamRequest(const RequestHead& req, const ForwardContext& ctx, st
         equalsIgnoreCase(h.name, "x-request-id") || equalsIgnoreCase(h.name, "x-forwarded-proto") ||
         equalsIgnoreCase(h.name, "x-forwarded-host"))
       continue;
+    if (ctx.edits && ctx.edits->drops(h.name)) continue;
     if (equalsIgnoreCase(h.name, "x-forwarded-for")) {
       prior_xff = &h.value;  // several fields combine; keep the last list and append to it
       continue;
@@ -66,6 +68,8 @@ void encodeUpstreamRequest(const RequestHead& req, const ForwardContext& ctx, st
   appendHeader(out, "X-Forwarded-Proto", ctx.proto);
   if (!req.authority.empty()) appendHeader(out, "X-Forwarded-Host", req.authority);
   appendHeader(out, "X-Request-Id", ctx.request_id);
+  if (ctx.edits)
+    for (const Header& h : ctx.edits->set) appendHeader(out, h.name, h.value);
   if (!ctx.upgrade.empty()) {
     appendHeader(out, "Upgrade", ctx.upgrade);
     out->append("Connection: upgrade\r\n");

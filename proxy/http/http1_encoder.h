@@ -9,6 +9,8 @@
 
 namespace lb::http {
 
+struct HeaderEdits;
+
 struct ForwardContext {
   std::string_view client_ip;
   std::string_view request_id;
@@ -18,11 +20,14 @@ struct ForwardContext {
   // Not part of the head: the PROXY protocol header a new upstream connection begins with
   // (the cluster sends them), and which a pooled one must have begun with; empty: none.
   std::string_view proxy_header;
+  // The route's request header edits; null: none.
+  const HeaderEdits* edits = nullptr;
 };
 
 // The upstream request: origin-form path, Host from the authority, hop-by-hop fields removed,
 // X-Forwarded-*, X-Request-Id set, and framing re-declared for how the body will be sent.
 // With ctx.upgrade: Upgrade and Connection: upgrade, the only hop-by-hop fields forwarded.
+// With ctx.edits: the fields they drop are left out and the ones they set added.
 void encodeUpstreamRequest(const RequestHead& req, const ForwardContext& ctx, std::string* out);
 
 // The response head for the client. `framing` is how the proxy will send the body (it may

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "config/model.h"
+#include "proxy/http/header_edits.h"
 
 namespace lb::ratelimit {
 class RateLimiter;
@@ -57,7 +58,12 @@ struct RouteEntry {
     std::string label;          // DestinationConfig::label()
     uint64_t sticky_token = 0;  // names it in sticky-session cookies (a hash of the label)
   };
-  std::vector<Destination> destinations;  // never empty
+  std::vector<Destination> destinations;  // empty only for a route that answers itself
+  // Instead of forwarding: a redirect or a fixed response (config::RouteConfig).
+  config::RedirectConfig redirect;
+  config::FixedResponseConfig response;
+  http::HeaderEdits request_headers, response_headers;
+  bool json_errors = false;
   std::chrono::milliseconds timeout{15000};
   std::vector<std::string> upgrades;  // lower-case protocol names this route tunnels
   std::chrono::milliseconds tunnel_idle_timeout{3600000};

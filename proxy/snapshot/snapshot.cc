@@ -31,6 +31,13 @@ std::shared_ptr<ratelimit::RateLimiter> rateLimiterFor(const config::RouteConfig
       rl.requests, static_cast<uint64_t>(rl.period.count()), burst, keys);
 }
 
+http::HeaderEdits editsOf(const config::HeaderEditsConfig& c) {
+  http::HeaderEdits e;
+  for (const auto& [name, value] : c.set) e.set.push_back({name, value});
+  e.remove = c.remove;
+  return e;
+}
+
 // What follows name=value in a sticky cookie's Set-Cookie (RFC 6265 4.1.1).
 std::string stickyAttributes(const config::StickyConfig& st) {
   std::string out = "; Path=" + st.path;
@@ -226,6 +233,11 @@ std::shared_ptr<const Snapshot> buildSnapshot(const config::ProxyConfig& cfg, ui
       e.retry = r.retry;
       e.rate_limit = r.rate_limit;
       e.sticky = r.sticky;
+      e.redirect = r.redirect;
+      e.response = r.response;
+      e.request_headers = editsOf(r.request_headers);
+      e.response_headers = editsOf(r.response_headers);
+      e.json_errors = r.json_errors;
       if (r.sticky.enabled) e.sticky_attributes = stickyAttributes(r.sticky);
       if (r.rate_limit.enabled) e.rate_limiter = rateLimiterFor(r, previous);
       e.name = r.name;

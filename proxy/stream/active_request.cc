@@ -4,6 +4,7 @@
 #include "proxy/http/request_fields.h"
 #include "proxy/http/upgrade.h"
 #include "proxy/ratelimit/rate_limiter.h"
+#include "proxy/router/redirect.h"
 #include "proxy/router/route_table.h"
 #include "proxy/router/weighted_pick.h"
 #include "proxy/snapshot/snapshot.h"
@@ -60,6 +61,10 @@ void ActiveRequest::start(WorkerView& view, const snapshot::ListenerSnapshot& li
     return;
   }
   if (s_.route->rate_limiter && !withinRateLimit(client)) return;
+  if (s_.route->destinations.empty()) {
+    answerItself(https);
+    return;
+  }
   const auto& destinations = s_.route->destinations;
   size_t pick = s_.route->sticky.enabled ? stickyDestination() : destinations.size();
   if (pick == destinations.size())
@@ -75,6 +80,7 @@ void ActiveRequest::start(WorkerView& view, const snapshot::ListenerSnapshot& li
   fwd.client_ip = client.ip();
   fwd.request_id = request_id_;
   fwd.proto = https ? "https" : "http";
+  if (!s_.route->request_headers.empty()) fwd.edits = &s_.route->request_headers;
   if (const int version = s_.cluster->config->config.send_proxy_protocol) {
     client.encodeProxyHeader(version, &proxy_header_);
     fwd.proxy_header = proxy_header_;
@@ -132,6 +138,32 @@ void ActiveRequest::addStickyCookie(http::ResponseHead* resp) {
   resp->headers.push_back({"Set-Cookie", std::move(cookie)});
 }
 
+void ActiveRequest::answerItself(bool https) {
+  const router::RouteEntry& route = *s_.route;
+  http::ResponseHead head;
+  std::string_view body;
+  if (route.redirect.enabled) {
+    std::string location;
+    if (!router::redirectLocation(route.redirect, route.path_prefix, *s_.head, https, &location)) {
+      fail(http::clientError(ErrorCode::kBadRequest, "no host to redirect to"));
+      return;
+    }
+    head.status = route.redirect.status;
+    head.headers.push_back({"Location", std::move(location)});
+  } else {
+    head.status = route.response.status;
+    body = route.response.body;
+    if (!body.empty()) head.headers.push_back({"Content-Type", route.response.content_type});
+    for (const auto& [name, value] : route.response.headers) head.headers.push_back({name, value});
+  }
+  // 204 and 304 carry no Content-Length; every other answer says its (maybe empty) length.
+  const bool no_body = head.status == 204 || head.status == 304;
+  head.framing = no_body ? BodyFraming::kNone : BodyFraming::kContentLength;
+  head.content_length = body.size();
+  s_.status = head.status;
+  answerLocally(head, body, false);
+}
+
 bool ActiveRequest::withinRateLimit(const ClientAddresses& client) {
   using Key = config::RateLimitConfig::Key;
   const config::RateLimitConfig& rl = s_.route->rate_limit;
@@ -185,6 +217,7 @@ void ActiveRequest::onRequestBodyWanted() { s_.down->onBodyWanted(); }
 
 bool ActiveRequest::onResponseHead(http::ResponseHead& resp) {
   s_.status = resp.status;
+  s_.route->response_headers.apply(&resp.headers);
   if (s_.route->sticky.enabled) addStickyCookie(&resp);
   if (http::Error refused = s_.down->encodeHead(resp, request_id_, false)) {
     fail(refused);
@@ -228,14 +261,19 @@ void ActiveRequest::answerWithError(const http::Error& error) {
   s_.status = http::statusFor(error.code);
   chooseId();
   // One error response for every protocol.
-  http::ErrorResponse error_response =
-      http::makeErrorResponse(s_.status, error.detail, request_id_);
+  http::ErrorResponse error_response = http::makeErrorResponse(s_.status, error.detail, request_id_,
+                                                               s_.route && s_.route->json_errors);
   if (error.code == ErrorCode::kRateLimited) addRateLimitHeaders(&error_response.head);
   // A client's fault (but a request no route serves, or one over its rate limit) leaves
   // nothing to keep the connection for.
   const bool closes = error.source == http::ErrorSource::kDownstream &&
                       error.code != ErrorCode::kNoRoute && error.code != ErrorCode::kRateLimited;
-  if (s_.down->encodeHead(error_response.head, request_id_, closes)) {
+  answerLocally(error_response.head, error_response.body, closes);
+}
+
+void ActiveRequest::answerLocally(http::ResponseHead& head, std::string_view body, bool closes) {
+  if (s_.route) s_.route->response_headers.apply(&head.headers);
+  if (s_.down->encodeHead(head, request_id_, closes)) {
     // Cannot happen for a head we made (a length-framed body); cut rather than loop.
     s_.ended = true;
     record();
@@ -243,8 +281,7 @@ void ActiveRequest::answerWithError(const http::Error& error) {
     return;
   }
   s_.head_sent = true;
-  if (s_.head->method != "HEAD")
-    s_.down->encodeData(error_response.body.data(), error_response.body.size());
+  if (s_.head->method != "HEAD" && !body.empty()) s_.down->encodeData(body.data(), body.size());
   s_.down->encodeEnd();
   end();
 }

@@ -150,6 +150,10 @@ class ActiveRequest final : private ExchangeClient {
 
   void chooseId();
   void answerWithError(const http::Error& error);
+  // A route that redirects or has a fixed response answers here (docs/routing.md).
+  void answerItself(bool https);
+  // Sends a response lbproxy made (the route's response header edits applied) and ends.
+  void answerLocally(http::ResponseHead& head, std::string_view body, bool closes);
   // The route's rate limit (docs/rate-limits.md): false when the request was answered 429.
   bool withinRateLimit(const ClientAddresses& client);
   // Retry-After, RateLimit-Policy and RateLimit on a 429 of the route's limit.

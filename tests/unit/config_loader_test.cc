@@ -348,6 +348,100 @@ TEST(ConfigLoader, StickySessions) {
       }));
 }
 
+TEST(ConfigLoader, RedirectsFixedResponsesAndHeaderEdits) {
+  std::string yaml = kValid;
+  const std::string at = "      - cluster: app\n";
+  yaml.replace(
+      yaml.find(at), at.size(),
+      "      - match: { path_prefix: /old }\n"
+      "        redirect: { scheme: https, host: new.example.com, port: 8443, prefix: /new, "
+      "strip_query: true, status: 308 }\n"
+      "      - match: { path_prefix: /down }\n"
+      "        response: { status: 503, body: \"back soon\", content_type: text/html, "
+      "headers: { Retry-After: \"600\" } }\n"
+      "      - cluster: app\n"
+      "        errors: json\n"
+      "        request_headers: { set: { X-Env: prod }, remove: [X-Debug] }\n"
+      "        response_headers: { set: { Strict-Transport-Security: max-age=63072000 }, "
+      "remove: [Server] }\n");
+  LoadResult r = loadProxyConfigString(yaml, "t.yaml");
+  ASSERT_TRUE(r.ok()) << r.errors[0].toString();
+  const auto& routes = r.config.listeners[0].routes;
+  ASSERT_EQ(routes.size(), 4u);
+  const RedirectConfig& rd = routes[1].redirect;
+  EXPECT_TRUE(rd.enabled);
+  EXPECT_EQ(rd.scheme, "https");
+  EXPECT_EQ(rd.host, "new.example.com");
+  EXPECT_EQ(rd.port, 8443);
+  EXPECT_TRUE(rd.has_prefix);
+  EXPECT_EQ(rd.prefix, "/new");
+  EXPECT_TRUE(rd.strip_query);
+  EXPECT_EQ(rd.status, 308);
+  EXPECT_TRUE(routes[1].destinations.empty());
+  EXPECT_EQ(routes[1].cluster, "");
+  const FixedResponseConfig& fr = routes[2].response;
+  EXPECT_TRUE(fr.enabled);
+  EXPECT_EQ(fr.status, 503);
+  EXPECT_EQ(fr.body, "back soon");
+  EXPECT_EQ(fr.content_type, "text/html");
+  ASSERT_EQ(fr.headers.size(), 1u);
+  EXPECT_EQ(fr.headers[0].first, "Retry-After");
+  const RouteConfig& api = routes[3];
+  EXPECT_TRUE(api.json_errors);
+  ASSERT_EQ(api.request_headers.set.size(), 1u);
+  EXPECT_EQ(api.request_headers.set[0].second, "prod");
+  EXPECT_EQ(api.request_headers.remove, std::vector<std::string>{"X-Debug"});
+  EXPECT_EQ(api.response_headers.remove, std::vector<std::string>{"Server"});
+
+  // Every error at once, each with its place.
+  std::string bad = kValid;
+  bad.replace(
+      bad.find(at), at.size(),
+      "      - redirect: { scheme: ftp, path: nope, prefix: /x, status: 305 }\n"
+      "        cluster: app\n"
+      "        sticky: { cookie: s }\n"
+      "      - response: { status: 204, body: x, headers: { Content-Type: a/b } }\n"
+      "        name: b\n"
+      "      - cluster: app\n"
+      "        name: c\n"
+      "        errors: xml\n"
+      "        request_headers: { set: { Host: x, \"X-A\": \"a\\nb\" }, remove: [X-Forwarded-For, "
+      "\"a b\"] }\n"
+      "        response_headers: { set: { Content-Length: \"1\" }, add: {} }\n");
+  EXPECT_EQ(
+      errorsOf(bad),
+      (std::vector<std::string>{
+          "t.yaml:12:29: listeners[0].routes[1].redirect.scheme: unknown value \"ftp\" (expected "
+          "http or https)",
+          "t.yaml:12:40: listeners[0].routes[1].redirect.path: invalid path \"nope\" (starts with "
+          "/, no spaces, ? or #)",
+          "t.yaml:12:54: listeners[0].routes[1].redirect.prefix: set either path or prefix, not "
+          "both",
+          "t.yaml:12:66: listeners[0].routes[1].redirect.status: expected 301, 302, 303, 307 or "
+          "308",
+          "t.yaml:13:18: listeners[0].routes[1].cluster: a route with redirect has no cluster",
+          "t.yaml:14:17: listeners[0].routes[1].sticky: a route with redirect forwards nothing: no "
+          "sticky",
+          "t.yaml:15:40: listeners[0].routes[2].response.body: a 204 response has no body",
+          "t.yaml:15:52: listeners[0].routes[2].response.headers: set Content-Type with "
+          "content_type",
+          "t.yaml:19:17: listeners[0].routes[3].errors: unknown value \"xml\" (expected text or "
+          "json)",
+          "t.yaml:20:35: listeners[0].routes[3].request_headers.set.Host: \"Host\" is lbproxy's to "
+          "write; it cannot be set here",
+          "t.yaml:20:51: listeners[0].routes[3].request_headers.set.X-A: invalid header value "
+          "(control characters)",
+          "t.yaml:20:70: listeners[0].routes[3].request_headers.remove[0]: \"X-Forwarded-For\" is "
+          "lbproxy's to write; it cannot be removed here",
+          "t.yaml:20:87: listeners[0].routes[3].request_headers.remove[1]: invalid header name "
+          "\"a b\"",
+          "t.yaml:21:36: listeners[0].routes[3].response_headers.set.Content-Length: "
+          "\"Content-Length\" is lbproxy's to write; it cannot be set here",
+          "t.yaml:21:59: listeners[0].routes[3].response_headers.add: unknown field \"add\" "
+          "(expected one of: set, remove)",
+      }));
+}
+
 TEST(ConfigLoader, RateLimits) {
   std::string yaml = kValid;
   const std::string at = "        timeout: 3s\n";
