@@ -19,8 +19,11 @@ bool redirectLocation(const config::RedirectConfig& rd, const std::string& path_
   if (colon != std::string_view::npos && (close == std::string_view::npos || colon > close))
     request_port = authority.substr(colon + 1);
 
-  const std::string_view scheme = rd.scheme.empty() ? (https ? "https" : "http") : rd.scheme;
-  const bool moved = (!rd.scheme.empty() && rd.scheme != (https ? "https" : "http")) ||
+  // Both arms are string_views: a mixed `const char* : std::string` ternary would make a
+  // temporary std::string that dies before the view is read.
+  const std::string_view own_scheme = https ? "https" : "http";
+  const std::string_view scheme = rd.scheme.empty() ? own_scheme : std::string_view(rd.scheme);
+  const bool moved = (!rd.scheme.empty() && rd.scheme != own_scheme) ||
                      (!rd.host.empty() && rd.host != request_host);
   out->assign(scheme);
   out->append("://");
