@@ -590,6 +590,66 @@ std::string lowerCase(std::string s) {
   return s;
 }
 
+// A media type as the config lists it: "type/subtype" or "type/*", HTTP tokens, no parameters.
+bool validMediaRange(const std::string& t) {
+  const size_t slash = t.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == t.size()) return false;
+  const std::string type = t.substr(0, slash), sub = t.substr(slash + 1);
+  return validHeaderName(type) && type != "*" && (sub == "*" || validHeaderName(sub));
+}
+
+void readCompression(Reader& r, const YAML::Node& node, const std::string& path,
+                     CompressionConfig* c) {
+  if (!r.expectMap(node, path,
+                   {"encodings", "gzip_level", "brotli_quality", "brotli_window", "min_size",
+                    "content_types"}))
+    return;
+  c->enabled = true;
+  if (YAML::Node list = node["encodings"]) {
+    const std::string lpath = Reader::join(path, "encodings");
+    if (!list.IsSequence() || list.size() == 0) {
+      r.error(list, lpath, "expected a non-empty list of br and gzip, the preferred first");
+    } else {
+      c->encodings.clear();
+      for (size_t i = 0; i < list.size(); ++i) {
+        std::string name;
+        const std::string ipath = Reader::index(lpath, i);
+        if (!r.scalar(list[i], ipath, &name)) continue;
+        if (name != "br" && name != "gzip")
+          r.error(list[i], ipath, "unknown encoding " + quoted(name) + " (br or gzip)");
+        else if (std::find(c->encodings.begin(), c->encodings.end(), name) != c->encodings.end())
+          r.error(list[i], ipath, quoted(name) + " is listed twice");
+        else
+          c->encodings.push_back(name);
+      }
+    }
+  }
+  r.number(node, "gzip_level", path, &c->gzip_level, 1, 9);
+  r.number(node, "brotli_quality", path, &c->brotli_quality, 0, 11);
+  r.number(node, "brotli_window", path, &c->brotli_window, 10, 24);
+  r.number(node, "min_size", path, &c->min_size, 0, uint64_t{1} << 40, true);
+  if (YAML::Node list = node["content_types"]) {
+    const std::string lpath = Reader::join(path, "content_types");
+    if (!list.IsSequence() || list.size() == 0) {
+      r.error(list, lpath, "expected a non-empty list of media types, e.g. [text/html, text/*]");
+    } else {
+      c->content_types.clear();
+      for (size_t i = 0; i < list.size(); ++i) {
+        std::string type;
+        const std::string ipath = Reader::index(lpath, i);
+        if (!r.scalar(list[i], ipath, &type)) continue;
+        type = lowerCase(type);
+        if (!validMediaRange(type))
+          r.error(list[i], ipath,
+                  "invalid media type " + quoted(type) +
+                      " (type/subtype or type/*, without parameters)");
+        else
+          c->content_types.push_back(type);
+      }
+    }
+  }
+}
+
 // A field value lbproxy may send as it is: no CR, LF, NUL or other control character but tab.
 bool validHeaderValue(const std::string& value) {
   return std::none_of(value.begin(), value.end(), [](char c) {
@@ -770,7 +830,7 @@ void readRoute(Reader& r, const YAML::Node& node, const std::string& path, Route
   if (!r.expectMap(node, path,
                    {"name", "match", "cluster", "destinations", "timeout", "slo", "upgrades",
                     "tunnel_idle_timeout", "retry", "rate_limit", "sticky", "redirect", "response",
-                    "request_headers", "response_headers", "errors"}))
+                    "request_headers", "response_headers", "errors", "compression"}))
     return;
   r.string(node, "name", path, &route->name, false);
   if (YAML::Node slo = node["slo"]) {
@@ -817,7 +877,7 @@ void readRoute(Reader& r, const YAML::Node& node, const std::string& path, Route
   } else if (answers_itself) {
     const char* own = node["redirect"] ? "redirect" : "response";
     // What only a forwarded request has.
-    for (const char* key : {"destinations", "retry", "sticky", "request_headers"})
+    for (const char* key : {"destinations", "retry", "sticky", "request_headers", "compression"})
       if (node[key])
         r.error(node[key], Reader::join(path, key),
                 std::string("a route with ") + own + " forwards nothing: no " + key);
@@ -852,6 +912,8 @@ void readRoute(Reader& r, const YAML::Node& node, const std::string& path, Route
          &route->json_errors);
   if (YAML::Node st = node["sticky"])
     readSticky(r, st, Reader::join(path, "sticky"), &route->sticky);
+  if (YAML::Node c = node["compression"])
+    readCompression(r, c, Reader::join(path, "compression"), &route->compression);
 }
 
 void readAdmin(Reader& r, const YAML::Node& node, AdminConfig* a) {

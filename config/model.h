@@ -267,6 +267,31 @@ struct FixedResponseConfig {
 
 inline constexpr size_t kMaxFixedBody = 64 * 1024;
 
+// Response compression on a route (docs/compression.md): gzip and brotli, for the listed
+// media types, when the client accepts one and the backend did not encode the body itself.
+struct CompressionConfig {
+  bool enabled = false;
+  std::vector<std::string> encodings{"br", "gzip"};  // offered; the first wins a tie of q-values
+  int gzip_level = 6;                                // 1-9, as nginx's gzip_comp_level
+  int brotli_quality = 4;                            // 0-11
+  int brotli_window = 18;                            // log2 of the window, 10-24: its memory
+  uint64_t min_size = 1024;                          // a body of known smaller length goes as it is
+  // Lower-case media types; "text/*" takes any subtype.
+  std::vector<std::string> content_types{"text/html",
+                                         "text/css",
+                                         "text/plain",
+                                         "text/javascript",
+                                         "text/xml",
+                                         "text/csv",
+                                         "application/json",
+                                         "application/javascript",
+                                         "application/xml",
+                                         "application/wasm",
+                                         "application/problem+json",
+                                         "image/svg+xml"};
+  bool operator==(const CompressionConfig&) const = default;
+};
+
 struct RouteConfig {
   std::string name;  // stats and metrics label; default "<listener>:<host><path_prefix>"
   RouteMatch match;
@@ -288,6 +313,7 @@ struct RouteConfig {
   FixedResponseConfig response;
   HeaderEditsConfig request_headers, response_headers;
   bool json_errors = false;  // `errors: json`: lbproxy's own error responses as JSON
+  CompressionConfig compression;
   SloConfig slo;
   Mark mark;
   Mark cluster_mark;

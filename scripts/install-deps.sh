@@ -6,6 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config ca-certificates curl
   libevent-dev libssl-dev libnghttp2-dev libyaml-cpp-dev prometheus-cpp-dev libre2-dev
+  zlib1g-dev libbrotli-dev  # response compression (gzip, brotli)
   libgtest-dev libgmock-dev libbenchmark-dev node-llhttp
   nlohmann-json3-dev libcli11-dev clang-format
   prometheus  # promtool, to validate /metrics in the tests

@@ -169,6 +169,11 @@ json statsJson(const control::StatsView& s) {
       const stats::StickyCounters& st = r.report.totals.sticky;
       rj["sticky"] = {{"kept", st.kept}, {"moved", st.moved}, {"placed", st.placed}};
     }
+    if (r.compression) {
+      const stats::CompressionCounters& c = r.report.totals.compression;
+      rj["compression"] = {
+          {"gzip", c.gzip}, {"br", c.brotli}, {"bytes_in", c.bytes_in}, {"bytes_out", c.bytes_out}};
+    }
     if (r.cluster) {
       // The route's cluster and objectives: what a deploy's analysis judges a version by.
       rj["cluster"] = *r.cluster;

@@ -166,6 +166,12 @@ std::string renderPrometheus(const control::MetricsInput& in) {
   auto& route_sticky = counter("lbproxy_route_sticky_total",
                                "Responses on a route with sticky sessions, by outcome (kept: where "
                                "the cookie said; moved: elsewhere; placed: no cookie yet)");
+  auto& route_compressed = counter("lbproxy_route_compressed_responses_total",
+                                   "Responses compressed on a route, by encoding (gzip, br)");
+  auto& route_compression_bytes =
+      counter("lbproxy_route_compression_bytes_total",
+              "Body bytes of compressed responses, per route (stage in: from the backend; out: "
+              "coded, to the client)");
   auto& slo_latency = gauge("lbproxy_route_slo_latency_seconds",
                             "Latency objective of a route from the config (stat: mean, p95, p99)");
   auto& slo_errors =
@@ -207,6 +213,17 @@ std::string renderPrometheus(const control::MetricsInput& in) {
             .Increment(static_cast<double>(t.sticky.moved));
         route_sticky.Add({{"route", route.name}, {"outcome", "placed"}})
             .Increment(static_cast<double>(t.sticky.placed));
+      }
+      if (route.compression.enabled) {
+        const stats::CompressionCounters& c = t.compression;
+        route_compressed.Add({{"route", route.name}, {"encoding", "gzip"}})
+            .Increment(static_cast<double>(c.gzip));
+        route_compressed.Add({{"route", route.name}, {"encoding", "br"}})
+            .Increment(static_cast<double>(c.brotli));
+        route_compression_bytes.Add({{"route", route.name}, {"stage", "in"}})
+            .Increment(static_cast<double>(c.bytes_in));
+        route_compression_bytes.Add({{"route", route.name}, {"stage", "out"}})
+            .Increment(static_cast<double>(c.bytes_out));
       }
       auto seconds = [](config::Duration d) { return static_cast<double>(d.count()) / 1000.0; };
       if (route.slo.mean.count())

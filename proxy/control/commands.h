@@ -156,7 +156,8 @@ struct StatsView {
     stats::Report report;
     std::optional<std::string> cluster;  // with its objectives, when the route is in the file
     config::SloConfig slo;
-    bool sticky = false;  // the route has sticky sessions: their counters are shown
+    bool sticky = false;       // the route has sticky sessions: their counters are shown
+    bool compression = false;  // ...compression: its counters are shown
   };
   struct Host {
     std::string id;

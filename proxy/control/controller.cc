@@ -509,11 +509,12 @@ void Controller::stats(uint32_t window_s, std::function<void(StatsView)> done) {
     for (const auto& l : file_.listeners)
       for (const auto& r : l.routes) route_configs[r.name] = &r;
     for (const auto& name : snapshot_->routes) {
-      StatsView::Route route{name, reports.route(name), std::nullopt, {}, false};
+      StatsView::Route route{name, reports.route(name), std::nullopt, {}, false, false};
       if (auto it = route_configs.find(name); it != route_configs.end()) {
         route.cluster = it->second->cluster;
         route.slo = it->second->slo;
         route.sticky = it->second->sticky.enabled;
+        route.compression = it->second->compression.enabled;
       }
       v.routes.push_back(std::move(route));
     }

@@ -64,6 +64,7 @@ struct RouteEntry {
   config::FixedResponseConfig response;
   http::HeaderEdits request_headers, response_headers;
   bool json_errors = false;
+  config::CompressionConfig compression;  // response compression (docs/compression.md)
   std::chrono::milliseconds timeout{15000};
   std::vector<std::string> upgrades;  // lower-case protocol names this route tunnels
   std::chrono::milliseconds tunnel_idle_timeout{3600000};

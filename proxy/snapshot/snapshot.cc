@@ -238,6 +238,7 @@ std::shared_ptr<const Snapshot> buildSnapshot(const config::ProxyConfig& cfg, ui
       e.request_headers = editsOf(r.request_headers);
       e.response_headers = editsOf(r.response_headers);
       e.json_errors = r.json_errors;
+      e.compression = r.compression;
       if (r.sticky.enabled) e.sticky_attributes = stickyAttributes(r.sticky);
       if (r.rate_limit.enabled) e.rate_limiter = rateLimiterFor(r, previous);
       e.name = r.name;

@@ -112,6 +112,7 @@ void Totals::merge(const Totals& other) {
   counters.merge(other.counters);
   tunnels.merge(other.tunnels);
   sticky.merge(other.sticky);
+  compression.merge(other.compression);
   for (size_t i = 0; i < duration_buckets.size(); ++i)
     duration_buckets[i] += other.duration_buckets[i];
 }
@@ -187,6 +188,19 @@ void TrafficStats::recordSticky(StickyOutcome outcome) {
       ++totals_.sticky.placed;
       break;
   }
+}
+
+void CompressionCounters::merge(const CompressionCounters& other) {
+  gzip += other.gzip;
+  brotli += other.brotli;
+  bytes_in += other.bytes_in;
+  bytes_out += other.bytes_out;
+}
+
+void TrafficStats::recordCompressed(bool brotli, uint64_t bytes_in, uint64_t bytes_out) {
+  ++(brotli ? totals_.compression.brotli : totals_.compression.gzip);
+  totals_.compression.bytes_in += bytes_in;
+  totals_.compression.bytes_out += bytes_out;
 }
 
 void TrafficStats::tunnelOpened() {

@@ -83,12 +83,24 @@ struct StickyCounters {
 };
 enum class StickyOutcome : uint8_t { kKept, kMoved, kPlaced };
 
+// Compressed responses of a route (docs/compression.md), counted when the body ends: how many
+// in each coding, and the body bytes before (`in`) and after (`out`) coding.
+struct CompressionCounters {
+  uint64_t gzip = 0;
+  uint64_t brotli = 0;
+  uint64_t bytes_in = 0;
+  uint64_t bytes_out = 0;
+
+  void merge(const CompressionCounters& other);
+};
+
 struct Totals {
   Counters counters;
   // Per-bucket (not cumulative) counts for kPromBuckets, plus one for +Inf.
   std::array<uint64_t, kPromBuckets.size() + 1> duration_buckets{};
   TunnelCounters tunnels;
   StickyCounters sticky;
+  CompressionCounters compression;
 
   void merge(const Totals& other);
 };
@@ -116,6 +128,8 @@ class TrafficStats {
   void recordRateLimited(int64_t now_s, bool dry_run);
   // A response on a route with sticky sessions (since start, like tunnels).
   void recordSticky(StickyOutcome outcome);
+  // A compressed body ended (since start); `brotli` or gzip, its bytes before and after.
+  void recordCompressed(bool brotli, uint64_t bytes_in, uint64_t bytes_out);
   // A backend switched protocols (101); later the tunnel closed after moving these bytes.
   void tunnelOpened();
   void tunnelClosed(uint64_t bytes_up, uint64_t bytes_down);

@@ -1,5 +1,7 @@
 #include "proxy/stream/active_request.h"
 
+#include "proxy/compress/encoder.h"
+#include "proxy/compress/policy.h"
 #include "proxy/http/error_response.h"
 #include "proxy/http/request_fields.h"
 #include "proxy/http/upgrade.h"
@@ -19,6 +21,11 @@ namespace lb::stream {
 using http::BodyFraming;
 using http::ErrorCode;
 
+namespace {
+const http::Error kCompressionFailed{ErrorCode::kInternal, http::ErrorSource::kInternal, false,
+                                     "response compression failed"};
+}  // namespace
+
 ActiveRequest::ActiveRequest(WorkerContext& worker) : worker_(worker), exchange_(worker, *this) {}
 
 ActiveRequest::~ActiveRequest() { exchange_.abort(); }
@@ -33,6 +40,7 @@ void ActiveRequest::begin(Downstream& down, const http::RequestHead& head, Worke
 
 void ActiveRequest::reset() {
   exchange_.reset();
+  if (encoder_) encoder_->release();
   s_ = State{};
   request_id_.clear();
   upgrade_.clear();
@@ -217,6 +225,8 @@ void ActiveRequest::onRequestBodyWanted() { s_.down->onBodyWanted(); }
 
 bool ActiveRequest::onResponseHead(http::ResponseHead& resp) {
   s_.status = resp.status;
+  // On the backend's own head, before the route's edits: they see the coded response.
+  if (s_.route->compression.enabled) startCompression(&resp);
   s_.route->response_headers.apply(&resp.headers);
   if (s_.route->sticky.enabled) addStickyCookie(&resp);
   if (http::Error refused = s_.down->encodeHead(resp, request_id_, false)) {
@@ -232,11 +242,56 @@ bool ActiveRequest::onResponseHead(http::ResponseHead& resp) {
   return true;
 }
 
-void ActiveRequest::onResponseData(const char* data, size_t len) { s_.down->encodeData(data, len); }
+void ActiveRequest::startCompression(http::ResponseHead* resp) {
+  const compress::Decision d = compress::decide(s_.route->compression, *s_.head, *resp);
+  if (d.coding != compress::Coding::kIdentity) {
+    if (!encoder_) encoder_ = std::make_unique<compress::Encoder>();
+    const uint64_t size_hint =
+        resp->framing == BodyFraming::kContentLength ? resp->content_length : 0;
+    if (encoder_->start(d.coding, s_.route->compression, size_hint)) {
+      compress::encodeHead(d.coding, resp);
+      return;
+    }
+  }
+  if (d.varies) compress::addVary(resp);
+}
+
+bool ActiveRequest::sendResponseData(const char* data, size_t len) {
+  if (!encoder_ || !encoder_->active()) {
+    s_.down->encodeData(data, len);
+    return true;
+  }
+  std::string& coded = worker_.codedScratch();
+  coded.clear();
+  if (!encoder_->write(data, len, &coded)) {
+    fail(kCompressionFailed);
+    return false;
+  }
+  if (!coded.empty()) s_.down->encodeData(coded.data(), coded.size());
+  return true;
+}
+
+bool ActiveRequest::finishCompression() {
+  std::string& coded = worker_.codedScratch();
+  coded.clear();
+  const bool brotli = encoder_->coding() == compress::Coding::kBrotli;
+  if (!encoder_->finish(&coded)) {
+    fail(kCompressionFailed);
+    return false;
+  }
+  if (!coded.empty()) s_.down->encodeData(coded.data(), coded.size());
+  if (s_.view->snapshot->metrics_enabled)
+    s_.view->route_stats[s_.route->stats_index]->recordCompressed(brotli, encoder_->bytesIn(),
+                                                                  encoder_->bytesOut());
+  return true;
+}
+
+void ActiveRequest::onResponseData(const char* data, size_t len) { sendResponseData(data, len); }
 
 void ActiveRequest::onUpstreamAboveHighWatermark() { s_.down->onUpstreamFull(); }
 
 void ActiveRequest::onResponseEnd() {
+  if (encoder_ && encoder_->active() && !finishCompression()) return;
   s_.down->encodeEnd();
   end();
 }

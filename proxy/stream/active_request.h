@@ -34,6 +34,10 @@
 #include "proxy/stream/exchange.h"
 #include "proxy/stream/sticky_cookie.h"
 
+namespace lb::compress {
+class Encoder;
+}
+
 namespace lb::snapshot {
 struct ListenerSnapshot;
 }
@@ -163,6 +167,12 @@ class ActiveRequest final : private ExchangeClient {
   // response, unless the client sent that one.
   size_t stickyDestination();
   void addStickyCookie(http::ResponseHead* resp);
+  // Response compression (docs/compression.md): codes the upstream's response when the route
+  // and the client agree on a coding, and rewrites its head to say so.
+  void startCompression(http::ResponseHead* resp);
+  // Hands `len` body bytes to the client, coded if the response is. False: the request failed.
+  bool sendResponseData(const char* data, size_t len);
+  bool finishCompression();
   // Records the request and tells the connection it is over.
   void end();
   void record();
@@ -196,6 +206,9 @@ class ActiveRequest final : private ExchangeClient {
   std::string request_id_;    // cleared, not freed, between requests
   std::string upgrade_;       // the Upgrade protocols the route lets through, for the exchange
   std::string proxy_header_;  // for a cluster that sends PROXY headers; cleared, not freed
+  // The coder of a compressed response; made on the first one, its state held only while
+  // a coded body is under way.
+  std::unique_ptr<compress::Encoder> encoder_;
   Exchange exchange_;
 };
 

@@ -327,9 +327,12 @@ bool Exchange::handleResponseHead() {
   worker_.deadlines().start(timer_, s_.route->timeout);  // from now on: the body read stall limit
   outcome_.upstream_time = worker_.loop().now() - s_.upstream_started_at;
   outcome_.status = resp.status;
+  // The backend's framing: the client may send the body on another (a coded body).
+  const BodyFraming framing = resp.framing;
+  const uint64_t content_length = resp.content_length;
   if (!client_->onResponseHead(resp)) return false;
   outcome_.response_started = true;
-  upstream_->body.start(resp.framing, resp.content_length);
+  upstream_->body.start(framing, content_length);
   return true;
 }
 

@@ -61,8 +61,10 @@ class ExchangeClient {
   // The final response head (status >= 200), or a 101 that switched the connection to a tunnel
   // (only for a request that asked for an upgrade): from then on request "body" and response
   // "data" are the tunnel's raw bytes, and endBody() says the client closed its side. The
-  // client may add or remove fields before it sends the head on (the head is the upstream
-  // connection's, parsed afresh for its next response). Return false when the client failed
+  // client may add or remove fields, and change the framing it sends the body on (a coded
+  // body has no length), before it sends the head on (the head is the upstream connection's,
+  // parsed afresh for its next response; the body is read by the framing the backend sent,
+  // taken before this call). Return false when the client failed
   // the request instead (it has called Exchange::abort()).
   virtual bool onResponseHead(http::ResponseHead& resp) = 0;
   // De-framed response body bytes.

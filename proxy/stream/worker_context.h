@@ -128,6 +128,10 @@ class WorkerContext {
   // The HTTP/1.1 request states and HTTP/2 streams this worker's connections borrow.
   RequestPool<Http1Request>& http1Requests() { return *http1_requests_; }
   RequestPool<H2Stream>& h2Streams() { return *h2_streams_; }
+  // Where a request codes a compressed body's bytes before they go to its connection: one
+  // for the worker, as the coded bytes are handed on at once (its capacity is the largest
+  // upstream read, coded).
+  std::string& codedScratch() { return coded_scratch_; }
   // This worker's counters for a listener; the reference stays valid for the context's life.
   stats::ListenerCounters& listenerCounters(const std::string& name) {
     return listener_counters_[name];
@@ -182,6 +186,7 @@ class WorkerContext {
   bool draining_ = false;
   std::function<void()> on_idle_;
   std::string log_buffer_;
+  std::string coded_scratch_;
   common::Timer log_flush_timer_;
   // After loop_: freed before it.
   common::DeadlineQueue deadlines_;

@@ -813,5 +813,63 @@ clusters:
   std::filesystem::remove_all(dir);
 }
 
+TEST(ConfigLoader, Compression) {
+  std::string yaml = kValid;
+  const std::string at = "        timeout: 3s\n";
+  yaml.replace(yaml.find(at), at.size(),
+               at + "        compression: { encodings: [gzip], gzip_level: 9, min_size: 2KiB, "
+                    "content_types: [Text/*, application/json] }\n");
+  LoadResult r = loadProxyConfigString(yaml, "t.yaml");
+  ASSERT_TRUE(r.ok()) << r.errors[0].toString();
+  const CompressionConfig& c = r.config.listeners[0].routes[0].compression;
+  EXPECT_TRUE(c.enabled);
+  EXPECT_EQ(c.encodings, std::vector<std::string>{"gzip"});
+  EXPECT_EQ(c.gzip_level, 9);
+  EXPECT_EQ(c.brotli_quality, 4);  // the default
+  EXPECT_EQ(c.min_size, 2048u);
+  EXPECT_EQ(c.content_types, (std::vector<std::string>{"text/*", "application/json"}));
+  EXPECT_FALSE(r.config.listeners[0].routes[1].compression.enabled);
+  // `compression: {}` takes every default.
+  std::string defaults = kValid;
+  defaults.replace(defaults.find(at), at.size(), at + "        compression: {}\n");
+  r = loadProxyConfigString(defaults, "t.yaml");
+  ASSERT_TRUE(r.ok()) << r.errors[0].toString();
+  EXPECT_EQ(r.config.listeners[0].routes[0].compression.encodings,
+            (std::vector<std::string>{"br", "gzip"}));
+
+  // Every error at once, each with its place.
+  std::string bad = kValid;
+  bad.replace(bad.find(at), at.size(),
+              at + "        compression: { encodings: [br, zstd, br], gzip_level: 0, "
+                   "brotli_window: 30, content_types: [text, \"*/*\", text/html;q=1] }\n");
+  const std::string last = "      - cluster: app\n";
+  bad.replace(bad.find(last), last.size(),
+              "      - match: { path_prefix: /down }\n"
+              "        response: { status: 503 }\n"
+              "        compression: { level: 3 }\n" +
+                  last);
+  EXPECT_EQ(
+      errorsOf(bad),
+      (std::vector<std::string>{
+          "t.yaml:12:40: listeners[0].routes[0].compression.encodings[1]: unknown encoding "
+          "\"zstd\" (br or gzip)",
+          "t.yaml:12:46: listeners[0].routes[0].compression.encodings[2]: \"br\" is listed twice",
+          "t.yaml:12:63: listeners[0].routes[0].compression.gzip_level: must be between 1 and 9",
+          "t.yaml:12:81: listeners[0].routes[0].compression.brotli_window: must be between 10 "
+          "and 24",
+          "t.yaml:12:101: listeners[0].routes[0].compression.content_types[0]: invalid media "
+          "type \"text\" (type/subtype or type/*, without parameters)",
+          "t.yaml:12:107: listeners[0].routes[0].compression.content_types[1]: invalid media "
+          "type \"*/*\" (type/subtype or type/*, without parameters)",
+          "t.yaml:12:114: listeners[0].routes[0].compression.content_types[2]: invalid media "
+          "type \"text/html;q=1\" (type/subtype or type/*, without parameters)",
+          "t.yaml:15:22: listeners[0].routes[1].compression: a route with response forwards "
+          "nothing: no compression",
+          "t.yaml:15:24: listeners[0].routes[1].compression.level: unknown field \"level\" "
+          "(expected one of: encodings, gzip_level, brotli_quality, brotli_window, min_size, "
+          "content_types)",
+      }));
+}
+
 }  // namespace
 }  // namespace lb::config
