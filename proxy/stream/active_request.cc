@@ -249,6 +249,7 @@ void ActiveRequest::startCompression(http::ResponseHead* resp) {
     const uint64_t size_hint =
         resp->framing == BodyFraming::kContentLength ? resp->content_length : 0;
     if (encoder_->start(d.coding, s_.route->compression, size_hint)) {
+      s_.coding = d.coding;
       compress::encodeHead(d.coding, resp);
       return;
     }
@@ -374,6 +375,7 @@ void ActiveRequest::record() {
   r.tls = client.tls;
   r.bytes_in = s_.bytes_in;
   r.bytes_out = s_.bytes_out;
+  if (s_.coding != compress::Coding::kIdentity) r.encoding = compress::codingName(s_.coding);
   r.started_at = s_.started_at;
   r.tunnel = exchange_.tunnel() && s_.upstream_head;
   r.tunnel_at = s_.tunnel_at;

@@ -27,6 +27,7 @@
 #include <string>
 #include <string_view>
 
+#include "proxy/compress/policy.h"
 #include "proxy/http/error.h"
 #include "proxy/http/message.h"
 #include "proxy/stats/listener_counters.h"
@@ -36,7 +37,7 @@
 
 namespace lb::compress {
 class Encoder;
-}
+}  // namespace lb::compress
 
 namespace lb::snapshot {
 struct ListenerSnapshot;
@@ -195,8 +196,9 @@ class ActiveRequest final : private ExchangeClient {
     uint64_t bytes_out = 0;
     uint64_t limit_retry_after_ms = 0;  // a 429 of the rate limit: until a request may pass
     uint64_t limit_full_after_ms = 0;   // ...and until the key's bucket is full again
-    bool sticky_cookie = false;         // the request brought a sticky cookie lbproxy set
-    StickyTarget sticky;                // ...naming this
+    compress::Coding coding = compress::Coding::kIdentity;  // the body's, as sent
+    bool sticky_cookie = false;  // the request brought a sticky cookie lbproxy set
+    StickyTarget sticky;         // ...naming this
     std::chrono::steady_clock::time_point started_at;
     std::chrono::steady_clock::time_point tunnel_at;  // when the 101 went to the client
   };

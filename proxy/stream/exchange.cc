@@ -602,6 +602,7 @@ void Exchange::waitForRoom() {
     c.queue_head = this;
     if (!c.queue_tail) c.queue_tail = this;
   } else {
+    s_.queued_at = worker_.loop().now();
     queue_prev_ = c.queue_tail;
     if (c.queue_tail) c.queue_tail->queue_next_ = this;
     c.queue_tail = this;
@@ -617,6 +618,7 @@ void Exchange::unlink() {
   queue_prev_ = queue_next_ = nullptr;
   queued_ = false;
   --c.queued;
+  outcome_.queue_time = worker_.loop().now() - s_.queued_at;  // since it first queued
 }
 
 void Exchange::leaveQueue() {

@@ -87,6 +87,8 @@ struct ExchangeCounts {
   http::Error last_error;
   int status = 0;  // the upstream's final status, once its head arrived
   std::chrono::steady_clock::duration upstream_time{};
+  // Waiting in the cluster's queue for a host with room (connection caps), in all.
+  std::chrono::steady_clock::duration queue_time{};
   bool response_started = false;  // onResponseHead returned true
 };
 struct ExchangeOutcome : ExchangeCounts {
@@ -220,6 +222,7 @@ class Exchange final : public upstream::UpstreamHandler {
     uint64_t sticky_host = 0;
     stats::TrafficStats* route_stats = nullptr;
     std::chrono::steady_clock::time_point upstream_started_at;
+    std::chrono::steady_clock::time_point queued_at;  // first put in the cluster's queue
   };
   State s_;
   ExchangeOutcome outcome_;

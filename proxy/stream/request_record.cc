@@ -44,6 +44,8 @@ void writeAccessLog(WorkerContext& worker, const RequestRecord& r, const http::E
   log::appendJsonEscaped(&line, trace_id);
   line.append("\",\"client\":\"").append(r.client_ip);
   line.append("\",\"listener\":\"").append(r.listener);
+  line.append("\",\"route\":\"");
+  if (r.route) log::appendJsonEscaped(&line, r.route->name);
   line.append("\",\"protocol\":\"")
       .append(stats::clientProtocolName(static_cast<size_t>(r.protocol)));
   line.append("\",\"tls\":\"");
@@ -58,12 +60,15 @@ void writeAccessLog(WorkerContext& worker, const RequestRecord& r, const http::E
   line.append("\",\"status\":").append(std::to_string(r.status));
   line.append(",\"bytes_in\":").append(std::to_string(r.bytes_in));
   line.append(",\"bytes_out\":").append(std::to_string(r.bytes_out));
+  line.append(",\"encoding\":\"").append(r.encoding).append("\"");
   line.append(",\"cluster\":\"").append(r.cluster ? r.cluster->config->config.name : "");
   line.append("\",\"destination\":\"");
   log::appendJsonEscaped(&line, r.destination);
   line.append("\",\"upstream\":\"").append(outcome.upstream_host);
   char num[64];
   std::snprintf(num, sizeof(num), "\",\"upstream_time_ms\":%.3f", ms(outcome.upstream_time));
+  line.append(num);
+  std::snprintf(num, sizeof(num), ",\"queue_time_ms\":%.3f", ms(outcome.queue_time));
   line.append(num);
   std::snprintf(num, sizeof(num), ",\"total_time_ms\":%.3f", ms(now - r.started_at));
   line.append(num);

@@ -40,6 +40,7 @@ struct RequestRecord {
   stats::TlsVersion tls = stats::TlsVersion::kNone;
   uint64_t bytes_in = 0;
   uint64_t bytes_out = 0;
+  std::string_view encoding;  // the content coding lbproxy gave the body ("" none)
   std::chrono::steady_clock::time_point started_at;
   // An upgraded request: its latency is the time to the 101, its bytes are the tunnel's.
   bool tunnel = false;

@@ -84,10 +84,11 @@ void shopBackend(const BackendRequest& req, BackendConnection& conn) {
   }
 }
 
-std::string compressionConfig(const TestBackend& app, const std::string& compression) {
+std::string compressionConfig(const TestBackend& app, const std::string& compression,
+                              bool access_log = false) {
   TestConfig cfg;
   cfg.hosts = {app.address()};
-  cfg.access_log = "";
+  if (!access_log) cfg.access_log = "";
   cfg.listener_extra = "    http2: { cleartext: true }\n";
   cfg.routes =
       "      - name: plain\n        match: { path_prefix: /plain }\n        cluster: app\n"
@@ -181,7 +182,7 @@ std::optional<ClientResponse> get(uint16_t port, const std::string& target,
 
 TEST(Compression, WhatIsLeftAloneAndTheCodedHead) {
   TestBackend app(shopBackend);
-  ProxyProcess proxy(compressionConfig(app, "{ encodings: [gzip], min_size: 1KiB }"));
+  ProxyProcess proxy(compressionConfig(app, "{ encodings: [gzip], min_size: 1KiB }", true));
   ASSERT_TRUE(proxy.ok()) << proxy.process().output();
   const std::string gzip = "Accept-Encoding: gzip\r\n";
   const uint16_t port = proxy.port();
@@ -195,6 +196,12 @@ TEST(Compression, WhatIsLeftAloneAndTheCodedHead) {
   EXPECT_EQ(*r->header("etag"), "W/\"v7\"");
   EXPECT_EQ(*r->header("vary"), "Cookie, Accept-Encoding");
   EXPECT_LT(r->body.size(), kPage.size() / 4);
+  // The access log says which route and which coding; bytes_out is what went on the wire.
+  auto log = proxy.waitAccessLog(1);
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(jsonField(log[0], "route"), "shop") << log[0];
+  EXPECT_EQ(jsonField(log[0], "encoding"), "gzip") << log[0];
+  EXPECT_LT(std::stoull(jsonField(log[0], "bytes_out")), kPage.size() / 4) << log[0];
 
   // A client that accepts no coding gets the identity body, still marked as varying.
   r = get(port, "/page", "");
@@ -207,6 +214,9 @@ TEST(Compression, WhatIsLeftAloneAndTheCodedHead) {
   ASSERT_TRUE(r);
   EXPECT_FALSE(r->header("content-encoding"));
   EXPECT_EQ(r->body, kPage);
+  log = proxy.waitAccessLog(3);
+  ASSERT_EQ(log.size(), 3u);
+  EXPECT_EQ(jsonField(log[2], "encoding"), "") << log[2];
 
   // Left alone, and not marked: too small, not a listed type, coded already by the backend,
   // no-transform, a HEAD, an error of an unlisted type, and a route without compression.

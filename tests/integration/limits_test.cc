@@ -290,10 +290,17 @@ TEST(Limits, AWaitingRequestGets503WhenItsQueueTimeoutPasses) {
   EXPECT_EQ(held.arrivals(), std::vector<std::string>{"/first"});
   auto log = proxy->waitAccessLog(2);
   bool timed_out = false;
-  for (const std::string& line : log)
-    timed_out |= jsonField(line, "path") == "/waited" &&
-                 jsonField(line, "error") == "upstream_overloaded" &&
-                 jsonField(line, "error_detail").find("queue timeout") != std::string::npos;
+  for (const std::string& line : log) {
+    const double queued_ms = std::stod(jsonField(line, "queue_time_ms"));
+    if (jsonField(line, "path") == "/first") {
+      EXPECT_EQ(queued_ms, 0.0) << line;
+    }
+    if (jsonField(line, "path") != "/waited") continue;
+    timed_out = jsonField(line, "error") == "upstream_overloaded" &&
+                jsonField(line, "error_detail").find("queue timeout") != std::string::npos;
+    // The whole queue timeout was spent waiting (a lower bound: the timer fires no earlier).
+    EXPECT_GE(queued_ms, 199.0) << line;
+  }
   EXPECT_TRUE(timed_out) << log.size();
 }
 
