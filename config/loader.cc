@@ -484,9 +484,26 @@ bool parseRate(const std::string& text, uint32_t* requests, Duration* period) {
   return true;
 }
 
+// `key: name` where the name is one of `names`: sets *out to its value.
+template <typename E>
+void choice(Reader& r, const YAML::Node& map, const char* key, const std::string& path,
+            std::initializer_list<std::pair<const char*, E>> names, const char* expected, E* out) {
+  YAML::Node node = map[key];
+  std::string name;
+  if (!node || !r.scalar(node, Reader::join(path, key), &name)) return;
+  for (const auto& [n, value] : names) {
+    if (name == n) {
+      *out = value;
+      return;
+    }
+  }
+  r.error(node, Reader::join(path, key),
+          "unknown value " + quoted(name) + " (expected " + expected + ")");
+}
+
 void readRateLimit(Reader& r, const YAML::Node& node, const std::string& path,
                    RateLimitConfig* rl) {
-  if (!r.expectMap(node, path, {"rate", "burst", "key", "dry_run", "max_keys"})) return;
+  if (!r.expectMap(node, path, {"rate", "burst", "key", "dry_run", "max_keys", "headers"})) return;
   rl->enabled = true;
   std::string rate;
   r.string(node, "rate", path, &rate, true);
@@ -496,6 +513,8 @@ void readRateLimit(Reader& r, const YAML::Node& node, const std::string& path,
   r.number(node, "burst", path, &rl->burst, 1, 1000000000);
   r.number(node, "max_keys", path, &rl->max_keys, 1, 16 * 1024 * 1024);
   r.boolean(node, "dry_run", path, &rl->dry_run);
+  choice(r, node, "headers", path, {{"limited", false}, {"always", true}}, "limited or always",
+         &rl->headers_always);
   if (YAML::Node key = node["key"]) {
     const std::string kpath = Reader::join(path, "key");
     if (key.IsMap()) {
@@ -520,23 +539,6 @@ void readRateLimit(Reader& r, const YAML::Node& node, const std::string& path,
       }
     }
   }
-}
-
-// `key: name` where the name is one of `names`: sets *out to its value.
-template <typename E>
-void choice(Reader& r, const YAML::Node& map, const char* key, const std::string& path,
-            std::initializer_list<std::pair<const char*, E>> names, const char* expected, E* out) {
-  YAML::Node node = map[key];
-  std::string name;
-  if (!node || !r.scalar(node, Reader::join(path, key), &name)) return;
-  for (const auto& [n, value] : names) {
-    if (name == n) {
-      *out = value;
-      return;
-    }
-  }
-  r.error(node, Reader::join(path, key),
-          "unknown value " + quoted(name) + " (expected " + expected + ")");
 }
 
 // `sticky: {cookie, to, ttl, path, domain, secure, http_only, same_site}`: what goes in the

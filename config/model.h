@@ -178,8 +178,11 @@ struct RateLimitConfig {
   Duration period{1000};  // "100/s", "600/m", "1000/h"
   uint32_t burst = 0;     // bucket size; 0 = one period's requests
   Key key = Key::kClientAddress;
-  std::string header;          // kHeader: its name (requests without it count by client address)
-  bool dry_run = false;        // count what would be limited; forward everything
+  std::string header;    // kHeader: its name (requests without it count by client address)
+  bool dry_run = false;  // count what would be limited; forward everything
+  // `headers: always`: RateLimit and RateLimit-Policy on every response of the route (what is
+  // left of the client's bucket), not only on its 429s (`limited`, the default).
+  bool headers_always = false;
   uint32_t max_keys = 100000;  // keys tracked at once (memory: 16 bytes each, rounded up)
   bool operator==(const RateLimitConfig&) const = default;
 };

@@ -188,18 +188,24 @@ bool ActiveRequest::withinRateLimit(const ClientAddresses& client) {
   const ratelimit::Decision d = s_.route->rate_limiter->take(
       key,
       static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now).count()));
+  s_.limit_known = true;
+  s_.limit_remaining = d.remaining;
+  s_.limit_full_after_ms = d.full_after_ms;
   if (d.allowed) return true;
   if (s_.view->snapshot->metrics_enabled)
     s_.view->route_stats[s_.route->stats_index]->recordRateLimited(
         std::chrono::duration_cast<std::chrono::seconds>(now).count(), rl.dry_run);
   if (rl.dry_run) return true;
   s_.limit_retry_after_ms = d.retry_after_ms;
-  s_.limit_full_after_ms = d.full_after_ms;
   fail(http::clientError(ErrorCode::kRateLimited, "rate limit exceeded"));
   return false;
 }
 
-void ActiveRequest::addRateLimitHeaders(http::ResponseHead* head) const {
+bool ActiveRequest::rateLimitHeadersAlways() const {
+  return s_.limit_known && s_.route->rate_limit.headers_always;
+}
+
+void ActiveRequest::addRateLimitHeaders(http::ResponseHead* head, bool refused) const {
   // draft-ietf-httpapi-ratelimit-headers: the policy (quota q per window w seconds, here the
   // bucket: its size and the time it takes to fill) and what is left of it (r, and t seconds
   // until it is whole again). The policy's name is the route's, as a structured-field string.
@@ -215,10 +221,12 @@ void ActiveRequest::addRateLimitHeaders(http::ResponseHead* head) const {
     name.push_back(c);
   }
   name.push_back('"');
-  head->headers.push_back({"Retry-After", seconds(s_.limit_retry_after_ms)});
+  if (refused) head->headers.push_back({"Retry-After", seconds(s_.limit_retry_after_ms)});
   head->headers.push_back(
       {"RateLimit-Policy", name + ";q=" + std::to_string(burst) + ";w=" + seconds(window_ms)});
-  head->headers.push_back({"RateLimit", name + ";r=0;t=" + seconds(s_.limit_full_after_ms)});
+  head->headers.push_back(
+      {"RateLimit", name + ";r=" + std::to_string(refused ? 0 : s_.limit_remaining) +
+                        ";t=" + seconds(s_.limit_full_after_ms)});
 }
 
 void ActiveRequest::onRequestBodyWanted() { s_.down->onBodyWanted(); }
@@ -227,6 +235,7 @@ bool ActiveRequest::onResponseHead(http::ResponseHead& resp) {
   s_.status = resp.status;
   // On the backend's own head, before the route's edits: they see the coded response.
   if (s_.route->compression.enabled) startCompression(&resp);
+  if (rateLimitHeadersAlways()) addRateLimitHeaders(&resp, false);
   s_.route->response_headers.apply(&resp.headers);
   if (s_.route->sticky.enabled) addStickyCookie(&resp);
   if (http::Error refused = s_.down->encodeHead(resp, request_id_, false)) {
@@ -319,7 +328,7 @@ void ActiveRequest::answerWithError(const http::Error& error) {
   // One error response for every protocol.
   http::ErrorResponse error_response = http::makeErrorResponse(s_.status, error.detail, request_id_,
                                                                s_.route && s_.route->json_errors);
-  if (error.code == ErrorCode::kRateLimited) addRateLimitHeaders(&error_response.head);
+  if (error.code == ErrorCode::kRateLimited) addRateLimitHeaders(&error_response.head, true);
   // A client's fault (but a request no route serves, or one over its rate limit) leaves
   // nothing to keep the connection for.
   const bool closes = error.source == http::ErrorSource::kDownstream &&
@@ -328,6 +337,8 @@ void ActiveRequest::answerWithError(const http::Error& error) {
 }
 
 void ActiveRequest::answerLocally(http::ResponseHead& head, std::string_view body, bool closes) {
+  if (rateLimitHeadersAlways() && s_.error.code != ErrorCode::kRateLimited)
+    addRateLimitHeaders(&head, false);
   if (s_.route) s_.route->response_headers.apply(&head.headers);
   if (s_.down->encodeHead(head, request_id_, closes)) {
     // Cannot happen for a head we made (a length-framed body); cut rather than loop.

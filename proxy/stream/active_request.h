@@ -161,8 +161,12 @@ class ActiveRequest final : private ExchangeClient {
   void answerLocally(http::ResponseHead& head, std::string_view body, bool closes);
   // The route's rate limit (docs/rate-limits.md): false when the request was answered 429.
   bool withinRateLimit(const ClientAddresses& client);
-  // Retry-After, RateLimit-Policy and RateLimit on a 429 of the route's limit.
-  void addRateLimitHeaders(http::ResponseHead* head) const;
+  // RateLimit-Policy and RateLimit (what is left of the client's bucket), and on a 429 of the
+  // route's limit (`refused`) Retry-After.
+  void addRateLimitHeaders(http::ResponseHead* head, bool refused) const;
+  // The route's limit wants its headers on every response (`headers: always`), and this
+  // request was counted by it.
+  bool rateLimitHeadersAlways() const;
   // Sticky sessions (docs/routing.md): the destination the request's cookie names, if it
   // still takes traffic (else destinations.size()); and the cookie for where it went, on the
   // response, unless the client sent that one.
@@ -196,6 +200,8 @@ class ActiveRequest final : private ExchangeClient {
     uint64_t bytes_out = 0;
     uint64_t limit_retry_after_ms = 0;  // a 429 of the rate limit: until a request may pass
     uint64_t limit_full_after_ms = 0;   // ...and until the key's bucket is full again
+    uint32_t limit_remaining = 0;       // requests the key may still send at once
+    bool limit_known = false;           // the route's rate limit counted this request
     compress::Coding coding = compress::Coding::kIdentity;  // the body's, as sent
     bool sticky_cookie = false;  // the request brought a sticky cookie lbproxy set
     StickyTarget sticky;         // ...naming this

@@ -72,6 +72,7 @@ TEST(RateLimit, TheBurstPassesThenA429WithItsHeadersOnAConnectionThatStays) {
     auto r = c.read();
     ASSERT_TRUE(r) << i;
     EXPECT_EQ(r->status, 200) << i;
+    EXPECT_FALSE(r->header("RateLimit")) << i;  // by default only on the 429s
   }
   for (int i = 0; i < 2; ++i) {
     ASSERT_TRUE(c.send(get()));
@@ -96,6 +97,30 @@ TEST(RateLimit, TheBurstPassesThenA429WithItsHeadersOnAConnectionThatStays) {
   for (const std::string& line : log)
     limited += jsonField(line, "status") == "429" && jsonField(line, "error") == "rate_limited";
   EXPECT_EQ(limited, 2u);
+}
+
+TEST(RateLimit, WithHeadersAlwaysEveryResponseSaysWhatIsLeft) {
+  TestBackend backend(answers("ok"));
+  auto proxy = limitedProxy(backend, "{ rate: 6/m, burst: 3, headers: always }");
+  ASSERT_TRUE(proxy->ok()) << proxy->process().output();
+  TestClient c(proxy->port());
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(c.send(get()));
+    auto r = c.read();
+    ASSERT_TRUE(r) << i;
+    EXPECT_EQ(r->status, i < 3 ? 200 : 429) << i;
+    ASSERT_TRUE(r->header("RateLimit-Policy")) << i;
+    EXPECT_EQ(*r->header("RateLimit-Policy"), "\"public:/\";q=3;w=30");
+    ASSERT_TRUE(r->header("RateLimit")) << i;
+    // The bucket of 3 drains by one a request; each response says what is left.
+    const std::string left = "\"public:/\";r=" + std::to_string(i < 3 ? 2 - i : 0) + ";t=";
+    EXPECT_TRUE(r->header("RateLimit")->starts_with(left)) << i << " " << *r->header("RateLimit");
+    EXPECT_EQ(r->header("Retry-After") != nullptr, i == 3) << i;
+    size_t fields = 0;
+    for (const auto& [name, value] : r->headers) fields += iequals(name, "ratelimit");
+    EXPECT_EQ(fields, 1u) << i;
+  }
+  EXPECT_EQ(backend.requestCount(), 3u);
 }
 
 TEST(RateLimit, Http2StreamsOverTheLimitGet429AndTheConnectionGoesOn) {

@@ -447,10 +447,11 @@ TEST(ConfigLoader, RateLimits) {
   const std::string at = "        timeout: 3s\n";
   yaml.replace(yaml.find(at), at.size(),
                at + "        rate_limit: { rate: 600/m, burst: 20, key: { header: X-Api-Key }, "
-                    "dry_run: true, max_keys: 5000 }\n");
+                    "dry_run: true, max_keys: 5000, headers: always }\n");
   LoadResult r = loadProxyConfigString(yaml, "t.yaml");
   ASSERT_TRUE(r.ok()) << r.errors[0].toString();
   const RateLimitConfig& rl = r.config.listeners[0].routes[0].rate_limit;
+  EXPECT_TRUE(rl.headers_always);
   EXPECT_TRUE(rl.enabled);
   EXPECT_EQ(rl.requests, 600u);
   EXPECT_EQ(rl.period, Duration(60000));
@@ -467,6 +468,10 @@ TEST(ConfigLoader, RateLimits) {
   ASSERT_TRUE(r2.ok()) << r2.errors[0].toString();
   EXPECT_EQ(r2.config.listeners[0].routes[0].rate_limit.key, RateLimitConfig::Key::kRoute);
   EXPECT_EQ(r2.config.listeners[0].routes[0].rate_limit.period, Duration(3600000));
+  EXPECT_FALSE(r2.config.listeners[0].routes[0].rate_limit.headers_always);
+  expectSingleError(at, at + "        rate_limit: { rate: 1/s, headers: sometimes }\n",
+                    "t.yaml:12:43: listeners[0].routes[0].rate_limit.headers: unknown value "
+                    "\"sometimes\" (expected limited or always)");
 
   expectSingleError(at, at + "        rate_limit: { rate: 100 }\n",
                     "t.yaml:12:29: listeners[0].routes[0].rate_limit.rate: invalid rate "
