@@ -80,10 +80,12 @@ void ActiveRequest::start(WorkerView& view, const snapshot::ListenerSnapshot& li
                ? 0
                : router::smoothWeightedPick(destinations,
                                             s_.view->splits[s_.route->stats_index].data());
+  // A destination with no usable host (a canary whose instances all failed their checks)
+  // passes its share on to the others rather than answering 503.
+  if (destinations.size() > 1 && !anyUsable(clusterOf(pick))) pick = usableDestination(pick);
   s_.destination = static_cast<uint32_t>(pick);
   const router::RouteEntry::Destination& to = destinations[pick];
-  s_.cluster = to.subset_index < 0 ? &s_.view->clusters[to.cluster_index]
-                                   : &s_.view->subsets[static_cast<size_t>(to.subset_index)];
+  s_.cluster = &clusterOf(pick);
   http::ForwardContext fwd;
   fwd.client_ip = client.ip();
   fwd.request_id = request_id_;
@@ -109,6 +111,29 @@ void ActiveRequest::start(WorkerView& view, const snapshot::ListenerSnapshot& li
           ? s_.sticky.host
           : 0;
   exchange_.start(req, fwd, *s_.route, *s_.cluster, route_stats, sticky_host);
+}
+
+WorkerCluster& ActiveRequest::clusterOf(size_t destination) const {
+  const router::RouteEntry::Destination& to = s_.route->destinations[destination];
+  return to.subset_index < 0 ? s_.view->clusters[to.cluster_index]
+                             : s_.view->subsets[static_cast<size_t>(to.subset_index)];
+}
+
+bool ActiveRequest::anyUsable(const WorkerCluster& cluster) {
+  for (const upstream::LbHost& h : cluster.hosts)
+    if (h.state->usable()) return true;
+  return false;
+}
+
+size_t ActiveRequest::usableDestination(size_t picked) const {
+  // The heaviest other destination with a usable host; none: the pick stands (its 503).
+  const auto& destinations = s_.route->destinations;
+  size_t best = picked;
+  for (size_t i = 0; i < destinations.size(); ++i) {
+    if (i == picked || destinations[i].weight == 0 || !anyUsable(clusterOf(i))) continue;
+    if (best == picked || destinations[i].weight > destinations[best].weight) best = i;
+  }
+  return best;
 }
 
 size_t ActiveRequest::stickyDestination() {

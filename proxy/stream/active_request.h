@@ -171,6 +171,11 @@ class ActiveRequest final : private ExchangeClient {
   // still takes traffic (else destinations.size()); and the cookie for where it went, on the
   // response, unless the client sent that one.
   size_t stickyDestination();
+  // Weighted destinations: the cluster or subset of one; whether any of its hosts takes
+  // traffic; and the destination that takes the share of `picked` when it has none.
+  WorkerCluster& clusterOf(size_t destination) const;
+  static bool anyUsable(const WorkerCluster& cluster);
+  size_t usableDestination(size_t picked) const;
   void addStickyCookie(http::ResponseHead* resp);
   // Response compression (docs/compression.md): codes the upstream's response when the route
   // and the client agree on a coding, and rewrites its head to say so.

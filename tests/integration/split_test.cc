@@ -213,6 +213,29 @@ TEST(Split, ASubsetWithoutHostsGivesItsShareToTheOthersUntilOneIsAdded) {
   EXPECT_EQ(count["v2"], 20);
 }
 
+TEST(Split, ADestinationWithNoUsableHostPassesItsShareOn) {
+  Fleet f;
+  TestConfig cfg = splitConfig(f,
+                               "[{ cluster: web, subset: { version: 1.0.0 }, weight: 80 },"
+                               " { cluster: web, subset: { version: 1.1.0 }, weight: 20 }]");
+  ProxyProcess proxy(cfg.yaml());
+  ASSERT_TRUE(proxy.ok()) << proxy.process().output();
+  auto count = send(proxy.port(), 100, 4);
+  EXPECT_EQ(count["v2"], 20);
+  // The canary's only host taken out of traffic: its 20 % go to the stable subset, no 503.
+  AdminClient admin(proxy.adminPort());
+  ASSERT_EQ(admin.call("PUT", "/v1/clusters/web/hosts/c/state", R"({"state":"drain"})").status,
+            200);
+  count = send(proxy.port(), 100, 4);
+  EXPECT_EQ(count["v1a"] + count["v1b"], 100) << count.size();
+  EXPECT_EQ(count["503"], 0);
+  // Back in traffic: the split again.
+  ASSERT_EQ(admin.call("PUT", "/v1/clusters/web/hosts/c/state", R"({"state":"ready"})").status,
+            200);
+  count = send(proxy.port(), 100, 4);
+  EXPECT_EQ(count["v2"], 20);
+}
+
 TEST(Split, LbctlSetsShowsAndResetsASplit) {
   Fleet f;
   TestConfig cfg = splitConfig(f, "[{ cluster: web, subset: { version: 1.0.0 } }]");
