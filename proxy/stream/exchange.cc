@@ -519,7 +519,12 @@ void Exchange::release(bool reusable) {
   uint32_t host = upstream_->hostIndex();
   WorkerHost& local = *s_.cluster->locals[host];
   if (local.load.active_requests > 0) --local.load.active_requests;
-  if (s_.cluster->queue_head) wakeFirstQueued(*s_.cluster);  // room for the oldest waiting
+  // Room for the oldest waiting here, else for one waiting in a cluster or subset that
+  // shares this host.
+  if (s_.cluster->queue_head)
+    wakeFirstQueued(*s_.cluster);
+  else if (!s_.cluster->sharing.empty())
+    wakeSharing(local.state.get());
   upstream_->setHandler(nullptr);
   if (s_.read_paused) upstream_->stream()->readDisable(false);  // the pool reads idle streams
   s_.read_paused = false;
@@ -628,6 +633,18 @@ void Exchange::leaveQueue() {
     worker_.loop().cancelCall(onWakeCb, this);
     wake_pending_ = false;
     if (s_.cluster->queue_head) wakeFirstQueued(*s_.cluster);
+  }
+}
+
+void Exchange::wakeSharing(const upstream::HostState* host) {
+  for (WorkerCluster* other : s_.cluster->sharing) {
+    if (!other->queue_head) continue;
+    for (const upstream::LbHost& h : other->hosts) {
+      if (h.state == host) {
+        wakeFirstQueued(*other);
+        return;
+      }
+    }
   }
 }
 

@@ -176,6 +176,8 @@ class Exchange final : public upstream::UpstreamHandler {
   void unlink();
   void leaveQueue();
   void wakeFirstQueued(WorkerCluster& cluster);
+  // Room freed on `host`: wakes the oldest request of a sharing cluster or subset that has it.
+  void wakeSharing(const upstream::HostState* host);
   static void onWakeCb(void* arg) noexcept;
   // The route's retry policy (retry_policy.h): may this request go to another host now?
   bool mayRetry();

@@ -94,6 +94,16 @@ void WorkerContext::applySnapshot(std::shared_ptr<const snapshot::Snapshot> snap
     wc.balancer = upstream::makeLoadBalancer(wc.config->config.balancer, wc.hosts, random_);
     wc.max_queued = parent.max_queued;
   }
+  // Both vectors are final now: the pointers stay valid for the view's life.
+  for (size_t i = 0; i < snap.subsets.size(); ++i) {
+    WorkerCluster& parent = view->clusters[snap.subsets[i].cluster];
+    for (WorkerCluster* other : parent.sharing) {
+      other->sharing.push_back(&view->subsets[i]);
+      view->subsets[i].sharing.push_back(other);
+    }
+    view->subsets[i].sharing.push_back(&parent);
+    parent.sharing.push_back(&view->subsets[i]);
+  }
   view->splits.resize(snap.routes.size());
   for (const auto& listener : snap.listeners)
     for (const auto& route : listener.routes.entries())

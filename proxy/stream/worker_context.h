@@ -74,6 +74,10 @@ struct WorkerCluster {
   uint32_t queued = 0;
   Exchange* queue_head = nullptr;
   Exchange* queue_tail = nullptr;
+  // The cluster and label subsets of the same view that share hosts with this one (a
+  // cluster's subsets; a subset's cluster and sibling subsets): a host's freed room may be
+  // what a request queued there waits for.
+  std::vector<WorkerCluster*> sharing;
 };
 
 // Everything a request needs from one configuration generation. A session pins the view for

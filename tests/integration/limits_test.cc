@@ -304,6 +304,47 @@ TEST(Limits, AWaitingRequestGets503WhenItsQueueTimeoutPasses) {
   EXPECT_TRUE(timed_out) << log.size();
 }
 
+TEST(Limits, RoomFreedThroughTheClusterWakesARequestQueuedInASubset) {
+  // One host with room for one request, reached two ways: route /all through the cluster,
+  // route /v1 through its label subset (a split's destination). Each way has its own queue.
+  HeldBackend held;
+  TestConfig cfg;
+  cfg.route_timeout = "30s";
+  cfg.workers = 1;
+  cfg.routes =
+      "      - match: { path_prefix: /all }\n        cluster: web\n        timeout: 30s\n"
+      "      - match: { path_prefix: /v1 }\n        timeout: 30s\n"
+      "        destinations: [{ cluster: web, subset: { version: 1.0.0 } }]\n";
+  cfg.clusters_extra =
+      versionedCluster("web", {{"a", held.address(), "1.0.0"}}) +
+      "    limits: { max_requests_per_host: 1, max_queued: 10, queue_timeout: 30s }\n";
+  ProxyProcess proxy(cfg.yaml());
+  ASSERT_TRUE(proxy.ok()) << proxy.process().output();
+  AdminClient admin(proxy.adminPort());
+  auto queued = [&] { return admin.get("/v1/clusters/web").body["limits"]["queued"]; };
+
+  TestClient first(proxy.port());
+  ASSERT_TRUE(first.send(get("/all/1")));
+  ASSERT_TRUE(held.waitHolding({"/all/1"}));
+  TestClient second(proxy.port());
+  ASSERT_TRUE(second.send(get("/v1/2")));
+  ASSERT_TRUE(waitUntil([&] { return queued() == 1; }, 20s));
+  // The cluster's request ends: its room goes to the subset's waiting request at once (not
+  // at its queue timeout, 30 s on).
+  held.release("/all/1");
+  auto r = first.read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  ASSERT_TRUE(held.waitHolding({"/v1/2"}));
+  EXPECT_EQ(queued(), 0);
+  held.release("/v1/2");
+  r = second.read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "ok /v1/2");
+  EXPECT_EQ(held.maxInFlight(), 1);
+}
+
 TEST(Limits, AClientThatGivesUpLeavesTheQueue) {
   HeldBackend held;
   auto proxy = proxyWithLimits(held.address(),
