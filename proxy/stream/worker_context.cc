@@ -104,11 +104,25 @@ void WorkerContext::applySnapshot(std::shared_ptr<const snapshot::Snapshot> snap
     view->subsets[i].sharing.push_back(&parent);
     parent.sharing.push_back(&view->subsets[i]);
   }
+  // Split state carries over from the view before for a route of the same name and number
+  // of destinations: a new view (a reload, a runtime change) does not restart every split's
+  // sequence, which would hand the heaviest destination each view's first requests.
+  std::map<std::string_view, const std::vector<int64_t>*> previous_splits;
+  if (view_)
+    for (size_t i = 0; i < view_->splits.size(); ++i)
+      if (!view_->splits[i].empty())
+        previous_splits[view_->snapshot->routes[i]] = &view_->splits[i];
   view->splits.resize(snap.routes.size());
   for (const auto& listener : snap.listeners)
-    for (const auto& route : listener.routes.entries())
-      if (route.destinations.size() > 1)
-        view->splits[route.stats_index].assign(route.destinations.size(), 0);
+    for (const auto& route : listener.routes.entries()) {
+      if (route.destinations.size() < 2) continue;
+      std::vector<int64_t>& split = view->splits[route.stats_index];
+      auto it = previous_splits.find(route.name);
+      if (it != previous_splits.end() && it->second->size() == route.destinations.size())
+        split = *it->second;
+      else
+        split.assign(route.destinations.size(), 0);
+    }
   // Hosts that left: their idle connections close now; requests still using them keep
   // the WorkerHost alive through their pinned view.
   for (auto& [state, local] : hosts_)

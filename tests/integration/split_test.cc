@@ -236,6 +236,26 @@ TEST(Split, ADestinationWithNoUsableHostPassesItsShareOn) {
   EXPECT_EQ(count["v2"], 20);
 }
 
+TEST(Split, ReloadsDoNotRestartTheSplitsSequence) {
+  // A new view (each reload) takes over the split's state: 20 requests, each after a reload,
+  // still split exactly 18/2. Restarted, every view's first pick would go to the 90.
+  Fleet f;
+  TestConfig cfg = splitConfig(f,
+                               "[{ cluster: web, subset: { version: 1.0.0 }, weight: 90 },"
+                               " { cluster: web, subset: { version: 1.1.0 }, weight: 10 }]");
+  ProxyProcess proxy(cfg.yaml());
+  ASSERT_TRUE(proxy.ok()) << proxy.process().output();
+  AdminClient admin(proxy.adminPort());
+  std::map<std::string, int> count;
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(admin.call("POST", "/v1/config/reload").status, 200);
+    for (const auto& [body, n] : send(proxy.port(), 1, 1)) count[body] += n;
+  }
+  EXPECT_EQ(admin.get("/v1/status").body["config_version"], 21);
+  EXPECT_EQ(count["v2"], 2);
+  EXPECT_EQ(count["v1a"] + count["v1b"], 18);
+}
+
 TEST(Split, LbctlSetsShowsAndResetsASplit) {
   Fleet f;
   TestConfig cfg = splitConfig(f, "[{ cluster: web, subset: { version: 1.0.0 } }]");
