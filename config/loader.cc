@@ -678,8 +678,26 @@ bool reservedHeader(const std::string& name, bool request) {
 }
 
 // `{ Name: value, ... }`: header fields, names checked as tokens and against what lbproxy owns.
+// What is wrong with the ${name} variables of a header edit's value ("" nothing); the names
+// are proxy/http/header_edits.h's EditVariables. `upstream` is known on responses only.
+std::string variableProblem(const std::string& value, bool request) {
+  static const char* const kNames[] = {"client_ip", "request_id", "host", "scheme", "route"};
+  for (size_t at = value.find("${"); at != std::string::npos; at = value.find("${", at)) {
+    const size_t close = value.find('}', at + 2);
+    if (close == std::string::npos) return "unterminated ${ (variables are ${name})";
+    const std::string name = value.substr(at + 2, close - at - 2);
+    bool known = !request && name == "upstream";
+    for (const char* n : kNames) known |= name == n;
+    if (!known)
+      return "unknown variable ${" + name + "} (client_ip, request_id, host, scheme, route" +
+             (request ? "" : ", upstream") + ")";
+    at = close + 1;
+  }
+  return "";
+}
+
 void readHeaderMap(Reader& r, const YAML::Node& node, const std::string& path, bool request,
-                   std::vector<std::pair<std::string, std::string>>* out) {
+                   bool variables, std::vector<std::pair<std::string, std::string>>* out) {
   if (!node.IsMap()) {
     r.error(node, path, "expected a mapping of header names to values, e.g. {X-Env: prod}");
     return;
@@ -693,8 +711,11 @@ void readHeaderMap(Reader& r, const YAML::Node& node, const std::string& path, b
     else if (reservedHeader(name, request))
       r.error(it->first, fpath, quoted(name) + " is lbproxy's to write; it cannot be set here");
     else if (r.scalar(it->second, fpath, &value)) {
+      const std::string problem = variables ? variableProblem(value, request) : "";
       if (!validHeaderValue(value))
         r.error(it->second, fpath, "invalid header value (control characters)");
+      else if (!problem.empty())
+        r.error(it->second, fpath, problem);
       else
         out->emplace_back(name, value);
     }
@@ -706,7 +727,7 @@ void readHeaderEdits(Reader& r, const YAML::Node& node, const std::string& path,
                      HeaderEditsConfig* out) {
   if (!r.expectMap(node, path, {"set", "remove"})) return;
   if (YAML::Node set = node["set"])
-    readHeaderMap(r, set, Reader::join(path, "set"), request, &out->set);
+    readHeaderMap(r, set, Reader::join(path, "set"), request, true, &out->set);
   if (YAML::Node remove = node["remove"]) {
     const std::string rpath = Reader::join(path, "remove");
     if (!remove.IsSequence()) {
@@ -777,7 +798,7 @@ void readFixedResponse(Reader& r, const YAML::Node& node, const std::string& pat
     r.error(node["content_type"], Reader::join(path, "content_type"),
             "invalid header value (control characters)");
   if (YAML::Node h = node["headers"]) {
-    readHeaderMap(r, h, Reader::join(path, "headers"), false, &fr->headers);
+    readHeaderMap(r, h, Reader::join(path, "headers"), false, false, &fr->headers);
     for (const auto& [name, value] : fr->headers)
       if (lowerCase(name) == "content-type")
         r.error(h, Reader::join(path, "headers"), "set Content-Type with content_type");

@@ -68,8 +68,18 @@ void encodeUpstreamRequest(const RequestHead& req, const ForwardContext& ctx, st
   appendHeader(out, "X-Forwarded-Proto", ctx.proto);
   if (!req.authority.empty()) appendHeader(out, "X-Forwarded-Host", req.authority);
   appendHeader(out, "X-Request-Id", ctx.request_id);
-  if (ctx.edits)
-    for (const Header& h : ctx.edits->set) appendHeader(out, h.name, h.value);
+  if (ctx.edits) {
+    for (const Header& h : ctx.edits->set) {
+      if (!ctx.edits->templated) {
+        appendHeader(out, h.name, h.value);
+        continue;
+      }
+      out->append(h.name);
+      out->append(": ");
+      expandVariables(h.value, *ctx.vars, out);
+      out->append("\r\n");
+    }
+  }
   if (!ctx.upgrade.empty()) {
     appendHeader(out, "Upgrade", ctx.upgrade);
     out->append("Connection: upgrade\r\n");

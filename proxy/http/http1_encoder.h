@@ -9,6 +9,7 @@
 
 namespace lb::http {
 
+struct EditVariables;
 struct HeaderEdits;
 
 struct ForwardContext {
@@ -20,8 +21,10 @@ struct ForwardContext {
   // Not part of the head: the PROXY protocol header a new upstream connection begins with
   // (the cluster sends them), and which a pooled one must have begun with; empty: none.
   std::string_view proxy_header;
-  // The route's request header edits; null: none.
+  // The route's request header edits; null: none. Templated ones fill their variables from
+  // `vars`, which must then be set.
   const HeaderEdits* edits = nullptr;
+  const EditVariables* vars = nullptr;
 };
 
 // The upstream request: origin-form path, Host from the authority, hop-by-hop fields removed,

@@ -33,7 +33,10 @@ std::shared_ptr<ratelimit::RateLimiter> rateLimiterFor(const config::RouteConfig
 
 http::HeaderEdits editsOf(const config::HeaderEditsConfig& c) {
   http::HeaderEdits e;
-  for (const auto& [name, value] : c.set) e.set.push_back({name, value});
+  for (const auto& [name, value] : c.set) {
+    e.set.push_back({name, value});
+    if (value.find("${") != std::string::npos) e.templated = true;
+  }
   e.remove = c.remove;
   return e;
 }

@@ -56,6 +56,7 @@ void ActiveRequest::start(WorkerView& view, const snapshot::ListenerSnapshot& li
                           ClientAddresses& client, bool https) {
   s_.view = &view;
   s_.listener = &listener;
+  s_.https = https;
   chooseId();
   const http::RequestHead& req = *s_.head;
   if (listener.max_body_bytes && req.framing == BodyFraming::kContentLength &&
@@ -90,7 +91,14 @@ void ActiveRequest::start(WorkerView& view, const snapshot::ListenerSnapshot& li
   fwd.client_ip = client.ip();
   fwd.request_id = request_id_;
   fwd.proto = https ? "https" : "http";
-  if (!s_.route->request_headers.empty()) fwd.edits = &s_.route->request_headers;
+  if (!s_.route->request_headers.empty()) {
+    fwd.edits = &s_.route->request_headers;
+    if (fwd.edits->templated) {
+      // Kept with the request: the head may be encoded later, once a connection is up.
+      s_.request_vars = editVariables();
+      fwd.vars = &s_.request_vars;
+    }
+  }
   if (const int version = s_.cluster->config->config.send_proxy_protocol) {
     client.encodeProxyHeader(version, &proxy_header_);
     fwd.proxy_header = proxy_header_;
@@ -254,6 +262,23 @@ void ActiveRequest::addRateLimitHeaders(http::ResponseHead* head, bool refused) 
                         ";t=" + seconds(s_.limit_full_after_ms)});
 }
 
+http::EditVariables ActiveRequest::editVariables() const {
+  http::EditVariables v;
+  v.client_ip = s_.down->info().client_ip;
+  v.request_id = request_id_;
+  v.host = http::hostWithoutPort(s_.head->authority);
+  v.scheme = s_.https ? "https" : "http";
+  v.route = s_.route->name;
+  v.upstream = exchange_.outcome().upstream_host;
+  return v;
+}
+
+void ActiveRequest::applyResponseEdits(http::ResponseHead* resp) const {
+  const http::HeaderEdits& edits = s_.route->response_headers;
+  if (edits.empty()) return;
+  edits.apply(&resp->headers, edits.templated ? editVariables() : http::EditVariables{});
+}
+
 void ActiveRequest::onRequestBodyWanted() { s_.down->onBodyWanted(); }
 
 bool ActiveRequest::onResponseHead(http::ResponseHead& resp) {
@@ -261,7 +286,7 @@ bool ActiveRequest::onResponseHead(http::ResponseHead& resp) {
   // On the backend's own head, before the route's edits: they see the coded response.
   if (s_.route->compression.enabled) startCompression(&resp);
   if (rateLimitHeadersAlways()) addRateLimitHeaders(&resp, false);
-  s_.route->response_headers.apply(&resp.headers);
+  applyResponseEdits(&resp);
   if (s_.route->sticky.enabled) addStickyCookie(&resp);
   if (http::Error refused = s_.down->encodeHead(resp, request_id_, false)) {
     fail(refused);
@@ -314,10 +339,10 @@ bool ActiveRequest::finishCompression() {
     fail(kCompressionFailed);
     return false;
   }
-  if (!coded.empty()) s_.down->encodeData(coded.data(), coded.size());
   if (s_.view->snapshot->metrics_enabled)
     s_.view->route_stats[s_.route->stats_index]->recordCompressed(brotli, encoder_->bytesIn(),
                                                                   encoder_->bytesOut());
+  if (!coded.empty()) s_.down->encodeData(coded.data(), coded.size());
   return true;
 }
 
@@ -364,7 +389,7 @@ void ActiveRequest::answerWithError(const http::Error& error) {
 void ActiveRequest::answerLocally(http::ResponseHead& head, std::string_view body, bool closes) {
   if (rateLimitHeadersAlways() && s_.error.code != ErrorCode::kRateLimited)
     addRateLimitHeaders(&head, false);
-  if (s_.route) s_.route->response_headers.apply(&head.headers);
+  if (s_.route) applyResponseEdits(&head);
   if (s_.down->encodeHead(head, request_id_, closes)) {
     // Cannot happen for a head we made (a length-framed body); cut rather than loop.
     s_.ended = true;

@@ -29,6 +29,7 @@
 
 #include "proxy/compress/policy.h"
 #include "proxy/http/error.h"
+#include "proxy/http/header_edits.h"
 #include "proxy/http/message.h"
 #include "proxy/stats/listener_counters.h"
 #include "proxy/stream/client_addresses.h"
@@ -157,6 +158,10 @@ class ActiveRequest final : private ExchangeClient {
   void answerWithError(const http::Error& error);
   // A route that redirects or has a fixed response answers here (docs/routing.md).
   void answerItself(bool https);
+  // The values a route's header edits may name (${client_ip}, ...), and the response edits
+  // applied with them.
+  http::EditVariables editVariables() const;
+  void applyResponseEdits(http::ResponseHead* resp) const;
   // Sends a response lbproxy made (the route's response header edits applied) and ends.
   void answerLocally(http::ResponseHead& head, std::string_view body, bool closes);
   // The route's rate limit (docs/rate-limits.md): false when the request was answered 429.
@@ -198,8 +203,10 @@ class ActiveRequest final : private ExchangeClient {
     WorkerCluster* cluster = nullptr;  // the destination's cluster or subset
     http::Error error;                 // what the request was answered with, if it failed
     int status = 0;
-    bool head_sent = false;      // a response head went to the client
-    bool upstream_head = false;  // ...and it was the upstream's
+    bool https = false;                // the client's connection is TLS
+    http::EditVariables request_vars;  // for templated request header edits
+    bool head_sent = false;            // a response head went to the client
+    bool upstream_head = false;        // ...and it was the upstream's
     bool ended = false;
     uint64_t bytes_in = 0;
     uint64_t bytes_out = 0;

@@ -104,22 +104,31 @@ void WorkerContext::applySnapshot(std::shared_ptr<const snapshot::Snapshot> snap
     view->subsets[i].sharing.push_back(&parent);
     parent.sharing.push_back(&view->subsets[i]);
   }
-  // Split state carries over from the view before for a route of the same name and number
-  // of destinations: a new view (a reload, a runtime change) does not restart every split's
-  // sequence, which would hand the heaviest destination each view's first requests.
-  std::map<std::string_view, const std::vector<int64_t>*> previous_splits;
+  // Split state carries over from the view before for a route of the same name and the same
+  // weights: a new view (a reload, another runtime change) does not restart every split's
+  // sequence, which would hand the heaviest destination each view's first requests. Changed
+  // weights start afresh: the state of the old ones could pick a destination now at 0.
+  std::map<std::string_view, std::pair<const router::RouteEntry*, const std::vector<int64_t>*>>
+      previous_splits;
   if (view_)
-    for (size_t i = 0; i < view_->splits.size(); ++i)
-      if (!view_->splits[i].empty())
-        previous_splits[view_->snapshot->routes[i]] = &view_->splits[i];
+    for (const auto& listener : view_->snapshot->listeners)
+      for (const auto& route : listener.routes.entries())
+        if (route.destinations.size() > 1)
+          previous_splits[route.name] = {&route, &view_->splits[route.stats_index]};
+  auto sameWeights = [](const router::RouteEntry& a, const router::RouteEntry& b) {
+    if (a.destinations.size() != b.destinations.size()) return false;
+    for (size_t i = 0; i < a.destinations.size(); ++i)
+      if (a.destinations[i].weight != b.destinations[i].weight) return false;
+    return true;
+  };
   view->splits.resize(snap.routes.size());
   for (const auto& listener : snap.listeners)
     for (const auto& route : listener.routes.entries()) {
       if (route.destinations.size() < 2) continue;
       std::vector<int64_t>& split = view->splits[route.stats_index];
       auto it = previous_splits.find(route.name);
-      if (it != previous_splits.end() && it->second->size() == route.destinations.size())
-        split = *it->second;
+      if (it != previous_splits.end() && sameWeights(*it->second.first, route))
+        split = *it->second.second;
       else
         split.assign(route.destinations.size(), 0);
     }

@@ -126,6 +126,31 @@ TEST(RouteResponses, AMaintenanceResponseOnBothProtocolsAndHeadWithoutBody) {
   EXPECT_NE(put.text.find("answers by itself"), std::string::npos) << put.text;
 }
 
+TEST(RouteResponses, HeaderEditValuesNameTheRequestsVariables) {
+  TestBackend app(answers("ok"));
+  TestConfig cfg;
+  cfg.hosts = {app.address()};
+  cfg.access_log = "";
+  cfg.routes =
+      "      - name: api\n        match: { path_prefix: / }\n        cluster: app\n"
+      "        request_headers: { set: { X-Real-IP: \"${client_ip}\", "
+      "X-Origin: \"${scheme}://${host}\", X-Cost: \"$5 {x} $\" } }\n"
+      "        response_headers: { set: { X-Served-By: \"${upstream} via ${route}\", "
+      "X-Trace: \"id=${request_id}\" } }\n";
+  ProxyProcess proxy(cfg.yaml());
+  ASSERT_TRUE(proxy.ok()) << proxy.process().output();
+  auto r = get(proxy.port(), "/x", "shop.test:8080", "X-Request-Id: abc-1\r\n");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(*r->header("x-served-by"), "h1 via api");
+  EXPECT_EQ(*r->header("x-trace"), "id=abc-1");
+  ASSERT_EQ(app.requests().size(), 1u);
+  const BackendRequest seen = app.requests()[0];  // a copy: requests() returns one
+  EXPECT_EQ(*seen.header("x-real-ip"), "127.0.0.1");
+  EXPECT_EQ(*seen.header("x-origin"), "http://shop.test");
+  EXPECT_EQ(*seen.header("x-cost"), "$5 {x} $");  // no variable: as written
+}
+
 TEST(RouteResponses, HeaderEditsOnTheRequestAndTheResponseAndJsonErrors) {
   TestBackend app([](const BackendRequest&, BackendConnection& conn) {
     conn.write(simpleResponse(200, "ok", "Server: tomcat/9\r\nX-Powered-By: servlet\r\n"));
@@ -156,7 +181,7 @@ TEST(RouteResponses, HeaderEditsOnTheRequestAndTheResponseAndJsonErrors) {
   EXPECT_FALSE(r->header("server"));
   EXPECT_FALSE(r->header("x-powered-by"));
   ASSERT_EQ(app.requests().size(), 1u);
-  const BackendRequest& seen = app.requests()[0];
+  const BackendRequest seen = app.requests()[0];  // a copy: requests() returns one
   EXPECT_EQ(seen.headerCount("x-env"), 1u);
   EXPECT_EQ(*seen.header("x-env"), "prod");
   EXPECT_FALSE(seen.header("x-debug"));

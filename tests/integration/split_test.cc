@@ -254,6 +254,16 @@ TEST(Split, ReloadsDoNotRestartTheSplitsSequence) {
   EXPECT_EQ(admin.get("/v1/status").body["config_version"], 21);
   EXPECT_EQ(count["v2"], 2);
   EXPECT_EQ(count["v1a"] + count["v1b"], 18);
+  // New weights start afresh: the old turn must not pick a destination now at 0.
+  for (int i = 0; i < 3; ++i) send(proxy.port(), 1, 1);  // leave the turn mid-way
+  ASSERT_EQ(
+      admin
+          .call("PUT", "/v1/routes/shop/destinations",
+                R"({"destinations":[{"cluster":"web","subset":{"version":"1.0.0"},"weight":1},)"
+                R"({"cluster":"web","subset":{"version":"1.1.0"},"weight":0}]})")
+          .status,
+      200);
+  EXPECT_EQ(send(proxy.port(), 10, 1)["v2"], 0);
 }
 
 TEST(Split, LbctlSetsShowsAndResetsASplit) {

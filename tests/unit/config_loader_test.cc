@@ -348,6 +348,25 @@ TEST(ConfigLoader, StickySessions) {
       }));
 }
 
+TEST(ConfigLoader, HeaderEditVariables) {
+  const std::string at = "        timeout: 3s\n";
+  std::string yaml = kValid;
+  yaml.replace(yaml.find(at), at.size(),
+               at + "        request_headers: { set: { X-Real-IP: \"${client_ip}\" } }\n"
+                    "        response_headers: { set: { X-By: \"${upstream}/${route}\" } }\n");
+  LoadResult r = loadProxyConfigString(yaml, "t.yaml");
+  ASSERT_TRUE(r.ok()) << r.errors[0].toString();
+  expectSingleError(at, at + "        request_headers: { set: { X-A: \"${client}\" } }\n",
+                    "t.yaml:12:40: listeners[0].routes[0].request_headers.set.X-A: unknown "
+                    "variable ${client} (client_ip, request_id, host, scheme, route)");
+  expectSingleError(at, at + "        request_headers: { set: { X-A: \"${upstream}\" } }\n",
+                    "t.yaml:12:40: listeners[0].routes[0].request_headers.set.X-A: unknown "
+                    "variable ${upstream} (client_ip, request_id, host, scheme, route)");
+  expectSingleError(at, at + "        response_headers: { set: { X-A: \"a ${host\" } }\n",
+                    "t.yaml:12:41: listeners[0].routes[0].response_headers.set.X-A: "
+                    "unterminated ${ (variables are ${name})");
+}
+
 TEST(ConfigLoader, RedirectsFixedResponsesAndHeaderEdits) {
   std::string yaml = kValid;
   const std::string at = "      - cluster: app\n";
