@@ -21,6 +21,7 @@ LEVEL=${LEVEL:-6}
 BIN="$ROOT/build"
 
 TMP=$(mktemp -d /tmp/lb-gzip.XXXXXX)
+chmod 755 "$TMP"  # nginx's workers (not root) read the page
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
@@ -84,7 +85,7 @@ http {
   upstream app { server 127.0.0.1:9211; keepalive 64; }
   gzip on;
   gzip_comp_level $LEVEL;
-  gzip_types text/html;
+  # text/html is always in gzip_types.
   gzip_proxied any;
   server {
     listen 127.0.0.1:8322;
