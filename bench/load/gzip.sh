@@ -110,8 +110,8 @@ for name in lbproxy nginx; do
   SIZE[$name]=$(curl -fsS -H 'Accept-Encoding: gzip' -o /dev/null -w '%{size_download}' "$url")
 done
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-TICK=$(getconf CLK_TCK)
+# shellcheck source=bench/load/measure.sh
+source "$ROOT/bench/load/measure.sh"
 measure() {  # name
   local name=$1 url="http://127.0.0.1:${PORT[$1]}/index.html" pid=${PID[$1]} c0 c1 out
   wrk -t1 -c"$CONNS" -d1s -H 'Accept-Encoding: gzip' "$url" >/dev/null
@@ -126,7 +126,6 @@ measure() {  # name
   RPS[$name]+="$rps " CPU[$name]+="$us "
   printf '  %-8s %9s req/s  cpu %7s us/req  %s bytes coded\n' "$name" "$rps" "$us" "${SIZE[$name]}"
 }
-median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 
 echo "gzip benchmark: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, level $LEVEL, page $PAGE_BYTES bytes, wrk -c$CONNS -d${DURATION}s, $ROUNDS rounds"
 for ((r = 1; r <= ROUNDS; r++)); do

@@ -110,8 +110,8 @@ for name in lbproxy nginx; do
   [[ "$code" == 404 ]] || { echo "$name /policy without the header: $code, not 404" >&2; exit 1; }
 done
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-TICK=$(getconf CLK_TCK)
+# shellcheck source=bench/load/measure.sh
+source "$ROOT/bench/load/measure.sh"
 declare -A CPU RPS
 measure() {  # proxy path
   local key="$1 $2" url="http://127.0.0.1:${PORT[$1]}/$2" pid=${PID[$1]} c0 c1 out
@@ -127,7 +127,6 @@ measure() {  # proxy path
   CPU[$key]+="$us " RPS[$key]+="$rps "
   printf '  %-8s /%-7s %10s req/s  cpu %6s us/req\n' "$1" "$2" "$rps" "$us"
 }
-median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 
 echo "policy benchmark: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, wrk -t1 -c$CONNS -d${DURATION}s, $ROUNDS rounds"
 for ((r = 1; r <= ROUNDS; r++)); do
